@@ -1,0 +1,206 @@
+"""The ``relgate`` command line: argument parsing only; each command calls one stage function.
+
+Commands live one per module in this package and register themselves through ``register``.
+argparse (not click) keeps ``relgate --version`` close to a bare interpreter start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import re
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from types import FrameType
+from typing import TextIO
+
+from relgate.__about__ import __version__
+from relgate.errors import ExitCode, Interrupted, RelgateError, SecretOnCommandLine
+
+__all__ = ["build_parser", "main"]
+
+COMMANDS = (
+    "preflight",
+    "deploy",
+    "smoke",
+    "archive",
+    "notes",
+    "release",
+    "rollback",
+    "gate",
+    "demo",
+    "config",
+    "evidence",
+    "lock",
+    "status",
+    "backup",
+    "manifest",
+    "environments",
+    "verify_release",
+)
+
+EXIT_CODES = """\
+exit codes:
+  0  passed
+  1  a gate failed (deploy, smoke, evidence verification)
+  2  bad input or configuration (the message names the file, line and field)
+  3  could not run (tool missing, lock held, interrupted, service unreachable)
+"""
+
+MAIN_HELP = f"""\
+relgate makes a release of a docker compose stack provably safe: deploy with a real health gate
+and automatic rollback, smoke-test over HTTP, pack tamper-evident evidence, render release notes,
+and tag + release only when the evidence proves everything passed.
+
+examples:
+  relgate demo                         run the whole gate on the embedded demo service
+  relgate config check                 validate relgate.yml (file:line messages)
+  relgate --env staging gate --version v1.2.0
+  relgate --json evidence verify bundle.tar.gz --require deploy,smoke
+
+{EXIT_CODES}
+secrets are read only from the environment (or files named in relgate.yml), never from arguments.
+"""
+
+# Options that look like they carry a secret value: refused before parsing.
+_SECRET_FLAG = re.compile(
+    r"^--?([A-Za-z0-9-]*(token|password|passwd|pass|secret|api-key|apikey)[A-Za-z0-9-]*)(=.*)?$",
+    re.IGNORECASE,
+)
+_ALLOWED_FLAGS = {"token-env", "password-env", "secret-env"}
+
+
+def _check_no_secret_flags(argv: Sequence[str]) -> None:
+    for arg in argv:
+        if arg == "--":
+            break
+        m = _SECRET_FLAG.match(arg)
+        if m and m.group(1).lower() not in _ALLOWED_FLAGS:
+            name = m.group(1).upper().replace("-", "_")
+            raise SecretOnCommandLine(
+                f"{arg.split('=')[0]}: secrets are never accepted on the command line "
+                f"(they would show in the process list and shell history); set {name} in the "
+                f"environment, or declare it under 'secrets:' in relgate.yml with a 'file:'"
+            )
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def _globals(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    default = argparse.SUPPRESS if suppress else None
+    group = parser.add_argument_group("global options")
+    group.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="print the machine-readable result on stdout (the report goes to stderr)",
+    )
+    group.add_argument("--config", metavar="FILE", default=default, help="relgate.yml to use")
+    group.add_argument(
+        "--env", metavar="NAME", default=default, help="environment of the config (staging…)"
+    )
+    group.add_argument(
+        "--run-dir",
+        metavar="DIR",
+        default=default,
+        help="run directory (default: $RELGATE_RUN_DIR or .relgate/runs/<run id>)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="relgate",
+        description=MAIN_HELP,
+        formatter_class=_Formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"relgate {__version__}")
+    _globals(parser, suppress=False)
+    common = argparse.ArgumentParser(add_help=False)
+    _globals(common, suppress=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        module = importlib.import_module(f"relgate.cli.{name}")
+        module.register(sub, common)
+    return parser
+
+
+def command_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: argparse.ArgumentParser,
+    name: str,
+    summary: str,
+    examples: str,
+    *,
+    description: str | None = None,
+) -> argparse.ArgumentParser:
+    """A subcommand parser with the shared options, examples and the exit-code table."""
+    return sub.add_parser(
+        name,
+        help=summary,
+        description=(description or summary),
+        epilog=f"examples:\n{examples.rstrip()}\n\n{EXIT_CODES}",
+        formatter_class=_Formatter,
+        parents=[common],
+    )
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(f"interrupted by {signal.Signals(signum).name}")
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    from relgate.cli._app import App
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    out, err = stdout or sys.stdout, stderr or sys.stderr
+    try:
+        _check_no_secret_flags(argv)
+    except SecretOnCommandLine as exc:
+        err.write(f"relgate: error: {exc.message}\n")
+        return int(exc.exit_code)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
+        return int(exc.code or 0)
+    if not getattr(args, "command", None):
+        parser.print_help(out)
+        return int(ExitCode.BAD_INPUT)
+    app = App(args, env=env, stdout=out, stderr=err)
+    previous = signal.signal(signal.SIGTERM, _on_signal) if _main_thread() else None
+    try:
+        return app.finish(int(args.handler(app, args)))
+    except RelgateError as exc:
+        return app.fail(exc)
+    except KeyboardInterrupt:
+        return app.fail(Interrupted("interrupted by SIGINT"))
+    except Exception as exc:  # a bug: say so plainly, traceback only on request
+        if app.env.get("RELGATE_DEBUG"):
+            raise
+        app.reporter.error(
+            f"internal error: {type(exc).__name__}: {exc} (set RELGATE_DEBUG=1 for a traceback)",
+            title="relgate (could not run)",
+        )
+        return app.finish(int(ExitCode.CANNOT_RUN))
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def entrypoint() -> None:  # pragma: no cover - console script
+    sys.exit(main())

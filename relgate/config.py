@@ -1,0 +1,464 @@
+"""relgate.yml: the configuration models (pydantic v2) and the loader.
+
+Where a setting can come from, highest priority first:
+
+1. command-line flags of the command being run (``--version``, ``--env``…);
+2. ``${VAR}`` / ``${VAR:-default}`` references in relgate.yml, resolved from the environment once
+   at load time (never recursively);
+3. the values written in relgate.yml;
+4. the defaults below.
+
+Secrets never come from the command line or from relgate.yml literals: the ``secrets`` section names
+environment variables (or files) and the loader registers their values for redaction.
+
+Every model forbids unknown keys, so a typo is an error with its line number, not a silent default.
+Paths in the file are relative to the file's own directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from relgate.errors import ConfigError, Problem
+from relgate.fields import ByteSize, Duration, require_https
+from relgate.secrets import SecretRegistry, looks_secret_name
+
+__all__ = [
+    "ArchiveConfig",
+    "ComposeStack",
+    "DatabaseConfig",
+    "DeployConfig",
+    "EnvironmentConfig",
+    "GitHubConfig",
+    "HealthCheckConfig",
+    "LockConfig",
+    "NotesConfig",
+    "PostDeployCommand",
+    "PreflightConfig",
+    "ProcessStack",
+    "ProjectConfig",
+    "ProtectionConfig",
+    "ReleaseConfig",
+    "RelgateConfig",
+    "RollbackConfig",
+    "SecretSpec",
+    "SmokeConfig",
+    "SwarmStack",
+    "json_schema",
+    "load_config",
+]
+
+DEFAULT_CONFIG = "relgate.yml"
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# -- project & secrets --------------------------------------------------------------------------
+class Contact(Model):
+    name: str
+    email: str | None = None
+    role: str | None = None
+
+
+class ProjectConfig(Model):
+    """What is released."""
+
+    name: str = Field(description="Project name, used in notes, tags and summaries.")
+    repository: str | None = Field(
+        None,
+        description="owner/name on GitHub; defaults to GITHUB_REPOSITORY or the git remote.",
+        pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
+    )
+    repo_path: str = Field(".", description="The git working tree of the application.")
+    tag_prefix: str = Field("v", description="Tags look like <prefix><version>, e.g. v1.2.3.")
+    contacts: list[Contact] = Field(default_factory=list)
+
+
+class SecretSpec(Model):
+    """A secret: an environment variable (or file) whose value is registered for redaction."""
+
+    name: str = Field(description="Environment variable that holds the value.")
+    file: str | None = Field(None, description="Read the value from this file instead.")
+    required: bool = Field(True, description="Preflight fails when the value is missing.")
+    generate: bool = Field(
+        False, description="If absent, generate 32 random bytes (hex) for this run."
+    )
+    description: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError(f"{v!r} is not an environment variable name")
+        return v
+
+
+def _secret_spec(value: Any) -> Any:
+    return {"name": value} if isinstance(value, str) else value
+
+
+# -- environments & stacks ----------------------------------------------------------------------
+class ComposeStack(Model):
+    """A docker compose project (Compose v2 CLI)."""
+
+    driver: Literal["compose"] = "compose"
+    files: list[str] = Field(
+        default_factory=lambda: ["docker-compose.yml"], min_length=1, description="Compose files."
+    )
+    project_name: str | None = Field(None, description="compose -p; defaults to the project name.")
+    services: list[str] = Field(
+        default_factory=list, description="Services the gate waits on (empty: all)."
+    )
+    profiles: list[str] = Field(default_factory=list)
+    env_file: str | None = None
+    working_dir: str | None = None
+
+
+class SwarmStack(Model):
+    """A Swarm stack (docker stack deploy); multi-host. Reserved for the swarm driver."""
+
+    driver: Literal["swarm"]
+    files: list[str] = Field(min_length=1)
+    stack_name: str
+    services: list[str] = Field(default_factory=list)
+
+
+class ProcessStack(Model):
+    """A local process (no Docker): the embedded demo, or apps run directly on the host."""
+
+    driver: Literal["process"]
+    command: list[str] = Field(
+        min_length=1,
+        description="argv; {version}, {port} and {state_dir} are substituted.",
+    )
+    cwd: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    port: int | None = Field(None, ge=1, le=65535, description="Port the process listens on.")
+    stop_timeout: Duration = timedelta(seconds=10)
+    state_dir: str = Field(".relgate/process", description="pid files and logs of the process.")
+
+
+Stack = Annotated[ComposeStack | SwarmStack | ProcessStack, Field(discriminator="driver")]
+
+
+class ReviewerRef(Model):
+    user: str | None = None
+    team: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> ReviewerRef:
+        if (self.user is None) == (self.team is None):
+            raise ValueError("a reviewer is either {user: login} or {team: slug}")
+        return self
+
+
+class ProtectionConfig(Model):
+    """GitHub environment protection rules, applied by ``relgate environments apply``."""
+
+    reviewers: list[ReviewerRef] = Field(default_factory=list, max_length=6)
+    prevent_self_review: bool = False
+    wait_timer: int = Field(0, ge=0, le=43200, description="Minutes to wait before a job runs.")
+    branches: list[str] | None = Field(
+        None, description="Branch name patterns allowed to deploy (custom policy)."
+    )
+    tags: list[str] | None = Field(None, description="Tag name patterns allowed to deploy.")
+    protected_branches: bool = Field(False, description="Only protected branches may deploy.")
+
+    @model_validator(mode="after")
+    def _policy(self) -> ProtectionConfig:
+        if self.protected_branches and (self.branches or self.tags):
+            raise ValueError("protected_branches cannot be combined with branches/tags patterns")
+        return self
+
+
+class DatabaseConfig(Model):
+    """The PostgreSQL database of an environment, for backups and full rollbacks."""
+
+    kind: Literal["postgres"] = "postgres"
+    dsn_env: str | None = Field(None, description="Env var holding a libpq DSN/URL (a secret).")
+    service: str | None = Field(None, description="Reach the database with compose exec.")
+    name: str | None = Field(None, description="Database name (with service).")
+    user: str = "postgres"
+    backup_dir: str = ".relgate/backups"
+    max_backup_age: Duration = timedelta(hours=24)
+    format: Literal["custom", "plain"] = "custom"
+
+    @model_validator(mode="after")
+    def _reach(self) -> DatabaseConfig:
+        if (self.dsn_env is None) == (self.service is None):
+            raise ValueError("set exactly one of dsn_env or service")
+        return self
+
+
+class EnvironmentConfig(Model):
+    """One deployment target (staging, production…)."""
+
+    allow_insecure_http: bool = Field(False, description="Permit http:// to non-loopback hosts.")
+    base_url: str = Field(description="Public URL; https:// (loopback may use http://).")
+    stack: Stack = Field(default_factory=ComposeStack)
+    database: DatabaseConfig | None = None
+    protection: ProtectionConfig | None = None
+    state_dir: str = Field(
+        ".relgate/state",
+        description="Where the last-known-good record of this environment lives (deploy host).",
+    )
+    variables: dict[str, str] = Field(
+        default_factory=dict, description="Extra environment passed to compose/the process."
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _https(cls, v: str, info: ValidationInfo) -> str:
+        return require_https(v, allow_http=bool(info.data.get("allow_insecure_http")))
+
+
+# -- stages ---------------------------------------------------------------------------------------
+class PreflightConfig(Model):
+    tools: list[str] = Field(default_factory=list, description="Extra programs that must exist.")
+    min_disk_free: ByteSize = Field(1024**3, description="Free space needed at the run directory.")
+    require_tag: bool = Field(True, description="The version's git tag must exist.")
+    check_ci: bool = Field(True, description="With a GitHub token: the commit's checks are green.")
+    require_backup: bool = Field(False, description="A fresh database backup must exist.")
+
+
+class HealthCheckConfig(Model):
+    url: str = Field(description="Path (relative to base_url) or absolute URL; must answer 2xx.")
+    timeout: Duration = Field(timedelta(seconds=5), description="Per request.")
+    expect_status: list[int] = Field(default_factory=list, description="Empty: any 2xx.")
+    contains: str | None = Field(None, description="Body must contain this text.")
+
+
+class PostDeployCommand(Model):
+    name: str
+    command: list[str] = Field(min_length=1)
+    service: str | None = Field(None, description="Run with compose exec in this service.")
+    timeout: Duration = timedelta(minutes=5)
+
+
+class DeployConfig(Model):
+    version_variable: str = Field(
+        "RELGATE_VERSION", description="Env var the compose file uses for the image tag."
+    )
+    git_checkout: bool = Field(False, description="Check out the version's git ref before build.")
+    build: bool = False
+    pull: bool = True
+    timeout: Duration = Field(timedelta(seconds=90), description="Overall health-gate timeout.")
+    stability_window: Duration = Field(
+        timedelta(seconds=10), description="Services without healthcheck must stay up this long."
+    )
+    health: HealthCheckConfig | None = None
+    post_deploy: list[PostDeployCommand] = Field(default_factory=list)
+    rollback: bool = Field(True, description="Roll back to the last-known-good on failure.")
+    backup_before_migrations: bool = False
+
+
+class SmokeConfig(Model):
+    scenario: str | None = Field(None, description="Scenario YAML file.")
+    ca_bundle: str | None = None
+    allow_insecure_http: bool = False
+    junit: bool = True
+
+
+class ArchiveConfig(Model):
+    format: Literal["tar.gz", "tar.zst"] = "tar.gz"
+    output_dir: str | None = Field(None, description="Where bundles go (default: beside the run).")
+    retention_days: int = Field(365, ge=1)
+    include: list[str] = Field(
+        default_factory=list, description="Extra files (globs) copied into the bundle."
+    )
+
+
+class NotesConfig(Model):
+    template: str | None = Field(None, description="Jinja template (default: built in).")
+    tag_template: str | None = None
+    output: str = "RELEASE_NOTES_{version}.md"
+    strict: bool = True
+    placeholders: list[str] = Field(
+        default_factory=list, description="Extra regexes that must not survive rendering."
+    )
+    junit: list[str] = Field(default_factory=list, description="JUnit XML globs for test counts.")
+    pr_branch: str = "relgate/release-notes-{version}"
+    pr_base: str | None = None
+
+
+class ReleaseConfig(Model):
+    require: list[str] = Field(default_factory=lambda: ["deploy", "smoke"])
+    name: str = "{tag}"
+    draft: bool = False
+    assets: list[str] = Field(default_factory=list)
+
+
+class RollbackConfig(Model):
+    default_mode: Literal["quick", "full"] = "quick"
+    smoke_after: bool = Field(False, description="Run the smoke scenario after a rollback.")
+
+
+class LockConfig(Model):
+    dir: str = Field(
+        "~/.local/state/relgate/locks", description="Lock files, one per environment, on the host."
+    )
+    wait: Duration = Field(timedelta(0), description="Default --wait-lock.")
+
+
+class GitHubConfig(Model):
+    api_url: str = Field("https://api.github.com", description="GitHub Enterprise: …/api/v3")
+    token_env: str = "GITHUB_TOKEN"  # noqa: S105 (a variable name, not a value)
+
+
+class RelgateConfig(Model):
+    """relgate.yml"""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema"},
+    )
+
+    version: Literal[1] = 1
+    project: ProjectConfig
+    secrets: list[Annotated[SecretSpec, Field()]] = Field(default_factory=list)
+    environments: dict[str, EnvironmentConfig] = Field(min_length=1)
+    preflight: PreflightConfig = Field(default_factory=PreflightConfig)
+    deploy: DeployConfig = Field(default_factory=DeployConfig)
+    smoke: SmokeConfig = Field(default_factory=SmokeConfig)
+    archive: ArchiveConfig = Field(default_factory=ArchiveConfig)
+    notes: NotesConfig = Field(default_factory=NotesConfig)
+    release: ReleaseConfig = Field(default_factory=ReleaseConfig)
+    rollback: RollbackConfig = Field(default_factory=RollbackConfig)
+    lock: LockConfig = Field(default_factory=LockConfig)
+    github: GitHubConfig = Field(default_factory=GitHubConfig)
+
+    _source: Path | None = PrivateAttr(None)
+    _digest: str = PrivateAttr("")
+    _env_refs: frozenset[str] = PrivateAttr(frozenset())
+
+    @field_validator("secrets", mode="before")
+    @classmethod
+    def _secret_names(cls, v: Any) -> Any:
+        return [_secret_spec(item) for item in v] if isinstance(v, list) else v
+
+    @field_validator("environments")
+    @classmethod
+    def _env_names(cls, v: dict[str, EnvironmentConfig]) -> dict[str, EnvironmentConfig]:
+        for name in v:
+            if not re.match(r"^[A-Za-z0-9_.-]+$", name):
+                raise ValueError(f"environment name {name!r}: use letters, digits, . _ -")
+        return v
+
+    # -- resolved facts -------------------------------------------------------------------------
+    @property
+    def source(self) -> Path | None:
+        return self._source
+
+    @property
+    def base_dir(self) -> Path:
+        return self._source.parent if self._source else Path.cwd()
+
+    @property
+    def digest(self) -> str:
+        """sha256 of the file as written (before interpolation): what the evidence cites."""
+        return self._digest
+
+    def resolve_path(self, path: str | os.PathLike[str]) -> Path:
+        p = Path(os.path.expanduser(os.fspath(path)))
+        return p if p.is_absolute() else self.base_dir / p
+
+    def environment(self, name: str | None) -> tuple[str, EnvironmentConfig]:
+        """The environment called ``name`` (or the only/first one)."""
+        from relgate.errors import UsageError
+
+        if name is None:
+            name = "staging" if "staging" in self.environments else next(iter(self.environments))
+        if name not in self.environments:
+            raise UsageError(
+                f"--env {name}: no such environment in {self._source or DEFAULT_CONFIG} "
+                f"(defined: {', '.join(self.environments)})"
+            )
+        return name, self.environments[name]
+
+    def secret_names(self) -> list[str]:
+        """Declared secrets plus token/password-looking variables the file refers to."""
+        names = [s.name for s in self.secrets]
+        names += [self.github.token_env]
+        names += sorted(n for n in self._env_refs if looks_secret_name(n))
+        return list(dict.fromkeys(names))
+
+
+def load_config(
+    path: str | os.PathLike[str] = DEFAULT_CONFIG,
+    *,
+    env: Mapping[str, str] | None = None,
+    secrets: SecretRegistry | None = None,
+) -> RelgateConfig:
+    """Load, interpolate and validate relgate.yml; register its secrets' values.
+
+    Raises :class:`ConfigError` with every problem located as ``file:line field: message``.
+    """
+    from relgate.yamlfile import interpolate, load_yaml, validate_model
+
+    env = os.environ if env is None else env
+    p = Path(path)
+    loaded = load_yaml(p, display=str(path))
+    if not isinstance(loaded.data, dict):
+        raise ConfigError([Problem(str(path), 1, "", "the top level must be a mapping of keys")])
+    problems = interpolate(loaded, env)
+    config = validate_model(RelgateConfig, loaded, problems)
+    config._source = p.resolve()
+    config._digest = hashlib.sha256(p.read_bytes()).hexdigest()
+    config._env_refs = frozenset(loaded.env_refs)
+    if secrets is not None:
+        register_secrets(config, env, secrets)
+    return config
+
+
+def register_secrets(
+    config: RelgateConfig, env: Mapping[str, str], secrets: SecretRegistry
+) -> list[str]:
+    """Register every secret value relgate can know of; return the names that are missing."""
+    missing = []
+    for spec in config.secrets:
+        value = env.get(spec.name)
+        if value is None and spec.file:
+            try:
+                value = config.resolve_path(spec.file).read_text(encoding="utf-8").strip()
+            except OSError:
+                value = None
+        if value:
+            secrets.register(value, spec.name)
+        elif spec.required and not spec.generate:
+            missing.append(spec.name)
+    for name in config.secret_names():
+        secrets.register(env.get(name), name)
+    return missing
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of relgate.yml (shipped as schema/relgate.schema.json)."""
+    schema = RelgateConfig.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://relgate.dev/schema/relgate.schema.json"
+    schema["title"] = "relgate.yml"
+    return schema
+
+
+def schema_text() -> str:
+    return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"

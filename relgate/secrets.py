@@ -1,0 +1,175 @@
+"""The secret registry: every secret value relgate knows, and how to keep it out of every output.
+
+A value is registered once (from the environment, a file, a generated token or a value captured at
+run time) and from then on :meth:`SecretRegistry.redact` removes it, and the encoded forms in which it
+typically leaks, from text and bytes. The forms are: raw, URL-encoded (``quote`` and
+``quote_plus``), JSON-escaped, and base64/base64url. Base64 is the tricky one: a secret inside a
+longer string (``user:password`` in a Basic auth header) encodes differently depending on its offset
+modulo 3, so for each of the three offsets we keep the run of base64 characters that depends only on
+the secret's own bytes (the "stable core"); GitHub's runner masks base64 the same way.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import urllib.parse
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+__all__ = ["REDACTED", "SecretHit", "SecretRegistry", "encoded_forms", "looks_secret_name"]
+
+REDACTED = "***"
+
+# Shorter values would turn redaction into noise ("a" everywhere); they are still masked raw.
+_MIN_ENCODED_LEN = 4
+_SECRET_NAME = re.compile(r"(^|_)(TOKEN|PASSWORD|PASS|SECRET|API_KEY|PRIVATE_KEY)$", re.IGNORECASE)
+
+
+def looks_secret_name(name: str) -> bool:
+    """True for names like ``GITHUB_TOKEN``, ``SMOKE_PASS`` or ``DB_PASSWORD``."""
+    return bool(_SECRET_NAME.search(name))
+
+
+def _base64_cores(raw: bytes, alphabet: str) -> set[str]:
+    cores: set[str] = set()
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw).decode("ascii")
+        if alphabet == "url":
+            encoded = encoded.replace("+", "-").replace("/", "_")
+        encoded = encoded.rstrip("=")
+        # Characters touched by the prefix, and the last partial group, depend on neighbours.
+        start = (offset * 8 + 5) // 6
+        end_bits = (offset + len(raw)) * 8
+        end = end_bits // 6
+        core = encoded[start:end]
+        if len(core) >= _MIN_ENCODED_LEN:
+            cores.add(core)
+    return cores
+
+
+def encoded_forms(value: str) -> set[str]:
+    """Every form of ``value`` that redaction and leak scans look for."""
+    forms = {value}
+    if len(value) < _MIN_ENCODED_LEN:
+        return forms
+    forms.add(urllib.parse.quote(value, safe=""))
+    forms.add(urllib.parse.quote_plus(value, safe=""))
+    forms.add(json.dumps(value)[1:-1])
+    forms.add(json.dumps(value, ensure_ascii=False)[1:-1])
+    raw = value.encode("utf-8")
+    forms |= _base64_cores(raw, "std")
+    forms |= _base64_cores(raw, "url")
+    return {f for f in forms if f}
+
+
+_Listener = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SecretHit:
+    """Where a secret was found: the secret's name (never its value) and the 1-based line."""
+
+    name: str
+    line: int
+
+
+class SecretRegistry:
+    """Known secret values and their names; redacts them from text and bytes."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, str] = {}
+        self._pattern: re.Pattern[str] | None = None
+        self._bytes_pattern: re.Pattern[bytes] | None = None
+        self._form_names: dict[str, str] = {}
+        self._listeners: list[_Listener] = []
+
+    def register(self, value: str | None, name: str = "secret") -> bool:
+        """Register a value. Empty or whitespace-only values are ignored (they would redact all)."""
+        if value is None or not value.strip():
+            return False
+        value = value.strip("\r\n") or value
+        if value in self._values:
+            return False
+        self._values[value] = name
+        self._pattern = None
+        self._bytes_pattern = None
+        for listener in self._listeners:
+            listener(value)
+        return True
+
+    def on_register(self, listener: _Listener) -> None:
+        """Call ``listener(value)`` for every value registered now and later (e.g. ``::add-mask::``)."""
+        self._listeners.append(listener)
+        for value in self._values:
+            listener(value)
+
+    def names(self) -> list[str]:
+        return sorted(set(self._values.values()))
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __bool__(self) -> bool:
+        return bool(self._values)
+
+    def values(self) -> Iterator[str]:
+        """The raw values (for masking in Actions only; never print them)."""
+        return iter(self._values)
+
+    def _compile(self) -> re.Pattern[str] | None:
+        if self._pattern is None and self._values:
+            self._form_names = {}
+            for value, name in self._values.items():
+                for form in encoded_forms(value):
+                    self._form_names.setdefault(form, name)
+            # Longest first, so a secret that contains another is removed whole.
+            forms = sorted(self._form_names, key=lambda f: (-len(f), f))
+            self._pattern = re.compile("|".join(re.escape(f) for f in forms))
+            self._bytes_pattern = re.compile(b"|".join(re.escape(f.encode("utf-8")) for f in forms))
+        return self._pattern
+
+    def redact(self, text: str) -> str:
+        pattern = self._compile()
+        if pattern is None or not text:
+            return text
+        return pattern.sub(REDACTED, text)
+
+    def redact_bytes(self, data: bytes) -> bytes:
+        self._compile()
+        if self._bytes_pattern is None or not data:
+            return data
+        return self._bytes_pattern.sub(REDACTED.encode(), data)
+
+    def redact_obj(self, obj: object) -> object:
+        """Redact every string inside a JSON-like structure (keys included)."""
+        if isinstance(obj, str):
+            return self.redact(obj)
+        if isinstance(obj, dict):
+            return {self.redact(str(k)): self.redact_obj(v) for k, v in obj.items()}
+        if isinstance(obj, list | tuple):
+            return [self.redact_obj(v) for v in obj]
+        return obj
+
+    def scan_bytes(self, data: bytes) -> list[SecretHit]:
+        """Every place a secret (in any form) appears in ``data``, by name and line."""
+        self._compile()
+        if self._bytes_pattern is None:
+            return []
+        hits: list[SecretHit] = []
+        for match in self._bytes_pattern.finditer(data):
+            line = data.count(b"\n", 0, match.start()) + 1
+            form = match.group(0).decode("utf-8", "replace")
+            hits.append(SecretHit(self._form_names.get(form, "secret"), line))
+        return hits
+
+    def scan_lines(self, lines: Iterable[str]) -> list[SecretHit]:
+        pattern = self._compile()
+        if pattern is None:
+            return []
+        hits = []
+        for number, line in enumerate(lines, 1):
+            for match in pattern.finditer(line):
+                hits.append(SecretHit(self._form_names.get(match.group(0), "secret"), number))
+        return hits
