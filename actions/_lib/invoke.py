@@ -1,0 +1,234 @@
+"""Turn a composite action's inputs into one ``relgate`` command, run it, map its result to outputs.
+
+Called by ``run.sh`` with the relgate command (``deploy``, ``smoke``…). Every action input arrives as
+an environment variable ``RELGATE_INPUT_<NAME>`` (the action maps ``inputs.x`` to ``env:``), never as
+text spliced into a script, so a value such as ``$(id)`` or a backtick is just data here.
+
+What this adds over calling the CLI directly:
+
+* inputs are validated as the strings they are: booleans must be ``true``/``false`` (an Actions
+  expression makes ``'false'`` truthy, so this is checked here, naming the input), choices must be
+  one of their values, and required inputs must be set (the runner does not enforce ``required``);
+* secrets given as inputs (token, smoke password, ``secrets-env`` lines) are masked before anything
+  else is printed, and handed to relgate through its environment, never its argv;
+* the stage's result (``relgate --json``) becomes step outputs: every scalar field of the result
+  model as a kebab-case output (``bundle_digest`` -> ``bundle-digest``), plus ``result`` (the JSON),
+  ``exit-code`` and a few derived ones such as ``rolled-back``.
+
+``RELGATE_ACTION_DRY_RUN=true`` prints the command and sets the ``argv`` output without running it:
+the action wiring tests use it, and it is handy when debugging a workflow.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+PREFIX = "RELGATE_INPUT_"
+
+
+class InputError(Exception):
+    """An action input has a value relgate cannot use (exit code 2, like any bad input)."""
+
+
+@dataclass(frozen=True)
+class Flag:
+    """How one action input becomes CLI arguments."""
+
+    input: str
+    flag: str | None = None  # None: handled specially (secrets)
+    kind: str = "str"  # str | bool | choice | negbool
+    choices: tuple[str, ...] = ()
+    required: bool = False
+
+
+COMMON = (
+    Flag("config", "--config"),
+    Flag("environment", "--env"),
+    Flag("run-dir", "--run-dir"),
+)
+
+# The inputs each command takes beyond COMMON, in argv order.
+COMMANDS: dict[str, tuple[str, tuple[Flag, ...]]] = {
+    "preflight": ("preflight", (Flag("version", "--version"),)),
+    "deploy": (
+        "deploy",
+        (Flag("version", "--version", required=True), Flag("rollback", "--no-rollback", "negbool")),
+    ),
+    "smoke": ("smoke", (Flag("scenario", "--scenario"), Flag("base-url", "--base-url"))),
+    "archive": ("archive", ()),
+    "notes": (
+        "notes",
+        (
+            Flag("version", "--version", required=True),
+            Flag("since", "--since"),
+            Flag("output", "--output"),
+        ),
+    ),
+    "release": (
+        "release",
+        (Flag("version", "--version", required=True), Flag("bundle", "--bundle")),
+    ),
+    "rollback": (
+        "rollback",
+        (
+            Flag("mode", "--mode", "choice", ("quick", "full")),
+            Flag("to-version", "--to-version"),
+        ),
+    ),
+    "gate": (
+        "gate",
+        (Flag("version", "--version", required=True), Flag("wait-lock", "--wait-lock")),
+    ),
+    "verify": ("evidence", (Flag("bundle", None, required=True), Flag("require", "--require"))),
+}
+
+# Secret inputs -> the environment variable relgate reads them from.
+SECRET_INPUTS = {"github-token": "GITHUB_TOKEN", "smoke-password": "SMOKE_PASS"}
+
+
+def input_value(env: Mapping[str, str], name: str) -> str:
+    return env.get(PREFIX + name.upper().replace("-", "_"), "")
+
+
+def parse_bool(name: str, value: str) -> bool:
+    """'true'/'false' (any case, surrounding blanks ignored); anything else is an error naming the input."""
+    text = value.strip().lower()
+    if text in ("true", "false"):
+        return text == "true"
+    raise InputError(f"input '{name}' must be 'true' or 'false', got {value!r}")
+
+
+def build_argv(command: str, env: Mapping[str, str]) -> list[str]:
+    """The relgate argv for ``command`` from the RELGATE_INPUT_* variables (pure: no I/O)."""
+    if command not in COMMANDS:
+        raise InputError(f"unknown relgate action command {command!r}")
+    sub, flags = COMMANDS[command]
+    argv = ["--json"]
+    for flag in COMMON:
+        value = input_value(env, flag.input).strip()
+        if value:
+            argv += [f"{flag.flag}={value}"]
+    argv.append(sub)
+    if command == "verify":
+        argv.append("verify")
+    for flag in flags:
+        argv += _flag_args(flag, input_value(env, flag.input))
+    return argv
+
+
+def _flag_args(flag: Flag, raw: str) -> list[str]:
+    value = raw.strip()
+    if flag.required and not value:
+        raise InputError(f"input '{flag.input}' is required")
+    if not value:
+        return []
+    if flag.kind == "negbool":
+        return [] if parse_bool(flag.input, value) else [str(flag.flag)]
+    if flag.kind == "bool":
+        return [str(flag.flag)] if parse_bool(flag.input, value) else []
+    if flag.kind == "choice" and value not in flag.choices:
+        raise InputError(
+            f"input '{flag.input}' must be one of {', '.join(flag.choices)}, got {value!r}"
+        )
+    if flag.flag is None:  # a positional argument
+        return [value]
+    # "--flag=value" keeps a value that starts with "-" from being read as an option.
+    return [f"{flag.flag}={value}"]
+
+
+_DOTENV = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
+
+
+def parse_secrets_env(text: str) -> dict[str, str]:
+    """``NAME=value`` lines (blank lines and ``#`` comments skipped; one pair of quotes stripped)."""
+    out: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = _DOTENV.match(line.strip())
+        if not match:
+            # Never echo the line: it is a secret.
+            raise InputError(f"input 'secrets-env' line {number}: expected NAME=value")
+        name, value = match.groups()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        out[name] = value
+    return out
+
+
+def secret_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment variables to add for relgate, from the secret inputs."""
+    extra = parse_secrets_env(input_value(env, "secrets-env"))
+    for name, variable in SECRET_INPUTS.items():
+        value = input_value(env, name)
+        if value:
+            extra[variable] = value
+    return extra
+
+
+def outputs_from(document: Mapping[str, object], code: int) -> dict[str, str]:
+    """Step outputs from the ``--json`` document (a result model, or an error wrapper)."""
+    result = document.get("result") if "kind" in document else document
+    outputs: dict[str, str] = {"exit-code": str(code)}
+    if "error" in document and "kind" in document:
+        outputs["error"] = str(document["error"])
+    if isinstance(result, Mapping):
+        for key, value in result.items():
+            if isinstance(value, bool):
+                outputs[key.replace("_", "-")] = "true" if value else "false"
+            elif isinstance(value, str | int | float) or value is None:
+                outputs[key.replace("_", "-")] = "" if value is None else str(value)
+        outcome = str(result.get("outcome") or "")
+        outputs["rolled-back"] = "true" if outcome == "rolled_back" else "false"
+        outputs["result"] = json.dumps(result, sort_keys=True)
+    outputs.setdefault("status", "error")
+    return outputs
+
+
+def main(argv: list[str], env: Mapping[str, str], run_cli: Callable[..., int] | None = None) -> int:
+    from relgate.gha import Reporter
+
+    reporter = Reporter(sys.stdout, env)
+    try:
+        parse_bool("setup-python", input_value(env, "setup-python") or "true")
+        extra = secret_env(env)
+        for name, value in extra.items():
+            reporter.mask(value, name)
+        command = build_argv(argv[0] if argv else "", env)
+    except InputError as exc:
+        reporter.error(str(exc), title="relgate action (bad input)")
+        reporter.set_output("status", "error")
+        reporter.set_output("exit-code", "2")
+        return 2
+    workdir = input_value(env, "working-directory").strip() or "."
+    if parse_bool("dry-run", env.get("RELGATE_ACTION_DRY_RUN", "false") or "false"):
+        reporter.line(f"relgate (dry run) in {workdir}: " + json.dumps(command))
+        reporter.set_output("argv", json.dumps(command))
+        reporter.set_output("status", "dry-run")
+        return 0
+    os.chdir(workdir)
+    os.environ.update(extra)
+    if run_cli is None:
+        from relgate.cli import main as run_cli
+    buffer = io.StringIO()
+    # The report (and workflow commands) go to the real stdout; the JSON result to the buffer.
+    code = run_cli(command, env=dict(os.environ), stdout=buffer, stderr=sys.stdout)
+    try:
+        document = json.loads(buffer.getvalue() or "{}")
+    except ValueError:
+        document = {}
+    for name, value in outputs_from(document, code).items():
+        # Later steps (upload-artifact) resolve paths from the workspace, not working-directory.
+        absolute = name.endswith("-path") and value and not os.path.isabs(value)
+        reporter.set_output(name, os.path.abspath(value) if absolute else value)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:], os.environ))
