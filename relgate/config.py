@@ -199,9 +199,15 @@ class DatabaseConfig(Model):
     service: str | None = Field(None, description="Reach the database with compose exec.")
     name: str | None = Field(None, description="Database name (with service).")
     user: str = "postgres"
-    backup_dir: str = ".relgate/backups"
+    backup_dir: str = Field(".relgate/backups", description="Backups and their .json sidecars.")
     max_backup_age: Duration = timedelta(hours=24)
-    format: Literal["custom", "plain"] = "custom"
+    format: Literal["custom", "plain"] = Field(
+        "custom", description="custom: pg_dump -Fc; plain: gzip-compressed SQL (.sql.gz)."
+    )
+    maintenance_db: str = Field(
+        "postgres", description="Database to connect to while the target is recreated."
+    )
+    timeout: Duration = Field(timedelta(minutes=30), description="Per dump or restore.")
 
     @model_validator(mode="after")
     def _reach(self) -> DatabaseConfig:
@@ -457,6 +463,13 @@ def json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://relgate.dev/schema/relgate.schema.json"
     schema["title"] = "relgate.yml"
+    # The loader also accepts a bare variable name for a secret (shorthand for {name: X}).
+    schema["properties"]["secrets"]["items"] = {
+        "anyOf": [
+            {"type": "string", "pattern": _NAME.pattern},
+            {"$ref": "#/$defs/SecretSpec"},
+        ]
+    }
     return schema
 
 

@@ -62,7 +62,9 @@ def format_command(name: str, properties: Mapping[str, object] | None, message: 
     return f"::{name}{' ' + props if props else ''}::{escape_data(message)}"
 
 
-def append_file_command(path: str | Path, key: str, value: str) -> None:
+def append_file_command(
+    path: str | Path, key: str, value: str, *, delimiter: str | None = None
+) -> None:
     """Append ``key`` = ``value`` to an environment file (GITHUB_OUTPUT, GITHUB_ENV).
 
     The heredoc form is used for every value: a one-line ``key=value`` cannot carry newlines, and a
@@ -71,7 +73,7 @@ def append_file_command(path: str | Path, key: str, value: str) -> None:
     """
     if not key or "\n" in key or "=" in key:
         raise ValueError(f"invalid name for a workflow output or variable: {key!r}")
-    delimiter = f"ghadelimiter_{_random.token_hex(16)}"
+    delimiter = delimiter or f"ghadelimiter_{_random.token_hex(16)}"
     if delimiter in key or delimiter in value:
         raise ValueError(f"value of {key} contains the delimiter; refusing to write it")
     with open(path, "a", encoding="utf-8", newline="\n") as fh:
@@ -167,8 +169,11 @@ class Reporter:
         secrets: SecretRegistry | None = None,
         *,
         summary_path: str | Path | None = None,
+        err_stream: TextIO | None = None,
     ) -> None:
         self.stream = stream if stream is not None else sys.stdout
+        # Outside Actions, errors and warnings go to stderr (when given) like any CLI's.
+        self.err_stream = err_stream
         self.env = dict(os.environ if env is None else env)
         self.secrets = secrets if secrets is not None else SecretRegistry()
         self.actions = in_actions(self.env)
@@ -194,10 +199,11 @@ class Reporter:
             self.secrets.on_register(self._add_mask)
 
     # -- low level -------------------------------------------------------------------------
-    def _write(self, line: str) -> None:
+    def _write(self, line: str, stream: TextIO | None = None) -> None:
         self._end_progress()
-        self.stream.write(self.secrets.redact(line) + "\n")
-        self.stream.flush()
+        target = stream or self.stream
+        target.write(self.secrets.redact(line) + "\n")
+        target.flush()
 
     def _paint(self, text: str, style: str) -> str:
         return f"\033[{_COLORS[style]}m{text}\033[0m" if self.color else text
@@ -246,7 +252,8 @@ class Reporter:
             return
         where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
         head = f"{level}: {where}{title + ': ' if title else ''}"
-        self._write(self._paint(head, level) + message)
+        stream = self.err_stream if level != "notice" else None
+        self._write(self._paint(head, level) + message, stream)
 
     def notice(self, message: str, **kw: object) -> None:
         self.annotate("notice", message, **kw)  # type: ignore[arg-type]

@@ -93,6 +93,10 @@ class SecretRegistry:
         if value in self._values:
             return False
         self._values[value] = name
+        # A multi-line secret (a key, a certificate) leaks line by line as often as whole.
+        for line in value.splitlines():
+            if len(line.strip()) >= _MIN_ENCODED_LEN and line not in self._values:
+                self._values[line] = name
         self._pattern = None
         self._bytes_pattern = None
         for listener in self._listeners:

@@ -141,7 +141,14 @@ class _Builder:
                     raise _problem(
                         self.loaded.file, key_node.start_mark.line + 1, "keys must be plain strings"
                     )
-                key = str(self.loader.construct_object(key_node))
+                try:
+                    key = str(self.loader.construct_object(key_node))
+                except yaml.YAMLError as exc:
+                    raise _problem(
+                        self.loaded.file,
+                        key_node.start_mark.line + 1,
+                        f"invalid key: {getattr(exc, 'problem', None) or exc}",
+                    ) from None
                 if key in out:
                     raise _problem(
                         self.loaded.file,
@@ -157,7 +164,9 @@ class _Builder:
         try:
             return self.loader.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
-            raise _problem(self.loaded.file, line, f"invalid value: {exc}") from None
+            raise _problem(
+                self.loaded.file, line, f"invalid value: {getattr(exc, 'problem', None) or exc}"
+            ) from None
 
 
 _VAR = re.compile(r"\$(\$)|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|\$\{([^}]*)\}?")

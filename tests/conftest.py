@@ -19,8 +19,10 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name in _KEEP:
             continue
-        if (
-            name.startswith(("GITHUB_", "RUNNER_", "RELGATE_", "INPUT_", "ACTIONS_"))
-            or name in {"CI", "ACT", "NO_COLOR", "FORCE_COLOR"}
-        ):
+        if name.startswith(("GITHUB_", "RUNNER_", "RELGATE_", "INPUT_", "ACTIONS_")) or name in {
+            "CI",
+            "ACT",
+            "NO_COLOR",
+            "FORCE_COLOR",
+        }:
             monkeypatch.delenv(name, raising=False)

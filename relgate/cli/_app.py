@@ -42,7 +42,12 @@ class App:
         self.json = bool(getattr(args, "json", False))
         self.secrets = SecretRegistry()
         # With --json, stdout carries only the JSON document; the report goes to stderr.
-        self.reporter = Reporter(self.stderr if self.json else self.stdout, self.env, self.secrets)
+        self.reporter = Reporter(
+            self.stderr if self.json else self.stdout,
+            self.env,
+            self.secrets,
+            err_stream=self.stderr,
+        )
         self.result: Any = None
         self._config: RelgateConfig | None = None
 

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from relgate.__about__ import __version__
+from relgate.cli import COMMANDS, main
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), env={}, stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_version_from_the_installed_script() -> None:
+    script = str(Path(sys.executable).with_name("relgate"))
+    proc = subprocess.run([script, "--version"], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"relgate {__version__}"
+
+
+@pytest.mark.parametrize("command", [c.replace("_", "-") for c in COMMANDS])
+def test_every_command_has_help_with_examples_and_exit_codes(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        from relgate.cli import build_parser
+
+        build_parser().parse_args([command, "--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    assert "examples:" in text and "exit codes:" in text and "relgate" in text
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["smoke", "--smoke-pass", "x"], id="smoke-pass"),
+        pytest.param(["release", "--github-token=ghp_x"], id="token-equals"),
+        pytest.param(["deploy", "--password", "x"], id="password"),
+        pytest.param(["--api-key", "k", "status"], id="global-position"),
+    ],
+)
+def test_secrets_on_the_command_line_are_refused(argv: list[str]) -> None:
+    code, out, err = run_cli(*argv)
+    assert code == 2
+    assert "never accepted on the command line" in err and "environment" in err
+    assert "ghp_x" not in err + out
+
+
+def test_no_command_prints_help_and_exits_2() -> None:
+    code, out, _ = run_cli()
+    assert code == 2 and "usage: relgate" in out
+
+
+def test_usage_error_exit_code() -> None:
+    assert main(["no-such-command"], env={}, stdout=io.StringIO(), stderr=io.StringIO()) == 2
+
+
+def test_globals_accepted_after_the_command(tmp_path: object) -> None:
+    code, out, _ = run_cli("config", "check", "--config", "/nonexistent/relgate.yml", "--json")
+    assert code == 2 and '"exit_code": 2' in out and "file not found" in out
+
+
+def test_cli_start_does_not_import_heavy_libraries() -> None:
+    code = (
+        "import sys; from relgate.cli import main; "
+        "rc = main(['config', 'schema'], env={}, stdout=open('/dev/null', 'w')); "
+        "heavy = [m for m in ('docker', 'httpx', 'github', 'jinja2', 'requests') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == ""

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import io
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from relgate.errors import BadInputError, GateFailed, Interrupted
+from relgate.gha import Reporter
+from relgate.results import StageResult, Status
+from relgate.run import Run, new_run_id
+from relgate.secrets import SecretRegistry
+
+FIXED = datetime(2026, 1, 29, 10, 42, 7, tzinfo=UTC)
+
+
+def open_run(tmp_path: Path, env: dict[str, str] | None = None, **kw: object) -> Run:
+    reporter = Reporter(io.StringIO(), env or {}, SecretRegistry())
+    return Run.open(env=env or {}, reporter=reporter, base_dir=tmp_path, clock=lambda: FIXED, **kw)  # type: ignore[arg-type]
+
+
+def test_run_id_in_actions_is_shared_by_jobs() -> None:
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_RUN_ID": "9912", "GITHUB_RUN_ATTEMPT": "2"}
+    assert new_run_id(env) == "gh-9912-2"
+
+
+def test_local_run_ids_are_unique_even_in_the_same_second() -> None:
+    ids = {new_run_id({}, lambda: FIXED) for _ in range(50)}
+    assert len(ids) == 50 and all(i.startswith("20260129T104207Z-") for i in ids)
+
+
+def test_layout_and_meta(tmp_path: Path) -> None:
+    run = open_run(tmp_path, environment="staging")
+    assert run.dir.parent == tmp_path / ".relgate" / "runs"
+    assert {p.name for p in run.dir.iterdir()} >= {"results", "logs", "artifacts", "meta.json"}
+    meta = run.read_meta()
+    assert meta["run_id"] == run.id and meta["environment"] == "staging"
+    assert meta["started_at"].startswith("2026-01-29T10:42:07")
+
+
+def test_reopening_by_dir_keeps_the_id(tmp_path: Path) -> None:
+    first = open_run(tmp_path)
+    again = open_run(tmp_path, run_dir=first.dir)
+    assert again.id == first.id and again.dir == first.dir
+
+
+def test_run_dir_exported_for_later_steps(tmp_path: Path) -> None:
+    (tmp_path / "env").touch()
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_ENV": str(tmp_path / "env"), "GITHUB_RUN_ID": "5"}
+    run = open_run(tmp_path, env)
+    assert "RELGATE_RUN_DIR<<" in (tmp_path / "env").read_text()
+    assert str(run.dir) in (tmp_path / "env").read_text()
+
+
+@pytest.mark.parametrize(
+    "bad", ["/etc/passwd", "../escape.txt", "logs/../../x"], ids=["abs", "dotdot", "nested"]
+)
+def test_writer_refuses_paths_outside(tmp_path: Path, bad: str) -> None:
+    run = open_run(tmp_path)
+    with pytest.raises(BadInputError):
+        run.write_text(bad, "x")
+
+
+def test_writes_are_atomic_and_leave_no_temp_files(tmp_path: Path) -> None:
+    run = open_run(tmp_path)
+    run.write_text("artifacts/x/a.txt", "one")
+    run.write_text("artifacts/x/a.txt", "two")
+    folder = run.dir / "artifacts" / "x"
+    assert [p.name for p in folder.iterdir()] == ["a.txt"]
+    assert (folder / "a.txt").read_text() == "two"
+
+
+def test_failed_write_keeps_previous_content(tmp_path: Path) -> None:
+    run = open_run(tmp_path)
+    run.write_json("results/x.json", {"ok": 1})
+
+    class Boom:
+        def __str__(self) -> str:
+            raise RuntimeError("serialisation failed")
+
+    with pytest.raises(RuntimeError):
+        run.write_json("results/x.json", {"bad": Boom()})
+    assert json.loads((run.dir / "results" / "x.json").read_text()) == {"ok": 1}
+    assert sorted(os.listdir(run.dir / "results")) == ["x.json"]
+
+
+def test_write_result_fills_run_fields(tmp_path: Path) -> None:
+    run = open_run(tmp_path, environment="staging")
+    run.version = "v1.2.0"
+    run.write_result(StageResult(stage="deploy", status=Status.PASSED, started_at=FIXED))
+    got = run.read_result("deploy")
+    assert got is not None and got.run_id == run.id and got.environment == "staging"
+    assert got.version == "v1.2.0" and got.duration_s == 0.0
+
+
+@pytest.mark.parametrize(
+    ("exc", "status", "code"),
+    [
+        pytest.param(Interrupted("interrupted by SIGTERM"), Status.INTERRUPTED, 3, id="sigterm"),
+        pytest.param(KeyboardInterrupt(), Status.INTERRUPTED, 3, id="sigint"),
+        pytest.param(GateFailed("no"), Status.FAILED, 1, id="gate-failed"),
+        pytest.param(BadInputError("bad flag"), Status.ERROR, 2, id="bad-input"),
+        pytest.param(ZeroDivisionError("bug"), Status.ERROR, 3, id="crash"),
+    ],
+)
+def test_stage_records_a_result_when_the_body_raises(
+    tmp_path: Path, exc: BaseException, status: Status, code: int
+) -> None:
+    run = open_run(tmp_path)
+    with pytest.raises(type(exc)), run.stage("smoke"):
+        raise exc
+    got = run.read_result("smoke")
+    assert got is not None and got.status is status and got.exit_code == code
+
+
+def test_stage_keeps_the_result_the_body_wrote(tmp_path: Path) -> None:
+    run = open_run(tmp_path)
+    with pytest.raises(Interrupted), run.stage("deploy"):
+        run.write_result(StageResult(stage="deploy", status=Status.FAILED, outcome="rolled_back"))
+        raise Interrupted("late signal")
+    got = run.read_result("deploy")
+    assert got is not None and got.outcome == "rolled_back"
