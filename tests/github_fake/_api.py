@@ -156,6 +156,13 @@ class Api:
         handler = self.handlers.get(request.op.operation_id)
         if handler is None:
             raise AssertionError(f"the fake does not implement {request.op} yet")
+        if "Authorization" not in request.headers:
+            # Anonymous callers may read public data only; GitHub hides private
+            # repositories behind 404 rather than admitting they exist.
+            if request.method != "GET":
+                raise HTTPError(401, "Requires authentication")
+            if self.state.private:
+                raise HTTPError(404, "Not Found")
         owner, repo = request.params.get("owner"), request.params.get("repo")
         if owner is not None and (
             owner.lower() != self.state.owner.login.lower()

@@ -31,6 +31,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 import responses
+from requests.structures import CaseInsensitiveDict
 
 from ._api import Api, HTTPError, Reply, Request
 from ._contract import Contract, Operation
@@ -357,7 +358,7 @@ class FakeGitHub:
     ) -> None:
         """The hourly quota is spent: ``x-ratelimit-remaining: 0`` and the reset time."""
         self._check_template(method, template)
-        reset = int((self._now_datetime() + timedelta(seconds=reset_in)).timestamp())
+        reset = self._reset_epoch(reset_in)
         message = (
             f"API rate limit exceeded for user ID {self.state.user(self.state.token_user).id}. "
             "If you reach out to GitHub Support for help, please include the request ID "
@@ -731,6 +732,15 @@ class FakeGitHub:
             return self._clock()
         return self._start + timedelta(seconds=self._ticks)
 
+    def _reset_epoch(self, seconds_ahead: int) -> int:
+        """``X-RateLimit-Reset``: epoch seconds on the *wall clock* unless a clock was given.
+
+        PyGithub's GithubRetry compares the reset with ``datetime.now()``; a reset on the
+        fake's frozen 2025 clock would always be in the past and hide backoff logic.
+        """
+        base = self._clock() if self._clock is not None else datetime.now(UTC)
+        return int((base + timedelta(seconds=seconds_ahead)).timestamp())
+
     def _now(self) -> str:
         return _iso(self._now_datetime())
 
@@ -770,7 +780,7 @@ class FakeGitHub:
             body = prepared.body or b""
             if isinstance(body, str):
                 body = body.encode()
-            headers = {k: str(v) for k, v in prepared.headers.items()}
+            headers = CaseInsensitiveDict({k: str(v) for k, v in prepared.headers.items()})
             content_type = prepared.headers.get("Content-Type")
             problems = self.contract.check_request(op, params, query, content_type, body)
             if problems:
@@ -836,7 +846,7 @@ class FakeGitHub:
 
     def _headers(self) -> dict[str, str]:
         used = min(len(self.requests) + 1, 5000)
-        reset = int((self._start + timedelta(hours=1)).timestamp())
+        reset = self._reset_epoch(3600)
         return {
             "X-GitHub-Request-Id": f"FAKE:{self._ticks:08X}",
             "X-GitHub-Media-Type": "github.v3; format=json",

@@ -18,6 +18,7 @@ from typing import Any
 
 import github
 import pytest
+import requests
 import responses
 from github import Github, GithubException, GithubRetry, InputGitAuthor
 from github.EnvironmentDeploymentBranchPolicy import EnvironmentDeploymentBranchPolicyParams
@@ -503,3 +504,122 @@ def test_contract_routing(method: str, path: str, template: str) -> None:
 def test_subset_records_its_source() -> None:
     source = Contract.load().source
     assert source["package"] == "@octokit/openapi" and len(source["sha256"]) == 64
+
+
+# -- downloads and authentication ------------------------------------------------------------
+
+
+def test_browser_download_url_redirects_to_signed_storage(fake: FakeGitHub, gh: Github) -> None:
+    fake.seed_release("v1.0.0", assets={"app.tar.gz": b"payload"})
+    asset = gh.get_repo("acme/app").get_release("v1.0.0").get_assets()[0]
+    response = requests.get(asset.browser_download_url, timeout=5)
+    assert response.content == b"payload"
+    assert [(r.host, r.status) for r in fake.requests[-2:]] == [("web", 302), ("storage", 200)]
+    # Signed storage URLs refuse a second credential, as object stores do.
+    signed = response.history[0].headers["Location"]
+    assert requests.get(signed, headers={"Authorization": "token x"}, timeout=5).status_code == 400
+
+
+def test_anonymous_writes_are_refused(fake: FakeGitHub) -> None:
+    anonymous = fake.client(auth=None).get_repo("acme/app")
+    with pytest.raises(GithubException) as caught:
+        anonymous.create_git_ref("refs/tags/v1", fake.head())
+    assert caught.value.status == 401
+
+
+# -- what PyGithub does with errors and retries (facts relgate's retry layer builds on) -----
+
+GIT_REF = "/repos/{owner}/{repo}/git/ref/{ref}"
+
+
+@pytest.mark.parametrize(
+    ("inject", "retry", "raised", "statuses"),
+    [
+        pytest.param(
+            lambda f: f.fail_next("GET", GIT_REF, 502, times=9),
+            GithubRetry(total=2),
+            "requests.exceptions.RetryError",
+            [502, 502, 502],
+            id="5xx-retries-exhausted-raise-RetryError-not-GithubException",
+        ),
+        pytest.param(
+            lambda f: f.fail_next("GET", GIT_REF, 502, times=9),
+            None,
+            "github.GithubException.GithubException",
+            [502],
+            id="5xx-without-retry",
+        ),
+        pytest.param(
+            lambda f: f.secondary_rate_limit_next("GET", GIT_REF, times=9),
+            GithubRetry(total=2),
+            "requests.exceptions.RetryError",
+            [403, 403, 403],
+            id="secondary-403-with-retry-after-retried-without-sleeping",
+        ),
+        pytest.param(
+            lambda f: f.secondary_rate_limit_next("GET", GIT_REF, status=429, times=9),
+            GithubRetry(total=2),
+            "github.GithubException.GithubException",
+            [429, 429, 429],
+            id="secondary-429-retried-then-plain-GithubException",
+        ),
+        pytest.param(
+            lambda f: f.primary_rate_limit_next("GET", GIT_REF, reset_in=3000, times=9),
+            GithubRetry(total=2, max_rate_limit_wait=10),
+            "github.GithubException.RateLimitExceededExceedsMaxWait",
+            [403],
+            id="primary-403-beyond-max-wait",
+        ),
+        pytest.param(
+            lambda f: f.fail_next(
+                "GET", GIT_REF, 403, message="Resource not accessible by integration"
+            ),
+            GithubRetry(total=2),
+            "github.GithubException.GithubException",
+            [403],
+            id="plain-403-not-retried",
+        ),
+    ],
+)
+def test_pygithub_error_and_retry_behaviour(
+    fake: FakeGitHub, inject: Any, retry: GithubRetry | None, raised: str, statuses: list[int]
+) -> None:
+    repo = fake.client(retry=retry).get_repo("acme/app")
+    before = len(fake.requests)
+    inject(fake)
+    with pytest.raises(BaseException) as caught:
+        repo.get_git_ref("heads/main")  # PyGithub fetches the ref on construction
+    assert f"{type(caught.value).__module__}.{type(caught.value).__name__}" == raised
+    assert [r.status for r in fake.requests[before:] if r.fault] == statuses
+
+
+def test_patch_is_never_retried(fake: FakeGitHub) -> None:
+    """GithubRetry retries urllib3's idempotent methods plus POST, but not PATCH."""
+    ref = fake.client(retry=GithubRetry(total=2)).get_repo("acme/app").get_git_ref("heads/main")
+    fake.fail_next("PATCH", "/repos/{owner}/{repo}/git/refs/{ref}", 502, times=9)
+    with pytest.raises(GithubException):
+        ref.edit(fake.head())
+    assert fake.count("PATCH") == 1
+
+
+def test_post_is_retried_and_can_double_apply(fake: FakeGitHub) -> None:
+    """POST is retried on 5xx: a create that GitHub applied before failing is sent again."""
+    repo = fake.client(retry=GithubRetry(total=2)).get_repo("acme/app")
+    fake.fail_next("POST", RELEASES, 502, applied=True)
+    repo.create_git_release("v1", name="v1", message="", draft=True)
+    assert [r.draft for r in fake.state.releases.values()] == [True, True]  # two drafts
+
+
+def test_lazy_git_ref_edit_targets_an_operation_github_does_not_have() -> None:
+    """A PyGithub pitfall the contract catches: a *lazy* ``get_git_ref`` keeps the
+    singular ``/git/ref/...`` URL it was built from, and ``edit()`` PATCHes it. GitHub
+    only has ``PATCH /git/refs/{ref}``; fetch the ref (non-lazy) before editing it."""
+    fake = FakeGitHub()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        fake.install(mock)
+        ref = fake.client(lazy=True).get_repo("acme/app").get_git_ref("heads/main")
+        with pytest.raises(
+            AssertionError,
+            match=re.escape("PATCH https://api.github.com/repos/acme/app/git/ref/heads/main"),
+        ):
+            ref.edit(fake.head())
