@@ -1,0 +1,5 @@
+"""``python -m relgate``: the same as the ``relgate`` command."""
+
+from relgate._entry import run
+
+run()
