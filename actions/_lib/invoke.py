@@ -68,6 +68,7 @@ COMMANDS: dict[str, tuple[str, tuple[Flag, ...]]] = {
             Flag("version", "--version", required=True),
             Flag("since", "--since"),
             Flag("output", "--output"),
+            Flag("open-pr", "--open-pr", "bool"),
         ),
     ),
     "release": (
