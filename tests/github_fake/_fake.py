@@ -197,7 +197,11 @@ class FakeGitHub:
     # -- installation ---------------------------------------------------------------
 
     def install(self, mock: responses.RequestsMock) -> None:
-        """Register the fake's callbacks on ``mock`` for every host it serves."""
+        """Register the fake's callbacks on ``mock`` for every host it serves.
+
+        Create the mock with ``assert_all_requests_are_fired=False``: the fake registers
+        one callback per method and host, and most of them will never fire.
+        """
         origins = {
             _origin(url)
             for url in (self.hosts.api, self.hosts.uploads, self.hosts.web, self.hosts.storage)
@@ -667,7 +671,7 @@ class FakeGitHub:
         comment: str = "",
     ) -> None:
         """An entry in the run's environment review history (``.../approvals``)."""
-        self.seed_user(user) if user.lower() not in self.state.users else None
+        self.state.user(user)  # creates the account if it is new
         envs = list(environments)
         for env in envs:
             if env.lower() not in self.state.environments:
