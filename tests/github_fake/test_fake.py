@@ -623,3 +623,65 @@ def test_lazy_git_ref_edit_targets_an_operation_github_does_not_have() -> None:
             match=re.escape("PATCH https://api.github.com/repos/acme/app/git/ref/heads/main"),
         ):
             ref.edit(fake.head())
+
+
+# -- the extraction script (the npm fetch itself is `--check`, not a unit test) ------------
+
+
+def _extract_module() -> Any:
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "extract_github_openapi.py"
+    spec = importlib.util.spec_from_file_location("extract_github_openapi", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_committed_subset_holds_exactly_the_listed_operations() -> None:
+    extract = _extract_module()
+    contract = Contract.load()
+    listed = {(m.upper(), p) for m, p in extract.OPERATIONS}
+    assert {(op.method, op.template) for op in contract.operations} == listed
+    assert contract.source["version"] == extract.VERSION
+
+
+def test_subset_keeps_the_transitive_closure_and_is_deterministic(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    extract = _extract_module()
+    monkeypatch.setattr(extract, "OPERATIONS", (("get", "/a"),))
+    monkeypatch.setattr(extract, "EXTRA_SCHEMAS", ())
+    ok = {
+        "content": {
+            "application/json": {
+                "schema": {"$ref": "#/components/schemas/a"},
+                "examples": {"x": {}},
+            }
+        }
+    }
+    description = {
+        "openapi": "3.0.3",
+        "info": {"title": "t", "version": "1"},
+        "servers": [{"url": "https://api.github.com"}],
+        "paths": {
+            "/a": {"get": {"operationId": "a", "responses": {"200": ok}}, "put": {}},
+            "/b": {},
+        },
+        "components": {
+            "schemas": {
+                "a": {"properties": {"b": {"$ref": "#/components/schemas/b"}}},
+                "b": {"type": "string"},
+                "unused": {"type": "integer"},
+            }
+        },
+    }
+    subset = extract.build_subset(description, "0" * 64)
+    assert list(subset["paths"]) == ["/a"] and list(subset["paths"]["/a"]) == ["get"]
+    assert sorted(subset["components"]["schemas"]) == ["a", "b"]
+    assert (
+        "examples"
+        not in subset["paths"]["/a"]["get"]["responses"]["200"]["content"]["application/json"]
+    )
+    assert extract.render(subset) == extract.render(extract.build_subset(description, "0" * 64))
