@@ -1,0 +1,236 @@
+"""The release manifest (``latest.json``): what a self-updating client reads to find a release.
+
+The schema is the one of the media-ingest runbook's ``write-ui-manifest`` command: ``version``,
+``channel``, ``asset_url``, ``sha256``, ``size``, ``notes_url``, ``generated_at``. A client must
+never trust an asset it cannot check, so ``sha256`` is always 64 lowercase hex digits and
+:func:`verify_asset` refuses a size or digest mismatch.
+
+The manifest is served to clients while it is being replaced, so it is written atomically: a temp
+file in the same directory, flushed and fsynced, then renamed over the old one. A crash at any point
+leaves either the old manifest or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from relgate.errors import BadInputError, VerificationError
+from relgate.fields import require_https
+
+__all__ = [
+    "ManifestCheck",
+    "ReleaseManifest",
+    "atomic_write",
+    "build_manifest",
+    "file_digest",
+    "manifest_schema",
+    "read_manifest",
+    "verify_asset",
+    "write_manifest",
+]
+
+_HEX64 = r"^[0-9a-f]{64}$"
+
+
+class ReleaseManifest(BaseModel):
+    """``latest.json``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: str = Field(min_length=1, description="Released version, e.g. 1.2.0.")
+    channel: str = Field("stable", pattern=r"^[a-z0-9][a-z0-9._-]*$", description="stable, beta…")
+    asset_url: str = Field(description="HTTPS URL of the asset (loopback may use http).")
+    sha256: str = Field(pattern=_HEX64, description="sha256 of the asset, 64 lowercase hex digits.")
+    size: int | None = Field(None, ge=0, description="Size of the asset in bytes.")
+    notes_url: str | None = Field(None, description="Release notes (HTTPS).")
+    generated_at: datetime = Field(description="When the manifest was written (UTC).")
+
+    @field_validator("sha256", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("asset_url", "notes_url")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        return None if value is None else require_https(value, allow_http=False)
+
+
+class ManifestCheck(BaseModel):
+    """The result of ``relgate manifest verify``."""
+
+    manifest: str
+    asset: str
+    version: str
+    ok: bool
+    expected_sha256: str
+    actual_sha256: str
+    expected_size: int | None
+    actual_size: int
+    problems: list[str] = Field(default_factory=list)
+
+
+def file_digest(path: Path) -> tuple[str, int]:
+    """(sha256 hex, size) of ``path``, read in chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1024 * 1024):
+                digest.update(chunk)
+                size += len(chunk)
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot read the asset ({exc.strerror})") from exc
+    return digest.hexdigest(), size
+
+
+def build_manifest(
+    *,
+    version: str,
+    asset_url: str,
+    sha256: str | None = None,
+    asset: Path | None = None,
+    size: int | None = None,
+    notes_url: str | None = None,
+    channel: str = "stable",
+    now: datetime | None = None,
+) -> ReleaseManifest:
+    """A validated manifest; with ``asset`` the digest and size are computed (and must agree with
+    a ``sha256`` given as well)."""
+    from pydantic import ValidationError
+
+    if asset is not None:
+        actual, size = file_digest(asset)
+        if sha256 and sha256.strip().lower() != actual:
+            raise BadInputError(f"--sha256 does not match {asset} (its sha256 is {actual})")
+        sha256 = actual
+    if not sha256:
+        raise BadInputError("give --sha256 HEX or --asset FILE (to compute it)")
+    try:
+        return ReleaseManifest(
+            version=version,
+            channel=channel,
+            asset_url=asset_url,
+            sha256=sha256,
+            size=size,
+            notes_url=notes_url,
+            generated_at=(now or datetime.now(UTC)).replace(microsecond=0),
+        )
+    except ValidationError as exc:
+        raise BadInputError(
+            "; ".join(f"{'.'.join(map(str, e['loc']))}: {_message(e)}" for e in exc.errors())
+        ) from exc
+
+
+def _message(error: Any) -> str:
+    if error.get("type") == "string_pattern_mismatch" and error["loc"] == ("sha256",):
+        return "must be 64 hexadecimal digits (a sha256)"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+def _write_all(fh: IO[bytes], data: bytes) -> None:
+    fh.write(data)
+
+
+def atomic_write(
+    path: Path, data: bytes, *, write: Callable[[IO[bytes], bytes], None] = _write_all
+) -> Path:
+    """Replace ``path`` with ``data`` atomically (``write`` is a seam for crash tests)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh, data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; a served manifest must be readable
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable (POSIX); best effort elsewhere."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def manifest_json(manifest: ReleaseManifest) -> bytes:
+    return (manifest.model_dump_json(indent=2) + "\n").encode("utf-8")
+
+
+def write_manifest(
+    manifest: ReleaseManifest,
+    path: Path,
+    *,
+    write: Callable[[IO[bytes], bytes], None] = _write_all,
+) -> Path:
+    return atomic_write(path, manifest_json(manifest), write=write)
+
+
+def read_manifest(path: Path) -> ReleaseManifest:
+    """Load and validate a manifest; problems are located as ``file:line field: message``."""
+    from relgate.yamlfile import load_yaml, validate_model
+
+    loaded = load_yaml(path, display=str(path))
+    return validate_model(ReleaseManifest, loaded, [])
+
+
+def verify_asset(manifest_path: Path, asset: Path) -> ManifestCheck:
+    """Check ``asset`` against the manifest; raises :class:`VerificationError` on a mismatch
+    (after building the check, which the caller may still report)."""
+    manifest = read_manifest(manifest_path)
+    actual, size = file_digest(asset)
+    check = ManifestCheck(
+        manifest=str(manifest_path),
+        asset=str(asset),
+        version=manifest.version,
+        ok=True,
+        expected_sha256=manifest.sha256,
+        actual_sha256=actual,
+        expected_size=manifest.size,
+        actual_size=size,
+    )
+    if manifest.size is not None and manifest.size != size:
+        check.problems.append(
+            f"size mismatch: manifest says {manifest.size} bytes, asset has {size}"
+        )
+    if manifest.sha256 != actual:
+        check.problems.append(
+            f"sha256 mismatch: manifest says {manifest.sha256}, asset has {actual}"
+        )
+    check.ok = not check.problems
+    return check
+
+
+def raise_if_failed(check: ManifestCheck) -> None:
+    if not check.ok:
+        raise VerificationError(f"{check.asset}: " + "; ".join(check.problems))
+
+
+def manifest_schema() -> dict[str, Any]:
+    """JSON Schema of ``latest.json`` (shipped as schema/manifest.schema.json)."""
+    schema = ReleaseManifest.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://relgate.dev/schema/manifest.schema.json"
+    schema["title"] = "relgate release manifest (latest.json)"
+    return schema
