@@ -62,7 +62,10 @@ class StageResult(BaseModel):
 
 
 # stage -> "module:Class". Imported lazily so loading a bundle does not import every stage.
-RESULT_MODELS: dict[str, str] = {}
+RESULT_MODELS: dict[str, str] = {
+    "archive": "relgate.evidence.archive:ArchiveResult",
+    "gate": "relgate.gate:GateResult",
+}
 
 
 def result_model(stage: str) -> type[StageResult]:

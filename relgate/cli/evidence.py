@@ -1,25 +1,130 @@
-"""``relgate evidence``: verify or show an evidence bundle."""
+"""``relgate evidence verify|show``: check an evidence bundle, or summarize it for a human."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from relgate.cli import command_parser
 from relgate.cli._app import App
-from relgate.errors import NotBuiltYet
+from relgate.errors import UsageError
+
+if TYPE_CHECKING:
+    from relgate.evidence.bundle import BundleReport
 
 EXAMPLES = """\
-  relgate evidence verify bundle.tar.gz --require deploy,smoke
-  relgate evidence show bundle.tar.gz
+  relgate evidence verify bundle.tar.zst --require deploy,smoke
+  relgate evidence verify bundle.tar.zst --expect-digest sha256:3f2a… --expect-sha 4e1d2c9
+  relgate --json evidence verify bundle.tar.zst
+  relgate evidence show bundle.tar.zst
 """
+
+_MARK = {"passed": "✓", "failed": "✗", "error": "✗", "interrupted": "!", "missing": "·"}
 
 
 def register(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
     parser = command_parser(sub, common, "evidence", "verify or show an evidence bundle", EXAMPLES)
-    parser.set_defaults(handler=handle)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    verify = actions.add_parser(
+        "verify",
+        parents=[common],
+        help="recompute every digest, validate every result; exit 1 on any problem",
+    )
+    verify.add_argument("bundle", type=Path, help="the bundle (.tar.zst or .tar.gz)")
+    verify.add_argument(
+        "--require",
+        metavar="STAGES",
+        default="",
+        help="comma-separated stages that must have passed, e.g. deploy,smoke",
+    )
+    verify.add_argument("--expect-digest", metavar="sha256:HEX", help="the bundle digest expected")
+    verify.add_argument("--expect-sha", metavar="COMMIT", help="the commit the run must be of")
+    verify.set_defaults(handler=handle_verify)
+    show = actions.add_parser("show", parents=[common], help="print a human summary of a bundle")
+    show.add_argument("bundle", type=Path)
+    show.set_defaults(handler=handle_show)
 
 
-def handle(app: App, args: argparse.Namespace) -> int:
-    raise NotBuiltYet("evidence")
+def _stages(text: str) -> list[str]:
+    stages = [s.strip() for s in text.split(",") if s.strip()]
+    for stage in stages:
+        if not stage.replace("_", "").isalnum():
+            raise UsageError(f"--require {text}: {stage!r} is not a stage name")
+    return stages
+
+
+def handle_verify(app: App, args: argparse.Namespace) -> int:
+    from relgate.evidence.bundle import verify_bundle
+
+    report = verify_bundle(
+        args.bundle,
+        require=_stages(args.require),
+        expect_digest=args.expect_digest,
+        expect_sha=args.expect_sha,
+    )
+    app.emit(report)
+    out = app.reporter
+    for stage, verdict in report.verdicts.items():
+        result = report.stages.get(stage)
+        note = f"  {result.summary}" if result is not None and result.summary else ""
+        out.line(f"  {_MARK.get(verdict, '-')} {stage:<10} {verdict:<11}{note}")
+    out.line(f"digest {report.digest}  ({report.files} files, all digests match)")
+    out.set_output("bundle-digest", report.digest)
+    out.set_output("verified", report.ok)
+    if report.ok:
+        required = f"; required {', '.join(report.required)} passed" if report.required else ""
+        out.ok(f"EVIDENCE VERIFIED{required}")
+        return 0
+    for problem in report.problems:
+        out.error(problem, title="evidence requirement")
+    return 1
+
+
+def handle_show(app: App, args: argparse.Namespace) -> int:
+    from relgate.evidence.bundle import verify_bundle
+
+    report = verify_bundle(args.bundle)
+    app.emit(report)
+    for line in describe(report):
+        app.reporter.line(line)
+    return 0
+
+
+def describe(report: BundleReport) -> list[str]:
+    """The human summary: what was released, where, when, by whom, and how each stage went."""
+    meta = report.meta
+    github = meta.get("github") or {}
+    facts = [
+        ("project", meta.get("project")),
+        ("environment", meta.get("environment")),
+        ("version", meta.get("version")),
+        ("tag", meta.get("tag")),
+        ("commit", meta.get("commit")),
+        ("repository", meta.get("repository")),
+        ("base url", meta.get("base_url")),
+        ("run", meta.get("run_id")),
+        ("workflow run", github.get("run_url")),
+        ("started", meta.get("started_at")),
+        ("finished", meta.get("finished_at")),
+        ("actor", meta.get("actor")),
+        ("host", meta.get("host")),
+        ("relgate", meta.get("relgate_version")),
+        ("config", meta.get("config_digest")),
+        ("retention", f"{meta['retention_days']} days" if meta.get("retention_days") else None),
+    ]
+    lines = [f"{Path(report.path).name}"]
+    lines += [f"  {k:<13} {v}" for k, v in facts if v]
+    lines.append("stages:")
+    for stage, verdict in report.verdicts.items():
+        result = report.stages.get(stage)
+        took = f" ({result.duration_s:.1f}s)" if result and result.duration_s is not None else ""
+        summary = f"  {result.summary}" if result and result.summary else ""
+        lines.append(f"  {_MARK.get(verdict, '-')} {stage:<10} {verdict:<11}{took}{summary}")
+    lines.append(
+        f"{report.files} files, {report.content_size} bytes ({report.size} packed, {report.format})"
+    )
+    lines.append(f"digest {report.digest}")
+    return lines

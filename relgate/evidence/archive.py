@@ -1,0 +1,252 @@
+"""The ``archive`` stage: always run, whatever happened before; pack the run into one bundle.
+
+Order of work, each step a helper below:
+
+1. register every secret relgate can know of (config, environment) for the scan;
+2. give every gating stage a result: one that never ran gets ``not_run``, one whose result file is
+   unreadable is replaced by an ``error`` result (the original kept beside it);
+3. write ``meta.json`` (who, what, when, which commit; see :mod:`relgate.evidence.meta`);
+4. write this stage's own result, so the bundle holds it (its digest cannot be inside the bundle it
+   names: the final result with the digest is written to the run directory after packing);
+5. pack, hashing and scanning in the same pass; a secret found ⇒ no bundle, and the result says
+   which files and lines (never the value).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from relgate.evidence.manifest import MANIFEST_NAME, SUMS_NAME
+from relgate.evidence.meta import collect_meta
+from relgate.evidence.pack import Format, pack_directory, source_date_epoch
+from relgate.evidence.scan import LeakScanner
+from relgate.results import STAGES, StageResult, Status, result_model
+from relgate.secrets import looks_secret_name
+
+if TYPE_CHECKING:
+    from relgate.config import RelgateConfig
+    from relgate.run import Run
+
+__all__ = ["GATING_STAGES", "ArchiveResult", "LeakRecord", "archive", "bundle_name"]
+
+# Stages that run before archive in a gate: each must have a result in the bundle, even not_run.
+GATING_STAGES = STAGES[: STAGES.index("archive")]
+DEFAULT_FORMAT: Format = "tar.zst"
+
+
+class LeakRecord(BaseModel):
+    file: str
+    line: int
+    secret: str = Field(description="The secret's name (never its value).")
+
+
+class ArchiveResult(StageResult):
+    stage: Literal["archive"] = "archive"
+    bundle_path: str | None = None
+    bundle_digest: str | None = Field(None, description="sha256:<hex> of the canonical manifest.")
+    format: str | None = None
+    size: int | None = Field(None, description="Bytes of the bundle file.")
+    files: int = Field(0, description="Files in the manifest.")
+    content_size: int = 0
+    stages: dict[str, str] = Field(default_factory=dict, description="Status of every stage.")
+    leaks: list[LeakRecord] = Field(default_factory=list)
+    skipped: list[str] = Field(default_factory=list, description="Files left out, and why.")
+    warnings: list[str] = Field(default_factory=list)
+
+
+def archive(
+    config: RelgateConfig | None,
+    run: Run,
+    *,
+    output_dir: Path | None = None,
+    fmt: Format | None = None,
+) -> ArchiveResult:
+    """Pack ``run`` into a bundle; return the result (failed, without bundle, if a secret leaks)."""
+    result = ArchiveResult(status=Status.PASSED, started_at=run.clock(), outcome="packed")
+    fmt = _usable_format(fmt or (config.archive.format if config else DEFAULT_FORMAT), result)
+    result.format = fmt
+    _register_known_secrets(config, run)
+    result.stages = _record_every_stage(run, result)
+    run.update_meta(
+        **collect_meta(
+            config,
+            env=run.env,
+            run_id=run.id,
+            environment=run.environment,
+            version=run.version,
+            finished_at=run.clock(),
+        ),
+        stages=result.stages,
+    )
+    result.summary = "evidence packed (the bundle digest is in the run's results/archive.json)"
+    run.write_result(result.model_copy())
+    dest = _destination(config, run, fmt, output_dir)
+    _pack(run, dest, fmt, result)
+    run.write_result(result)
+    _report(run, result)
+    return result
+
+
+def _pack(run: Run, dest: Path, fmt: Format, result: ArchiveResult) -> None:
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    try:
+        outcome = pack_directory(
+            run.dir,
+            tmp,
+            fmt=fmt,
+            prefix=dest.name.removesuffix(f".{fmt}"),
+            mtime=source_date_epoch(run.env),
+            scanner=LeakScanner(run.secrets),
+        )
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    result.skipped = outcome.skipped
+    result.files = len(outcome.manifest.files)
+    result.content_size = outcome.manifest.total_size
+    if outcome.leaks:
+        tmp.unlink(missing_ok=True)
+        result.leaks = [
+            LeakRecord(file=x.file, line=x.line, secret=x.secret) for x in outcome.leaks
+        ]
+        where = ", ".join(str(x) for x in outcome.leaks[:10])
+        more = f" (and {len(outcome.leaks) - 10} more)" if len(outcome.leaks) > 10 else ""
+        result.status, result.exit_code, result.outcome = Status.FAILED, 1, "secret_leak"
+        result.error = f"refusing to pack: a known secret is in the evidence: {where}{more}"
+        result.summary = result.error
+        return
+    os.replace(tmp, dest)
+    result.bundle_path = str(dest)
+    result.bundle_digest = outcome.manifest.digest
+    result.size = dest.stat().st_size
+    result.summary = (
+        f"{result.files} files, {_human(result.content_size)} packed into {dest.name} "
+        f"({_human(result.size)}), digest {result.bundle_digest}"
+    )
+    # The run directory mirrors the bundle, for stages and people reading the run in place.
+    run.write_bytes(SUMS_NAME, outcome.sums)
+    run.write_bytes(MANIFEST_NAME, outcome.manifest.canonical_bytes())
+
+
+def _usable_format(fmt: Format, result: ArchiveResult) -> Format:
+    if fmt == "tar.zst":
+        try:
+            import zstandard  # noqa: F401
+        except ImportError:
+            result.warnings.append(
+                "zstandard is not installed (pip install 'relgate[zstd]'); packed as tar.gz"
+            )
+            return "tar.gz"
+    return fmt
+
+
+def _register_known_secrets(config: RelgateConfig | None, run: Run) -> None:
+    if config is not None:
+        from relgate.config import register_secrets
+
+        register_secrets(config, run.env, run.secrets)
+    for name, value in run.env.items():
+        if looks_secret_name(name):
+            run.secrets.register(value, name)
+
+
+def _record_every_stage(run: Run, result: ArchiveResult) -> dict[str, str]:
+    """Status of every stage; gating stages without a (readable) result get one now."""
+    table: dict[str, str] = {}
+    names = [*STAGES, *sorted(_extra_stages(run))]
+    for stage in names:
+        if stage == "archive":
+            table[stage] = Status.PASSED.value
+            continue
+        existing = _readable_result(run, stage, result)
+        if existing is None and stage in GATING_STAGES:
+            existing = StageResult(
+                stage=stage,
+                status=Status.NOT_RUN,
+                summary=f"{stage} did not run in this run (no result was written)",
+                started_at=run.clock(),
+            )
+            run.write_result(existing)
+        table[stage] = existing.status.value if existing else Status.NOT_RUN.value
+    return table
+
+
+def _extra_stages(run: Run) -> set[str]:
+    found = {p.stem for p in (run.dir / "results").glob("*.json")}
+    return found - set(STAGES)
+
+
+def _readable_result(run: Run, stage: str, result: ArchiveResult) -> StageResult | None:
+    path = run.dir / "results" / f"{stage}.json"
+    if not path.is_file():
+        return None
+    data = path.read_bytes()
+    try:
+        return result_model(stage).model_validate_json(data)
+    except (ValidationError, ValueError) as exc:
+        # Keep the original (it is evidence too) and put a valid result in its place.
+        run.write_bytes(f"artifacts/archive/unreadable-{stage}.json", data)
+        replacement = StageResult(
+            stage=stage,
+            status=Status.ERROR,
+            exit_code=3,
+            summary=f"{stage} result was unreadable; original kept as "
+            f"artifacts/archive/unreadable-{stage}.json",
+            error=str(exc).splitlines()[0],
+            started_at=run.clock(),
+        )
+        run.write_result(replacement)
+        result.warnings.append(replacement.summary)
+        return replacement
+
+
+def bundle_name(project: str, environment: str | None, run_id: str, fmt: Format) -> str:
+    """``relgate-evidence-<project>-<environment>-<run id>.<fmt>`` (unsafe characters as ``-``)."""
+    parts = [project, environment or "none", run_id]
+    safe = "-".join(re.sub(r"[^A-Za-z0-9_.]+", "-", p).strip("-.") or "x" for p in parts)
+    return f"relgate-evidence-{safe}.{fmt}"
+
+
+def _destination(
+    config: RelgateConfig | None, run: Run, fmt: Format, output_dir: Path | None
+) -> Path:
+    if output_dir is None and config is not None and config.archive.output_dir:
+        output_dir = config.resolve_path(config.archive.output_dir)
+    directory = output_dir or run.dir.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    project = config.project.name if config else str(run.read_meta().get("project") or "run")
+    return directory / bundle_name(project, run.environment, run.id, fmt)
+
+
+def _report(run: Run, result: ArchiveResult) -> None:
+    reporter = run.reporter
+    for warning in result.warnings:
+        reporter.warning(warning)
+    reporter.set_output("archive-status", result.status.value)
+    if result.status is Status.PASSED:
+        reporter.ok(f"evidence: {result.bundle_path}")
+        reporter.line(f"  digest {result.bundle_digest}  ({_human(result.size or 0)})")
+        reporter.set_output("bundle-path", result.bundle_path)
+        reporter.set_output("bundle-digest", result.bundle_digest)
+        reporter.set_output("bundle-size", result.size)
+        reporter.export_env("RELGATE_BUNDLE", result.bundle_path or "")
+    else:
+        for leak in result.leaks:
+            reporter.error(
+                f"{leak.file}:{leak.line}: contains the value of {leak.secret}",
+                title="secret in evidence",
+            )
+
+
+def _human(size: int | None) -> str:
+    value = float(size or 0)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"

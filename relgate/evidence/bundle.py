@@ -1,0 +1,419 @@
+"""Read and verify an evidence bundle without extracting it.
+
+A bundle is read as a stream, member by member, in one pass: nothing touches the disk, so a hostile
+bundle cannot plant files, and the checks below refuse it before any of its content is trusted:
+
+* only regular files (and directories, ignored) — links, devices and FIFOs are refused;
+* every path relative, under one root folder, without ``..`` or empty parts, and unique;
+* limits on the number of members, the size of one member and the total size.
+
+Integrity: every member is hashed while it streams by; at the end the canonical ``manifest.json``
+(see :mod:`relgate.evidence.manifest`) must list exactly the members present with the same sizes
+and digests. Any difference raises :class:`BundleTampered`, naming each file concerned. Results are
+then validated against their stage's model (``relgate.results.result_model``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tarfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from pydantic import BaseModel, Field, SerializeAsAny, ValidationError
+
+from relgate.errors import BadInputError, RelgateError, VerificationError
+from relgate.evidence.manifest import MANIFEST_NAME, SUMS_NAME, Manifest, ManifestError
+from relgate.results import STAGES, StageResult, Status, result_model
+
+__all__ = [
+    "Bundle",
+    "BundleLimits",
+    "BundleReport",
+    "BundleTampered",
+    "detect_format",
+    "open_bundle",
+    "verify_bundle",
+]
+
+_CHUNK = 1 << 20
+# Small members kept in memory during the pass: they are what a verifier and the stages read.
+_KEEP_MAX = 16 << 20
+
+
+class BundleTampered(VerificationError):
+    """The bundle's bytes do not match its manifest, or it is not a safe relgate bundle."""
+
+    def __init__(self, path: Path, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__(f"{path.name}: " + "; ".join(self.problems))
+
+    def lines(self) -> list[str]:
+        return [f"evidence verification failed: {p}" for p in self.problems]
+
+
+@dataclass(frozen=True)
+class BundleLimits:
+    """Refuse bundles beyond these (a decompression bomb stops here, not at the disk's end)."""
+
+    max_members: int = 100_000
+    max_member_size: int = 16 << 30
+    max_total_size: int = 64 << 30
+
+
+class BundleReport(BaseModel):
+    """What ``relgate evidence verify`` found."""
+
+    path: str
+    digest: str = Field(description="sha256:<hex> of the canonical manifest: the bundle digest.")
+    format: str
+    size: int = Field(description="Bytes of the bundle file.")
+    files: int = Field(description="Files listed in the manifest.")
+    content_size: int
+    meta: dict[str, Any] = Field(default_factory=dict)
+    stages: dict[str, SerializeAsAny[StageResult]] = Field(default_factory=dict)
+    verdicts: dict[str, str] = Field(
+        default_factory=dict, description="stage -> passed/failed/…/missing"
+    )
+    required: list[str] = Field(default_factory=list)
+    problems: list[str] = Field(default_factory=list, description="Unmet requirements.")
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def detect_format(head: bytes) -> str:
+    if head.startswith(b"\x1f\x8b"):
+        return "tar.gz"
+    if head.startswith(b"\x28\xb5\x2f\xfd"):
+        return "tar.zst"
+    if len(head) >= 262 and head[257:262] == b"ustar":
+        return "tar"
+    return "unknown"
+
+
+@dataclass
+class _Member:
+    path: str  # relative to the bundle root
+    size: int
+    sha256: str
+    data: bytes | None
+
+
+@contextmanager
+def _tar_stream(path: Path) -> Iterator[tuple[str, tarfile.TarFile]]:
+    try:
+        raw = open(path, "rb")  # noqa: SIM115 (closed below, after the decompressor)
+    except OSError as exc:
+        raise BadInputError(f"cannot read bundle {path}: {exc.strerror}") from None
+    with raw:
+        fmt = detect_format(raw.read(512))
+        raw.seek(0)
+        stream: Any  # GzipFile, ZstdDecompressionReader or the raw file: all read() bytes
+        if fmt == "tar.gz":
+            import gzip
+
+            stream = gzip.GzipFile(fileobj=raw, mode="rb")
+        elif fmt == "tar.zst":
+            import zstandard
+
+            stream = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+        elif fmt == "tar":
+            stream = raw
+        else:
+            raise BadInputError(f"{path}: not an evidence bundle (neither tar.gz nor tar.zst)")
+        with stream, tarfile.open(fileobj=stream, mode="r|") as tf:
+            yield fmt, tf
+
+
+def _safe_relpath(name: str, root: str | None) -> tuple[str, str]:
+    """(root, path below root) of a member name, or ValueError saying why it is unsafe."""
+    if name.startswith("/") or "\\" in name or "\0" in name:
+        raise ValueError("absolute or non-POSIX path")
+    parts = PurePosixPath(name).parts
+    if not parts or any(p in ("..", ".", "") for p in parts) or "//" in name:
+        raise ValueError("path with '..' or empty parts")
+    if root is not None and parts[0] != root:
+        raise ValueError(f"outside the bundle's root folder {root}/")
+    return parts[0], "/".join(parts[1:])
+
+
+def _iter_members(
+    path: Path, limits: BundleLimits, keep: Callable[[str], bool]
+) -> Iterator[tuple[str, _Member | None]]:
+    """Yield (format, member) for each file; ``member`` None for directory entries."""
+    root: str | None = None
+    seen: set[str] = set()
+    total = 0
+    current = "(start of the bundle)"
+    try:
+        with _tar_stream(path) as (fmt, tf):
+            for info in tf:
+                current = info.name
+                try:
+                    root, rel = _safe_relpath(info.name, root)
+                except ValueError as why:
+                    raise BundleTampered(path, [f"unsafe member {info.name!r}: {why}"]) from None
+                if info.isdir():
+                    yield fmt, None
+                    continue
+                if not info.isreg():
+                    raise BundleTampered(path, [f"unsafe member {info.name!r}: {_kind(info)}"])
+                if not rel or rel in seen:
+                    raise BundleTampered(path, [f"duplicate or empty member {info.name!r}"])
+                seen.add(rel)
+                total += info.size
+                _check_limits(path, limits, len(seen), info, total)
+                yield fmt, _read_member(tf, info, rel, keep(rel) and info.size <= _KEEP_MAX)
+    except RelgateError:
+        raise
+    except Exception as exc:  # tarfile, gzip, zlib, zstandard: all mean the bytes are damaged
+        raise BundleTampered(path, [f"corrupt data at or after {current}: {exc}"]) from None
+
+
+def _kind(info: tarfile.TarInfo) -> str:
+    if info.issym():
+        return f"symbolic link to {info.linkname!r} (links are refused)"
+    if info.islnk():
+        return f"hard link to {info.linkname!r} (links are refused)"
+    if info.ischr() or info.isblk():
+        return "device file (refused)"
+    if info.isfifo():
+        return "FIFO (refused)"
+    return "not a regular file (refused)"
+
+
+def _check_limits(
+    path: Path, limits: BundleLimits, count: int, info: tarfile.TarInfo, total: int
+) -> None:
+    if count > limits.max_members:
+        raise BundleTampered(path, [f"more than {limits.max_members} members"])
+    if info.size > limits.max_member_size:
+        raise BundleTampered(path, [f"{info.name}: larger than {limits.max_member_size} bytes"])
+    if total > limits.max_total_size:
+        raise BundleTampered(path, [f"content larger than {limits.max_total_size} bytes"])
+
+
+def _read_member(tf: tarfile.TarFile, info: tarfile.TarInfo, rel: str, keep: bool) -> _Member:
+    fh = tf.extractfile(info)
+    digest = hashlib.sha256()
+    kept: list[bytes] = []
+    size = 0
+    if fh is not None:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+            if keep:
+                kept.append(chunk)
+    return _Member(rel, size, digest.hexdigest(), b"".join(kept) if keep else None)
+
+
+def _keep_index(rel: str) -> bool:
+    return rel in (MANIFEST_NAME, SUMS_NAME, "meta.json") or (
+        rel.startswith("results/") and rel.endswith(".json") and rel.count("/") == 1
+    )
+
+
+@dataclass
+class _Scan:
+    format: str
+    manifest: Manifest
+    kept: dict[str, bytes]
+
+
+def _scan(path: Path, limits: BundleLimits) -> _Scan:
+    """One pass: every member hashed and compared with the manifest; index files kept."""
+    fmt = "unknown"
+    members: dict[str, _Member] = {}
+    for seen_fmt, member in _iter_members(path, limits, _keep_index):
+        fmt = seen_fmt
+        if member is not None:
+            members[member.path] = member
+    stored = members.pop(MANIFEST_NAME, None)
+    if stored is None or stored.data is None:
+        raise BundleTampered(path, [f"{MANIFEST_NAME} is missing"])
+    try:
+        manifest = Manifest.parse(stored.data)
+    except ManifestError as exc:
+        raise BundleTampered(path, [str(exc)]) from None
+    problems = _compare(manifest, members)
+    sums = members.get(SUMS_NAME)
+    if sums is not None and sums.data is not None:
+        listed = Manifest.of(f for f in manifest.files if f.path != SUMS_NAME).sums_bytes()
+        if sums.data != listed:
+            problems.append(f"{SUMS_NAME}: does not match {MANIFEST_NAME}")
+    if problems:
+        raise BundleTampered(path, problems)
+    kept = {rel: m.data for rel, m in members.items() if m.data is not None}
+    return _Scan(fmt, manifest, kept)
+
+
+def _compare(manifest: Manifest, members: dict[str, _Member]) -> list[str]:
+    problems = []
+    listed = manifest.by_path()
+    for rel, entry in listed.items():
+        member = members.get(rel)
+        if member is None:
+            problems.append(f"{rel}: listed in the manifest but missing from the bundle")
+        elif member.size != entry.size or member.sha256 != entry.sha256:
+            problems.append(f"{rel}: content differs from the manifest (modified)")
+    problems += [
+        f"{rel}: present in the bundle but not in the manifest (added)"
+        for rel in sorted(members)
+        if rel not in listed
+    ]
+    return problems
+
+
+def _load_results(path: Path, kept: dict[str, bytes]) -> dict[str, StageResult]:
+    stages: dict[str, StageResult] = {}
+    problems: list[str] = []
+    for rel, data in sorted(kept.items()):
+        if not (rel.startswith("results/") and rel.endswith(".json")):
+            continue
+        stage = rel[len("results/") : -len(".json")]
+        model = result_model(stage)
+        try:
+            result = model.model_validate_json(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first["loc"])
+            problems.append(f"{rel}: not a valid {model.__name__}: {where}: {first['msg']}")
+            continue
+        if result.stage != stage:
+            problems.append(f"{rel}: says it is the result of stage {result.stage!r}")
+            continue
+        stages[stage] = result
+    if problems:
+        raise BundleTampered(path, problems)
+    return stages
+
+
+def _load_meta(path: Path, kept: dict[str, bytes]) -> dict[str, Any]:
+    raw = kept.get("meta.json")
+    if raw is None:
+        return {}
+    try:
+        meta = json.loads(raw)
+    except ValueError:
+        raise BundleTampered(path, ["meta.json: not valid JSON"]) from None
+    if not isinstance(meta, dict):
+        raise BundleTampered(path, ["meta.json: not a JSON object"])
+    return meta
+
+
+class Bundle:
+    """A verified bundle, opened read-only. Create with :func:`open_bundle`."""
+
+    def __init__(
+        self,
+        path: Path,
+        scan: _Scan,
+        meta: dict[str, Any],
+        stages: dict[str, StageResult],
+        limits: BundleLimits,
+    ) -> None:
+        self.path = path
+        self.format = scan.format
+        self.manifest = scan.manifest
+        self.digest = scan.manifest.digest
+        self.meta = meta
+        self.stages = stages
+        self._kept = scan.kept
+        self._limits = limits
+
+    def result(self, stage: str) -> StageResult | None:
+        return self.stages.get(stage)
+
+    def names(self) -> list[str]:
+        return [f.path for f in self.manifest.files]
+
+    def read(self, relpath: str, *, max_size: int = 256 << 20) -> bytes:
+        """A member's bytes (checked against the manifest again: the file could change)."""
+        if relpath in self._kept:
+            return self._kept[relpath]
+        entry = self.manifest.by_path().get(relpath)
+        if entry is None:
+            raise BadInputError(f"{self.path.name}: no file {relpath!r} in the bundle")
+        if entry.size > max_size:
+            raise BadInputError(f"{relpath}: {entry.size} bytes, more than {max_size} to read")
+        for _fmt, member in _iter_members(self.path, self._limits, lambda r: r == relpath):
+            if member is not None and member.path == relpath and member.data is not None:
+                if member.sha256 != entry.sha256:
+                    raise BundleTampered(self.path, [f"{relpath}: content differs (modified)"])
+                return member.data
+        raise BundleTampered(self.path, [f"{relpath}: missing from the bundle"])
+
+
+def open_bundle(path: Path, *, limits: BundleLimits | None = None) -> Bundle:
+    """Verify ``path`` (digests, safety, result models) and open it for reading."""
+    limits = limits or BundleLimits()
+    scan = _scan(path, limits)
+    meta = _load_meta(path, scan.kept)
+    stages = _load_results(path, scan.kept)
+    return Bundle(path, scan, meta, stages, limits)
+
+
+def verdicts(stages: dict[str, StageResult]) -> dict[str, str]:
+    """Every known stage's status in the bundle, ``missing`` when it has no result at all."""
+    names = list(STAGES) + sorted(s for s in stages if s not in STAGES)
+    return {s: (stages[s].status.value if s in stages else "missing") for s in names}
+
+
+def verify_bundle(
+    path: Path,
+    *,
+    require: Sequence[str] = (),
+    expect_digest: str | None = None,
+    expect_sha: str | None = None,
+    limits: BundleLimits | None = None,
+) -> BundleReport:
+    """Verify a bundle. Tampering raises :class:`BundleTampered`; unmet requirements (a required
+    stage that did not pass, another digest or commit than expected) are listed in ``problems``."""
+    bundle = open_bundle(path, limits=limits)
+    report = BundleReport(
+        path=str(path),
+        digest=bundle.digest,
+        format=bundle.format,
+        size=path.stat().st_size,
+        files=len(bundle.manifest.files),
+        content_size=bundle.manifest.total_size,
+        meta=bundle.meta,
+        stages=bundle.stages,
+        verdicts=verdicts(bundle.stages),
+        required=list(require),
+    )
+    report.problems = _requirements(report, bundle, require, expect_digest, expect_sha)
+    return report
+
+
+def _requirements(
+    report: BundleReport,
+    bundle: Bundle,
+    require: Sequence[str],
+    expect_digest: str | None,
+    expect_sha: str | None,
+) -> list[str]:
+    problems = []
+    for stage in require:
+        result = bundle.result(stage)
+        if result is None:
+            problems.append(f"{stage}: required but missing from the bundle")
+        elif result.status is not Status.PASSED:
+            problems.append(
+                f"{stage}: required to pass but {result.status.value}: {result.summary}"
+            )
+    if expect_digest is not None:
+        wanted = expect_digest if expect_digest.startswith("sha256:") else f"sha256:{expect_digest}"
+        if wanted.lower() != report.digest:
+            problems.append(f"digest is {report.digest}, expected {wanted}")
+    if expect_sha is not None:
+        commit = str(bundle.meta.get("commit") or "")
+        if len(expect_sha) < 7 or not commit.startswith(expect_sha.lower()):
+            problems.append(f"commit is {commit or 'unknown'}, expected {expect_sha}")
+    return problems
