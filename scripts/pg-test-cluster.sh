@@ -27,7 +27,7 @@ die() { echo "pg-test-cluster: $*" >&2; exit 1; }
 
 (($# >= 2)) || usage
 cmd=$1 dir=$2 port=${3:-}
-PG_BINDIR=${PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
+PG_BINDIR=${PG_BINDIR:-$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)}
 [[ -x $PG_BINDIR/pg_ctl ]] || die "no PostgreSQL server binaries (PG_BINDIR=$PG_BINDIR); run scripts/install-system-tools.sh"
 id -u postgres >/dev/null 2>&1 || die "no 'postgres' user"
 
