@@ -324,6 +324,11 @@ class LockConfig(Model):
         "~/.local/state/relgate/locks", description="Lock files, one per environment, on the host."
     )
     wait: Duration = Field(timedelta(0), description="Default --wait-lock.")
+    mode: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="auto: lock outside GitHub Actions only (there the concurrency group is the "
+        "lock); always; never.",
+    )
 
 
 class GitHubConfig(Model):
