@@ -1,0 +1,391 @@
+"""The rollback stage: quick (redeploy the last-known-good) or full (restore the database too).
+
+The seed runbook's full rollback was ``compose down`` + ``gunzip | psql`` into the live database +
+redeploy: an unchecked backup, restored over a database whose new tables survive, with no safety
+net. Here a full rollback is, in order, and every step is recorded with its timing:
+
+a. check the backup (exists, readable, recorded sha256 and size, age) — refuse before touching
+   anything otherwise; also refuse when there is no version to go back to;
+b. stop the application services (not the database) through the deploy driver;
+c. take a safety dump of the database as it is now;
+d. restore into a freshly created database, swapped in only on success
+   (:func:`relgate.database.restore_fresh`), so the failed release's tables do not survive;
+e. redeploy the last-known-good version through the deploy stage's machinery (health gate included);
+f. verify: the health gate of (e), plus the smoke scenario when asked.
+
+Quick is (e) and (f). The application is driven through :class:`AppControl`, whose default is the
+deploy stage; tests and the embedded demo may pass their own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, NoReturn, Protocol
+
+from pydantic import BaseModel, Field
+
+from relgate.database import (
+    BackupCheck,
+    BackupRecord,
+    CommandRunner,
+    Connection,
+    RestoreError,
+    backup_file_name,
+    check_backup,
+    connect,
+    find_backups,
+    manual_restore_command,
+    restore_fresh,
+    run_command,
+    take_backup,
+)
+from relgate.errors import Interrupted, RelgateError
+from relgate.results import StageResult, Status
+
+if TYPE_CHECKING:
+    from relgate.config import DatabaseConfig, RelgateConfig
+    from relgate.run import Run
+
+__all__ = ["AppControl", "DeployMachinery", "RollbackResult", "RollbackStep", "rollback"]
+
+Mode = Literal["quick", "full"]
+
+
+class RollbackStep(BaseModel):
+    name: str
+    status: Status
+    detail: str = ""
+    started_at: datetime
+    duration_s: float = 0.0
+
+
+class RollbackResult(StageResult):
+    """``results/rollback.json``."""
+
+    stage: Literal["rollback"] = "rollback"
+    mode: Mode = "quick"
+    target_version: str | None = Field(None, description="The version redeployed.")
+    rolled_back_to: str | None = None
+    steps: list[RollbackStep] = Field(default_factory=list)
+    backup: BackupCheck | None = None
+    safety_dump: BackupRecord | None = None
+    restore_command: str | None = Field(
+        None, description="The exact command that puts the safety dump back by hand."
+    )
+    deploy_outcome: str | None = None
+    smoke_verdict: str | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+
+class AppControl(Protocol):
+    """What a rollback needs from the deploy side."""
+
+    def recorded(self, version: str | None) -> str | None:
+        """The version a redeploy would run: the last-known-good, or ``version`` if this host has
+        a record of it; None when there is none."""
+        ...
+
+    def stop(self, keep: Sequence[str]) -> str:
+        """Stop the application services except ``keep`` (the database); say what was stopped."""
+        ...
+
+    def redeploy(self, version: str | None) -> StageResult:
+        """Redeploy through the health gate; outcome ``rolled_back`` when healthy."""
+        ...
+
+
+class _Failed(Exception):
+    """A step failed; the result already says why."""
+
+
+def rollback(
+    config: RelgateConfig,
+    run: Run,
+    *,
+    environment: str,
+    mode: Mode,
+    to_version: str | None = None,
+    backup: Path | None = None,
+    allow_unrecorded: bool = False,
+    smoke: bool | None = None,
+    app: AppControl | None = None,
+    runner: CommandRunner = run_command,
+) -> RollbackResult:
+    """``relgate rollback``: outcome rolled_back | no_previous_version | backup_refused |
+    restore_failed | rollback_failed."""
+    name, _ = config.environment(environment)
+    result = RollbackResult(status=Status.ERROR, mode=mode, started_at=run.clock())
+    app = app or DeployMachinery(config, run, name)
+    with run.stage("rollback"):
+        try:
+            result.target_version = _target(result, app, to_version, allow_unrecorded)
+            if mode == "full":
+                _database(config, run, name, result, app=app, backup=backup, runner=runner)
+            _redeploy(run, result, app, to_version)
+            if config.rollback.smoke_after if smoke is None else smoke:
+                _smoke(config, run, name, result)
+            _conclude(result, "rolled_back", f"{result.rolled_back_to} redeployed and healthy")
+        except _Failed:
+            pass
+        run.write_result(result)
+    _report(run, result)
+    return result
+
+
+# -- steps -------------------------------------------------------------------------------------
+@contextmanager
+def _step(run: Run, result: RollbackResult, name: str) -> Iterator[RollbackStep]:
+    step = RollbackStep(name=name, status=Status.PASSED, started_at=run.clock())
+    result.steps.append(step)
+    run.reporter.line(f"rollback: {name}…")
+    t0 = time.monotonic()
+    try:
+        yield step
+    except RelgateError as exc:
+        step.status, step.detail = Status.FAILED, exc.message
+        raise
+    finally:
+        step.duration_s = round(time.monotonic() - t0, 3)
+
+
+def _target(
+    result: RollbackResult, app: AppControl, to_version: str | None, allow_unrecorded: bool
+) -> str:
+    recorded = app.recorded(to_version)
+    if recorded:
+        return recorded
+    if to_version and allow_unrecorded:
+        result.warnings.append(f"{to_version} has no record on this host: deployed by its tag")
+        return to_version
+    if to_version:
+        _refuse(
+            result,
+            "no_previous_version",
+            f"{to_version} has no last-known-good record on this host; pass --allow-unrecorded "
+            "to deploy it by its image tag without pinned image IDs",
+        )
+    _refuse(result, "no_previous_version", "no last-known-good version recorded on this host")
+
+
+def _database(
+    config: RelgateConfig,
+    run: Run,
+    environment: str,
+    result: RollbackResult,
+    *,
+    app: AppControl,
+    backup: Path | None,
+    runner: CommandRunner,
+) -> None:
+    conn, db = connect(config, environment, run.env)
+    with _guard(run, result, "check backup", "backup_refused") as step:
+        path = backup or _newest_backup(config, environment)
+        check = check_backup(
+            path, max_age=db.max_backup_age, now=run.clock(), conn=conn, runner=runner
+        )
+        result.backup = check
+        if not check.ok:
+            raise _Refused("refusing the backup, nothing was touched: " + "; ".join(check.problems))
+        step.detail = f"{path.name}: sha256 {check.sha256}, {_age(check.age_s)} old"
+        _note_version(result, check, result.target_version)
+    with _guard(run, result, "stop application", "rollback_failed") as step:
+        step.detail = app.stop(keep=[db.service] if db.service else [])
+    with _guard(run, result, "safety dump", "rollback_failed", _APP_STOPPED) as step:
+        result.safety_dump = _safety_dump(config, run, environment, conn=conn, db=db, runner=runner)
+        step.detail = f"{result.safety_dump.path} (sha256 {result.safety_dump.sha256})"
+    safety = Path(result.safety_dump.path)
+    result.restore_command = manual_restore_command(conn, db.dsn_env, safety)
+    hint = (
+        f"The safety dump of the database as it was before the restore is {safety}; to put it "
+        f"back by hand: {result.restore_command}. {_APP_STOPPED}"
+    )
+    with _guard(run, result, "restore into a fresh database", "restore_failed") as step:
+        assert check.format is not None
+        report = restore_fresh(
+            conn,
+            path,
+            check.format,
+            safety_hint=hint,
+            timeout=db.timeout.total_seconds(),
+            runner=runner,
+            log=lambda line: _log(run, line),
+        )
+        step.detail = "; ".join(f"{n} {d:.1f}s" for n, d in report.steps)
+
+
+def _log(run: Run, line: str) -> None:
+    run.append_log("logs/rollback/restore.log", line + "\n")
+
+
+_APP_STOPPED = (
+    "The application services are stopped: bring them back with "
+    "`relgate rollback --mode quick` once the database is sound."
+)
+
+
+class _Refused(RelgateError):
+    """A step said no; the message goes into the result as is."""
+
+
+@contextmanager
+def _guard(
+    run: Run, result: RollbackResult, name: str, outcome: str, suffix: str = ""
+) -> Iterator[RollbackStep]:
+    """Run one step; on a relgate error conclude with ``outcome`` and stop the rollback."""
+    try:
+        with _step(run, result, name) as step:
+            yield step
+    except Interrupted:
+        raise  # an interruption is not a verdict: run.stage records it as such
+    except RestoreError as exc:
+        _refuse(result, outcome, f"{name} failed: {exc.message}")
+    except RelgateError as exc:
+        message = exc.message if isinstance(exc, _Refused) else f"{name} failed: {exc.message}"
+        _refuse(result, outcome, f"{message} {suffix}".strip())
+
+
+def _refuse(result: RollbackResult, outcome: str, message: str) -> NoReturn:
+    _conclude(result, outcome, message)
+    raise _Failed
+
+
+def _newest_backup(config: RelgateConfig, environment: str) -> Path:
+    records = find_backups(config, environment)
+    if not records:
+        raise _Refused(
+            "no backup with a sidecar record found for this environment (take one with "
+            "`relgate backup`, or pass --backup FILE); nothing was touched"
+        )
+    return Path(records[0].path)
+
+
+def _note_version(result: RollbackResult, check: BackupCheck, target: str | None) -> None:
+    taken = check.record.app_version if check.record else None
+    if taken and target and taken != target:
+        result.warnings.append(
+            f"the backup was taken while {taken} was running; redeploying {target}"
+        )
+
+
+def _safety_dump(
+    config: RelgateConfig,
+    run: Run,
+    environment: str,
+    *,
+    conn: Connection,
+    db: DatabaseConfig,
+    runner: CommandRunner,
+) -> BackupRecord:
+    when = run.clock()
+    folder = config.resolve_path(db.backup_dir)
+    name = backup_file_name(config.project.name, environment, when, db.format, "safety")
+    return take_backup(
+        conn,
+        folder / name,
+        fmt=db.format,
+        kind="safety",
+        project=config.project.name,
+        environment=environment,
+        app_version=None,
+        run_id=run.id,
+        clock=run.clock,
+        timeout=db.timeout.total_seconds(),
+        runner=runner,
+    )
+
+
+def _redeploy(run: Run, result: RollbackResult, app: AppControl, to_version: str | None) -> None:
+    with _guard(run, result, "redeploy last-known-good", "rollback_failed") as step:
+        deployed = app.redeploy(to_version)
+        run.write_json("artifacts/rollback/deploy.json", deployed)
+        result.deploy_outcome = deployed.outcome
+        step.detail = deployed.summary
+        if deployed.outcome != "rolled_back":
+            raise _Refused(f"redeploy did not end healthy: {deployed.summary or deployed.outcome}")
+        result.rolled_back_to = deployed.version or result.target_version
+
+
+def _smoke(config: RelgateConfig, run: Run, environment: str, result: RollbackResult) -> None:
+    with _guard(run, result, "smoke", "rollback_failed") as step:
+        from relgate.smoke.stage import smoke  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
+        report = smoke(config, run, environment=environment)
+        result.smoke_verdict = step.detail = str(getattr(report, "verdict", report.summary))
+        if not report.passed:
+            raise _Refused(f"smoke after rollback failed: {result.smoke_verdict}")
+
+
+def _conclude(result: RollbackResult, outcome: str, summary: str) -> None:
+    result.outcome = outcome
+    result.summary = summary
+    ok = outcome == "rolled_back"
+    result.status = Status.PASSED if ok else Status.FAILED
+    result.exit_code = 0 if ok else 1
+    result.error = None if ok else summary
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    return f"{seconds / 3600:.1f}h" if seconds >= 3600 else f"{seconds / 60:.0f}m"
+
+
+def _report(run: Run, result: RollbackResult) -> None:
+    from relgate.gha import Summary
+
+    summary = Summary().heading(f"Rollback ({result.mode}): {result.outcome}")
+    summary.paragraph(result.summary)
+    summary.table(
+        ["step", "status", "seconds", "detail"],
+        [[s.name, s.status.value, f"{s.duration_s:.1f}", s.detail] for s in result.steps],
+    )
+    if result.warnings:
+        summary.bullets(result.warnings)
+    run.reporter.write_summary(summary)
+
+
+# -- the default AppControl: the deploy stage --------------------------------------------------
+@dataclass
+class DeployMachinery:
+    """:class:`AppControl` through :mod:`relgate.deploy` (imported lazily: Docker is heavy)."""
+
+    config: RelgateConfig
+    run: Run
+    environment: str
+
+    def recorded(self, version: str | None) -> str | None:
+        from relgate.deploy.state import find_in_history, read_last_good
+
+        record = (
+            find_in_history(self.config, self.environment, version)
+            if version
+            else read_last_good(self.config, self.environment)
+        )
+        return record.version if record else None
+
+    def stop(self, keep: Sequence[str]) -> str:
+        from relgate.deploy.context import DeployContext
+        from relgate.deploy.driver import Target, open_driver
+
+        name, env_config = self.config.environment(self.environment)
+        ctx = DeployContext(self.config, self.run, name, env_config, area="rollback")
+        driver = open_driver(ctx)
+        try:
+            version = self.recorded(None) or "stopped"
+            services = [s for s in driver.prepare(Target(version)).services if s not in keep]
+            driver.stop(services)
+        finally:
+            driver.close()
+        return f"stopped {', '.join(services) or 'the application'}"
+
+    def redeploy(self, version: str | None) -> StageResult:
+        from relgate.deploy.stage import redeploy_last_good
+
+        return redeploy_last_good(
+            self.config, self.run, environment=self.environment, to_version=version
+        )
