@@ -304,7 +304,10 @@ class NotesConfig(Model):
     )
     junit: list[str] = Field(default_factory=list, description="JUnit XML globs for test counts.")
     pr_branch: str = "relgate/release-notes-{version}"
-    pr_base: str | None = None
+    pr_base: str | None = Field(None, description="Base branch of the PR (default: repo default).")
+    first_parent: bool = Field(
+        False, description="Only mainline commits (merge/squash commits of PRs), not PR branches."
+    )
 
 
 class ReleaseConfig(Model):
@@ -334,6 +337,10 @@ class LockConfig(Model):
 class GitHubConfig(Model):
     api_url: str = Field("https://api.github.com", description="GitHub Enterprise: …/api/v3")
     token_env: str = "GITHUB_TOKEN"  # noqa: S105 (a variable name, not a value)
+    max_retries: int = Field(5, ge=0, le=20, description="Retries of 5xx and rate limits.")
+    max_wait: Duration = Field(
+        timedelta(minutes=5), description="Longest wait for a rate limit to reset before failing."
+    )
 
 
 class RelgateConfig(Model):
