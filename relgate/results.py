@@ -65,6 +65,7 @@ class StageResult(BaseModel):
 RESULT_MODELS: dict[str, str] = {
     "archive": "relgate.evidence.archive:ArchiveResult",
     "gate": "relgate.gate:GateResult",
+    "rollback": "relgate.rollback:RollbackResult",
 }
 
 
