@@ -6,10 +6,10 @@ import argparse
 
 from relgate.cli import command_parser
 from relgate.cli._app import App
-from relgate.errors import NotBuiltYet
 
 EXAMPLES = """\
   relgate verify-release v1.2.0
+  relgate --json verify-release v1.2.0
 """
 
 
@@ -22,9 +22,40 @@ def register(
         "verify-release",
         "verify a published release: tag digest, attached bundle, evidence",
         EXAMPLES,
+        description=(
+            "Fetch the annotated tag and its release, download the attached evidence bundle, "
+            "check that its digest is the one the tag message names, verify every file of it, "
+            "and that the required stages passed for the tagged commit. Exit 1 if anything "
+            "does not match."
+        ),
     )
+    parser.add_argument("tag", metavar="TAG", help="the release tag, e.g. v1.2.0")
     parser.set_defaults(handler=handle)
 
 
 def handle(app: App, args: argparse.Namespace) -> int:
-    raise NotBuiltYet("verify-release")
+    from relgate.gha import Summary
+    from relgate.release import verify_release
+
+    config = app.config()
+    result = verify_release(config, args.tag, env=app.env)
+    summary = Summary().heading(f"Evidence of {result.tag}", 3)
+    summary.table(
+        ["", ""],
+        [
+            ["verdict", result.status.value],
+            ["commit", result.commit or "?"],
+            ["tag digest", result.tag_digest or "none"],
+            ["bundle", result.bundle_asset or "none"],
+            ["release", result.release_url or "none"],
+            ["CI run", (result.meta.get("github") or {}).get("run_url") or "—"],
+        ]
+        + [[f"stage {name}", status] for name, status in result.verdicts.items()],
+    )
+    if result.problems:
+        summary.bullets(result.problems)
+    app.reporter.write_summary(summary)
+    for problem in result.problems:
+        app.reporter.error(problem, title="relgate verify-release")
+    app.emit(result)
+    return result.exit_code

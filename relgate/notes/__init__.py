@@ -1,0 +1,1 @@
+"""Release notes: git history, test-report parsing, Jinja rendering, the release-notes PR."""

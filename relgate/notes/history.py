@@ -1,0 +1,252 @@
+"""The git side of release notes: tags, the commit range, and the commits in it.
+
+Commands are built by pure functions (argv lists) and run by one executor. The commit list comes
+from ONE ``git log`` process whose output is read as a stream of records separated by ASCII
+record/unit separators: a 20,000-commit range costs one process and one pass, and a subject or body
+cannot break the framing the way newlines or tabs would.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from relgate.errors import BadInputError, CannotRun, ToolMissing, UsageError
+
+__all__ = [
+    "Commit",
+    "Tag",
+    "commit_range",
+    "git_log_argv",
+    "iter_commits",
+    "list_tags",
+    "parse_commit",
+    "resolve_commit",
+    "run_git",
+]
+
+_RS, _US = "\x1e", "\x1f"
+# One record per commit: RS, then fields separated by US. %b (body) comes last so that a stray US
+# inside a body (never seen, but possible) only affects that field.
+_FIELDS = ("%H", "%h", "%P", "%an", "%ae", "%aI", "%s", "%b")
+LOG_FORMAT = "%x1e" + "%x1f".join(_FIELDS)
+
+_CONVENTIONAL = re.compile(
+    r"^(?P<type>[A-Za-z]+)(?:\((?P<scope>[^()\r\n]*)\))?(?P<bang>!)?:[ \t]+(?P<desc>\S.*)$"
+)
+_SQUASH_PR = re.compile(r"\s*\(#(?P<pr>\d+)\)\s*$")
+_MERGE_PR = re.compile(r"^Merge pull request #(?P<pr>\d+) from \S+")
+_MERGE_OTHER = re.compile(r"^Merge (?:branch|remote-tracking branch|tag|commit) ")
+_TRAILER = re.compile(r"^(?P<key>[A-Za-z][A-Za-z0-9-]*|BREAKING CHANGE)[ \t]*:[ \t]*(?P<value>.*)$")
+_BREAKING_KEYS = {"breaking change", "breaking-change"}
+
+
+@dataclass(slots=True)
+class Tag:
+    name: str
+    commit: str  # the commit it points at (peeled through annotated tag objects)
+
+
+@dataclass(slots=True)
+class Commit:
+    """One commit, parsed. Text fields are raw here; the notes context escapes them for markdown."""
+
+    sha: str
+    short_sha: str
+    parents: list[str]
+    author_name: str
+    author_email: str
+    date: str  # ISO 8601 (author date)
+    subject: str
+    body: str
+    type: str | None = None  # conventional-commit type (lower case), None if not conventional
+    scope: str | None = None
+    description: str = ""  # the subject without the "type(scope):" prefix and "(#123)"
+    breaking: bool = False
+    breaking_description: str | None = None
+    pr: int | None = None
+    merge: bool = False
+    trailers: list[tuple[str, str]] = field(default_factory=list)
+
+
+# -- command builders (pure) -----------------------------------------------------------------------
+def git_argv(repo: Path, *args: str) -> list[str]:
+    # -c core.quotepath=off keeps non-ASCII paths readable; --no-pager/colour keep output parseable.
+    return ["git", "-C", str(repo), "-c", "core.quotepath=off", "--no-pager", *args]
+
+
+def list_tags_argv(repo: Path) -> list[str]:
+    return git_argv(
+        repo,
+        "for-each-ref",
+        "--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)",
+        "refs/tags",
+    )
+
+
+def git_log_argv(
+    repo: Path, revision_range: str, *, first_parent: bool = False, max_count: int | None = None
+) -> list[str]:
+    args = ["log", "--no-color", "--encoding=UTF-8", f"--format={LOG_FORMAT}"]
+    if first_parent:
+        args.append("--first-parent")
+    if max_count is not None:
+        args.append(f"--max-count={max_count}")
+    return git_argv(repo, *args, revision_range, "--")
+
+
+# -- the executor --------------------------------------------------------------------------------
+def run_git(argv: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
+    try:
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, encoding="utf-8", errors="replace", check=False
+        )
+    except FileNotFoundError as exc:
+        raise ToolMissing("git is not installed (needed for release notes)") from exc
+    if check and proc.returncode != 0:
+        raise CannotRun(f"{' '.join(argv[3:5])}…: git failed: {proc.stderr.strip()[:500]}")
+    return proc
+
+
+def is_repo(repo: Path) -> bool:
+    if not repo.is_dir():
+        return False
+    try:
+        return run_git(git_argv(repo, "rev-parse", "--git-dir"), check=False).returncode == 0
+    except ToolMissing:
+        return False
+
+
+def ensure_repo(repo: Path) -> None:
+    if not is_repo(repo):
+        raise BadInputError(
+            f"{repo}: not a git repository (project.repo_path in relgate.yml); release notes need "
+            "the history — in Actions use actions/checkout with fetch-depth: 0"
+        )
+
+
+def list_tags(repo: Path) -> list[Tag]:
+    out = run_git(list_tags_argv(repo)).stdout
+    tags = []
+    for line in out.splitlines():
+        name, obj, peeled = [*line.split("\0"), "", ""][:3]
+        if name:
+            tags.append(Tag(name=name, commit=peeled or obj))
+    return tags
+
+
+def resolve_commit(repo: Path, ref: str) -> str | None:
+    proc = run_git(
+        git_argv(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"), check=False
+    )
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
+def nearest_tag(repo: Path, ref: str) -> str | None:
+    """Fallback for non-semver versions: the closest tag reachable from ``ref``'s parent."""
+    proc = run_git(git_argv(repo, "describe", "--tags", "--abbrev=0", f"{ref}^"), check=False)
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
+def commit_range(since: str | None, target: str) -> str:
+    return f"{since}..{target}" if since else target
+
+
+def iter_commits(
+    repo: Path, revision_range: str, *, first_parent: bool = False, chunk: int = 1 << 20
+) -> Iterator[Commit]:
+    """Stream the commits of ``revision_range`` (newest first) from one ``git log`` process."""
+    argv = git_log_argv(repo, revision_range, first_parent=first_parent)
+    try:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except FileNotFoundError as exc:
+        raise ToolMissing("git is not installed (needed for release notes)") from exc
+    assert proc.stdout is not None and proc.stderr is not None
+    pending = b""
+    try:
+        while block := proc.stdout.read(chunk):
+            records = (pending + block).split(b"\x1e")
+            pending = records.pop()
+            for record in records:
+                if record:
+                    yield parse_commit(record.decode("utf-8", "replace"))
+        if pending:
+            yield parse_commit(pending.decode("utf-8", "replace"))
+    finally:
+        proc.stdout.close()
+        err = proc.stderr.read().decode("utf-8", "replace").strip()
+        proc.stderr.close()
+        code = proc.wait()
+    if code != 0:
+        raise UsageError(f"git log {revision_range}: {err[:500] or f'exit {code}'}")
+
+
+def parse_commit(record: str) -> Commit:
+    sha, short, parents, name, email, date, subject, body = (record.split(_US, 7) + [""] * 8)[:8]
+    body = body.strip("\n")
+    commit = Commit(
+        sha=sha.strip(),
+        short_sha=short,
+        parents=parents.split(),
+        author_name=name,
+        author_email=email,
+        date=date,
+        subject=subject,
+        body=body,
+        description=subject,
+    )
+    commit.merge = len(commit.parents) > 1
+    _classify(commit)
+    return commit
+
+
+def _classify(commit: Commit) -> None:
+    headline = commit.subject
+    merge = _MERGE_PR.match(headline)
+    if merge:
+        # GitHub merge commits: the PR title is the first line of the body.
+        commit.pr = int(merge["pr"])
+        headline = commit.body.split("\n", 1)[0].strip() or headline
+    squash = _SQUASH_PR.search(headline)
+    if squash:
+        commit.pr = commit.pr or int(squash["pr"])
+        headline = headline[: squash.start()]
+    commit.description = headline
+    m = _CONVENTIONAL.match(headline)
+    if m:
+        commit.type = m["type"].lower()
+        commit.scope = m["scope"] or None
+        commit.description = m["desc"].strip()
+        commit.breaking = bool(m["bang"])
+    if commit.body:
+        commit.trailers = _trailers(commit.body)
+        for key, value in commit.trailers:
+            if key.lower() in _BREAKING_KEYS:
+                commit.breaking = True
+                commit.breaking_description = value
+    if commit.breaking and commit.breaking_description is None:
+        commit.breaking_description = commit.description
+
+
+def is_noise_merge(commit: Commit) -> bool:
+    """``Merge branch 'main' into feature``: says nothing a reader of release notes needs."""
+    return commit.merge and commit.pr is None and bool(_MERGE_OTHER.match(commit.subject))
+
+
+def _trailers(body: str) -> list[tuple[str, str]]:
+    """Trailers of the last paragraph (``Key: value`` lines, continuation lines indented)."""
+    last = body.rstrip().rsplit("\n\n", 1)[-1]
+    found: list[tuple[str, str]] = []
+    for line in last.splitlines():
+        if line[:1] in (" ", "\t") and found:
+            key, value = found[-1]
+            found[-1] = (key, f"{value} {line.strip()}")
+            continue
+        m = _TRAILER.match(line)
+        if not m:
+            return []
+        found.append((m["key"], m["value"].strip()))
+    return found
