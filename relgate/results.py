@@ -65,6 +65,8 @@ class StageResult(BaseModel):
 RESULT_MODELS: dict[str, str] = {
     "archive": "relgate.evidence.archive:ArchiveResult",
     "gate": "relgate.gate:GateResult",
+    "notes": "relgate.notes.stage:NotesResult",
+    "release": "relgate.release:ReleaseRecord",
     "rollback": "relgate.rollback:RollbackResult",
 }
 
