@@ -6,11 +6,15 @@ import argparse
 
 from relgate.cli import command_parser
 from relgate.cli._app import App
-from relgate.errors import NotBuiltYet
 
 EXAMPLES = """\
-  relgate environments plan
-  relgate environments apply
+  relgate environments plan                  # show what differs, change nothing
+  relgate environments apply                 # show the diff, then make GitHub match
+  relgate environments apply --only production
+  relgate --json environments plan           # the diff as JSON (exit 0 either way)
+
+The token (GITHUB_TOKEN or github.token_env) needs the repository's administration: write
+permission; GITHUB_TOKEN in a workflow does not have it: use a GitHub App or fine-grained token.
 """
 
 
@@ -23,9 +27,55 @@ def register(
         "environments",
         "make GitHub environments' protection rules match relgate.yml",
         EXAMPLES,
+        description=(
+            "Environments as code: environments.<name>.protection in relgate.yml (required "
+            "reviewers, prevent self-review, wait timer, deployment branch and tag patterns) is "
+            "the desired state; plan shows how GitHub differs, apply shows the same diff and then "
+            "writes only what differs (a second apply makes no write)."
+        ),
+    )
+    parser.add_argument("action", choices=("plan", "apply"), help="plan: show; apply: change")
+    parser.add_argument(
+        "--only",
+        metavar="NAME",
+        action="append",
+        help="only this environment (repeatable; default: every one with a protection section)",
     )
     parser.set_defaults(handler=handle)
 
 
 def handle(app: App, args: argparse.Namespace) -> int:
-    raise NotBuiltYet("environments")
+    from relgate.github.client import GitHubClient
+    from relgate.github.environments import EnvironmentsResult, apply, plan
+    from relgate.results import Status
+
+    config = app.config()
+    client = GitHubClient.from_env(config, app.env, secrets=app.secrets, log=app.reporter.line)
+    result = EnvironmentsResult(
+        status=Status.PASSED, mode=args.action, repository=client.repository
+    )
+    changes, states = plan(config, client, only=args.only)
+    result.environments = list(states)
+    result.changes = changes
+    report = app.reporter
+    with report.group(f"environments {args.action} ({client.repository})"):
+        if not states:
+            report.warning("no environment of relgate.yml has a protection section: nothing to do")
+        for name in states:
+            mine = [c for c in changes if c.environment == name]
+            report.line(f"{name}: {'up to date' if not mine else f'{len(mine)} change(s)'}")
+            for change in mine:
+                report.line(f"  ~ {change.field}: {change.before} -> {change.after}")
+    if args.action == "apply" and changes:
+        result.writes = apply(client, changes, states)
+        report.ok(f"applied {len(changes)} change(s) with {result.writes} write(s)")
+    result.summary = f"{len(changes)} change(s) in {len(states)} environment(s)" + (
+        f", {result.writes} write(s)" if args.action == "apply" else " (plan only)"
+    )
+    result.outcome = (
+        "no_changes" if not changes else ("applied" if args.action == "apply" else "changes")
+    )
+    result.requests = client.requests
+    result.finish()
+    app.emit(result)
+    return 0
