@@ -68,6 +68,7 @@ RESULT_MODELS: dict[str, str] = {
     "notes": "relgate.notes.stage:NotesResult",
     "release": "relgate.release:ReleaseRecord",
     "rollback": "relgate.rollback:RollbackResult",
+    "smoke": "relgate.smoke.report:SmokeReport",
 }
 
 

@@ -240,6 +240,8 @@ class _Reply(Exception):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as a real deployment behind a proxy
+    # Headers and body are two writes; with Nagle on, the second waits for a delayed ACK (~40 ms).
+    disable_nagle_algorithm = True
     server_version = "relgate-demo"
     sys_version = ""
     state: DemoState

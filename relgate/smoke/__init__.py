@@ -1,0 +1,8 @@
+"""The smoke stage: a declarative HTTP scenario (YAML) run against the deployed environment.
+
+Modules: :mod:`~relgate.smoke.scenario` (format, loading, static checks), :mod:`~relgate.smoke.template`
+(``{{ name }}``), :mod:`~relgate.smoke.query` (RFC 9535 JSONPath), :mod:`~relgate.smoke.assertions`
+(operators), :mod:`~relgate.smoke.runner` (httpx), :mod:`~relgate.smoke.redact` and
+:mod:`~relgate.smoke.report` (evidence), :mod:`~relgate.smoke.stage` (the stage function).
+Nothing heavy is imported here, so ``import relgate.smoke`` stays cheap.
+"""

@@ -1,0 +1,271 @@
+"""The assertion engine: a :class:`Matcher` holds one or more operators; all must hold.
+
+Operators: ``eq ne gt gte lt lte in contains matches startswith endswith exists type length``.
+Equality is JSON equality: ``true`` is not ``1`` and ``"1"`` is not ``1`` (Python would say
+``True == 1``); integers and floats compare by value. Order operators need two numbers or two
+strings. ``contains`` means substring for text, element for lists and key for objects. ``length``
+takes a number or a nested matcher (``length: {gt: 0}``).
+
+Each check returns :class:`Check` records (what, expected, actual, passed) so every failed
+assertion of a step is reported, not only the first.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = ["OPERATORS", "Check", "Matcher", "TypeName", "evaluate", "json_type"]
+
+OPERATORS = (
+    "eq",
+    "ne",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "in",
+    "contains",
+    "matches",
+    "startswith",
+    "endswith",
+    "exists",
+    "type",
+    "length",
+)
+TypeName = Literal["string", "number", "integer", "boolean", "null", "array", "object"]
+
+
+class Matcher(BaseModel):
+    """One or more operators applied to one value."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    eq: Any = None
+    ne: Any = None
+    gt: Any = None
+    gte: Any = None
+    lt: Any = None
+    lte: Any = None
+    in_: list[Any] | None = Field(None, alias="in")
+    contains: Any = None
+    matches: str | None = None
+    startswith: str | None = None
+    endswith: str | None = None
+    exists: bool | None = None
+    type: TypeName | None = None
+    length: int | Matcher | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        # A bare scalar (header: "application/json") means equality.
+        if not isinstance(data, dict):
+            return {"eq": data}
+        return data
+
+    @model_validator(mode="after")
+    def _one_at_least(self) -> Matcher:
+        if not self.operators():
+            raise ValueError(f"needs at least one operator ({', '.join(OPERATORS)})")
+        return self
+
+    @field_validator("matches")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        if v is not None and "{{" not in v:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression: {exc}") from None
+        return v
+
+    def operators(self) -> list[str]:
+        """The operators written, in the canonical order."""
+        present = {("in" if name == "in_" else name) for name in self.model_fields_set}
+        return [op for op in OPERATORS if op in present]
+
+    def operand(self, op: str) -> Any:
+        return getattr(self, "in_" if op == "in" else op)
+
+
+class Check(BaseModel):
+    """One evaluated operator."""
+
+    what: str
+    op: str
+    expected: Any = None
+    actual: Any = None
+    passed: bool
+    message: str = ""
+
+
+def json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """Equality on JSON values: numbers by value, no bool/number or str/number mixing."""
+    if _is_number(a) and _is_number(b):
+        return bool(a == b)
+    if type(a) is not type(b) and not (_is_number(a) and _is_number(b)):
+        return False
+    if isinstance(a, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    return bool(a == b)
+
+
+def _order(op: str, actual: Any, expected: Any) -> tuple[bool, str]:
+    comparable = (_is_number(actual) and _is_number(expected)) or (
+        isinstance(actual, str) and isinstance(expected, str)
+    )
+    if not comparable:
+        return False, f"cannot compare {json_type(actual)} with {json_type(expected)}"
+    ok = {
+        "gt": actual > expected,
+        "gte": actual >= expected,
+        "lt": actual < expected,
+        "lte": actual <= expected,
+    }[op]
+    return ok, ""
+
+
+def _contains(actual: Any, expected: Any) -> tuple[bool, str]:
+    if isinstance(actual, str):
+        if not isinstance(expected, str):
+            return False, "text can only contain text"
+        return expected in actual, ""
+    if isinstance(actual, list):
+        return any(json_equal(item, expected) for item in actual), ""
+    if isinstance(actual, dict):
+        return isinstance(expected, str) and expected in actual, ""
+    return False, f"a {json_type(actual)} contains nothing"
+
+
+@functools.lru_cache(maxsize=256)
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _text_op(op: str, actual: Any, expected: str) -> tuple[bool, str]:
+    if not isinstance(actual, str):
+        return False, f"expected text, got {json_type(actual)}"
+    if op == "matches":
+        try:
+            return _regex(expected).search(actual) is not None, ""
+        except re.error as exc:
+            return False, f"invalid regular expression: {exc}"
+    if op == "startswith":
+        return actual.startswith(expected), ""
+    return actual.endswith(expected), ""
+
+
+def _type_ok(actual: Any, expected: str) -> bool:
+    kind = json_type(actual)
+    if expected == "number":
+        return kind in ("integer", "number")
+    return kind == expected
+
+
+def evaluate(matcher: Matcher, what: str, actual: Any, present: bool = True) -> list[Check]:
+    """Apply every operator of ``matcher`` to ``actual`` (``present`` False: nothing there)."""
+    checks: list[Check] = []
+    for op in matcher.operators():
+        expected = matcher.operand(op)
+        checks.extend(_apply(op, expected, what, actual, present))
+    return checks
+
+
+def _apply(op: str, expected: Any, what: str, actual: Any, present: bool) -> list[Check]:
+    if op == "exists":
+        ok = present is bool(expected)
+        msg = "" if ok else (f"{what} is missing" if expected else f"{what} should be absent")
+        return [Check(what=what, op=op, expected=expected, actual=present, passed=ok, message=msg)]
+    if not present:
+        return [
+            Check(what=what, op=op, expected=expected, passed=False, message=f"{what} is missing")
+        ]
+    if op == "length":
+        if not isinstance(actual, str | list | dict):
+            msg = f"{what} is a {json_type(actual)}, which has no length"
+            return [
+                Check(what=what, op=op, expected=expected, actual=actual, passed=False, message=msg)
+            ]
+        size = len(actual)
+        inner = expected if isinstance(expected, Matcher) else Matcher(eq=expected)
+        return evaluate(inner, f"length of {what}", size)
+    ok, why = _decide(op, expected, actual)
+    message = "" if ok else _describe(what, op, expected, actual, why)
+    return [Check(what=what, op=op, expected=expected, actual=actual, passed=ok, message=message)]
+
+
+def _decide(op: str, expected: Any, actual: Any) -> tuple[bool, str]:
+    if op == "eq":
+        return json_equal(actual, expected), ""
+    if op == "ne":
+        return not json_equal(actual, expected), ""
+    if op in ("gt", "gte", "lt", "lte"):
+        return _order(op, actual, expected)
+    if op == "in":
+        return any(json_equal(actual, item) for item in expected), ""
+    if op == "contains":
+        return _contains(actual, expected)
+    if op in ("matches", "startswith", "endswith"):
+        return _text_op(op, actual, str(expected))
+    if op == "type":
+        return _type_ok(actual, str(expected)), ""
+    raise ValueError(f"unknown operator {op}")
+
+
+_WORDS = {
+    "eq": "to equal",
+    "ne": "not to equal",
+    "gt": "to be >",
+    "gte": "to be >=",
+    "lt": "to be <",
+    "lte": "to be <=",
+    "in": "to be one of",
+    "contains": "to contain",
+    "matches": "to match",
+    "startswith": "to start with",
+    "endswith": "to end with",
+    "type": "to be of type",
+}
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    import json
+
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _describe(what: str, op: str, expected: Any, actual: Any, why: str) -> str:
+    base = f"expected {what} {_WORDS.get(op, op)} {_short(expected)}, got {_short(actual)}"
+    return f"{base} ({why})" if why else base

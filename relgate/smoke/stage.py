@@ -1,0 +1,238 @@
+"""The smoke stage: run the scenario against the environment and record the evidence."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from relgate.errors import UsageError
+from relgate.fields import require_https
+from relgate.results import Status
+from relgate.smoke.redact import Redactor
+from relgate.smoke.report import (
+    FailedStep,
+    SmokeReport,
+    StepReport,
+    artifact_name,
+    console_line,
+    exchange_artifact,
+    junit_xml,
+    step_report,
+    summary,
+    verdict,
+)
+from relgate.smoke.runner import Context, Runner, StepOutcome, open_client
+from relgate.smoke.scenario import LoadedScenario, load_scenario
+from relgate.smoke.template import MissingReference, render
+
+if TYPE_CHECKING:
+    import httpx
+
+    from relgate.config import RelgateConfig
+    from relgate.run import Run
+
+__all__ = ["check", "smoke"]
+
+JUNIT = "artifacts/smoke/junit.xml"
+LOG = "logs/smoke/smoke.log"
+
+
+def check(path: Path) -> LoadedScenario:
+    """Static validation only (``relgate smoke --check``): raises ConfigError, sends nothing."""
+    return load_scenario(path)
+
+
+def smoke(
+    config: RelgateConfig | None,
+    run: Run,
+    *,
+    environment: str,
+    scenario: Path | None = None,
+    base_url: str | None = None,
+    transport: httpx.BaseTransport | None = None,
+    monotonic: Callable[[], float] = time.perf_counter,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SmokeReport:
+    """Run the smoke scenario; a failed step is *returned* (status failed, exit code 1)."""
+    with run.stage("smoke"):
+        loaded = load_scenario(_scenario_file(config, scenario), env=run.env)
+        secrets = _secrets(loaded, run)
+        allow_http = _allow_http(loaded, config, environment)
+        target = _target(
+            loaded,
+            config=config,
+            environment=environment,
+            flag=base_url,
+            run=run,
+            secrets=secrets,
+            allow_http=allow_http,
+        )
+        report = SmokeReport(
+            status=Status.PASSED,
+            started_at=run.clock(),
+            scenario=loaded.file,
+            scenario_name=loaded.scenario.name,
+            scenario_digest=loaded.digest,
+            base_url=target,
+            total=len(loaded.scenario.steps),
+        )
+        run.reporter.line(f"smoke {loaded.scenario.name}: {report.total} steps against {target}")
+        context = Context(
+            env=run.env,
+            secrets=secrets,
+            run={"id": run.id, "environment": environment, "version": run.version},
+            base_url=target,
+        )
+        recorder = _Recorder(run, loaded, report)
+        ca_bundle = config.smoke.ca_bundle if config is not None else None
+        with open_client(loaded.scenario, transport=transport, ca_bundle=ca_bundle) as client:
+            Runner(
+                loaded,
+                context,
+                client,
+                registry=run.secrets,
+                allow_insecure_http=allow_http,
+                on_step=recorder,
+                monotonic=monotonic,
+                sleep=sleep,
+            ).run()
+        _conclude(report, run)
+    return report
+
+
+class _Recorder:
+    """Writes each step's artifact and console line the moment the step ends."""
+
+    def __init__(self, run: Run, loaded: LoadedScenario, report: SmokeReport) -> None:
+        self.run = run
+        self.report = report
+        self.policy = loaded.scenario.defaults.artifact
+        r = loaded.scenario.redact
+        self.redactor = Redactor(
+            headers=r.headers, json_keys=r.json_keys, query_params=r.query_params
+        )
+
+    def __call__(self, outcome: StepOutcome) -> None:
+        name = None
+        if outcome.status != "skipped" or outcome.exchanges:
+            name = artifact_name(outcome)
+            policy = outcome.step.artifact or self.policy
+            self.run.write_json(name, exchange_artifact(outcome, self.redactor, policy))
+        step = step_report(outcome, self.redactor, name)
+        self.report.steps.append(step)
+        line = console_line(step, self.report.total)
+        self.run.append_log(LOG, line + "\n")
+        if step.status == "passed":
+            self.run.reporter.ok(line)
+        elif step.status == "skipped":
+            self.run.reporter.line(line)
+        else:
+            self.run.reporter.line(line)
+            if step.hint:
+                self.run.reporter.line(f"   hint: {step.hint}")
+
+
+def _conclude(report: SmokeReport, run: Run) -> None:
+    steps = report.steps
+    report.passed_count = sum(1 for s in steps if s.status == "passed")
+    report.warnings = sum(1 for s in steps if s.status == "warning")
+    report.skipped = sum(1 for s in steps if s.status == "skipped")
+    failed = next((s for s in steps if s.status == "failed"), None)
+    report.failed_step = _failed(failed)
+    report.verdict = verdict(steps)
+    report.status = Status.FAILED if failed else Status.PASSED
+    report.exit_code = 1 if failed else 0
+    report.summary = f"smoke {report.scenario_name}: {report.verdict}"
+    for step in steps:
+        if step.status == "warning":
+            run.reporter.warning(f"{step.name}: {step.message}", title="smoke (best effort)")
+    if failed is not None:
+        run.reporter.error(
+            f"step {failed.index} '{failed.name}': {failed.message}", title="smoke failed"
+        )
+    report.finish(run.clock())
+    report.junit = JUNIT
+    run.write_text(JUNIT, junit_xml(report, report.started_at))
+    run.reporter.write_summary(summary(report), echo=False)
+    run.append_log(LOG, report.summary + "\n")
+    for key, value in (
+        ("status", report.status.value),
+        ("passed", report.passed_count),
+        ("total", report.total),
+        ("verdict", report.verdict),
+    ):
+        run.reporter.set_output(key, value)
+    run.write_result(report)
+    (run.reporter.ok if report.passed else run.reporter.line)(report.summary)
+
+
+def _failed(step: StepReport | None) -> FailedStep | None:
+    if step is None:
+        return None
+    return FailedStep(
+        index=step.index,
+        name=step.name,
+        status_code=step.http_status,
+        message=step.message,
+        hint=step.hint,
+    )
+
+
+def _scenario_file(config: RelgateConfig | None, scenario: Path | None) -> Path:
+    if scenario is not None:
+        return scenario
+    if config is not None and config.smoke.scenario:
+        return config.resolve_path(config.smoke.scenario)
+    raise UsageError("no smoke scenario: pass --scenario FILE or set smoke.scenario in relgate.yml")
+
+
+def _secrets(loaded: LoadedScenario, run: Run) -> dict[str, str]:
+    """Register every declared secret before any I/O (load_scenario checked they are set)."""
+    values: dict[str, str] = {}
+    for name in loaded.scenario.secrets:
+        value = run.env.get(name, "")
+        run.secrets.register(value, name)
+        values[name] = value
+    return values
+
+
+def _allow_http(loaded: LoadedScenario, config: RelgateConfig | None, environment: str) -> bool:
+    if loaded.scenario.allow_insecure_http:
+        return True
+    if config is None:
+        return False
+    env_cfg = config.environments.get(environment)
+    return config.smoke.allow_insecure_http or bool(env_cfg and env_cfg.allow_insecure_http)
+
+
+def _target(
+    loaded: LoadedScenario,
+    *,
+    config: RelgateConfig | None,
+    environment: str,
+    flag: str | None,
+    run: Run,
+    secrets: dict[str, str],
+    allow_http: bool,
+) -> str:
+    """--base-url, else the scenario's base_url, else the environment's base_url."""
+    url: Any = flag
+    if url is None and loaded.scenario.base_url:
+        ctx = Context(env=run.env, secrets=secrets, run={"id": run.id}, base_url="")
+        try:
+            url = render(loaded.scenario.base_url, ctx.lookup)
+        except MissingReference as exc:
+            raise UsageError(f"{loaded.file} base_url: {exc.reason}") from None
+    if url is None and config is not None and environment in config.environments:
+        url = config.environments[environment].base_url
+    if not url:
+        raise UsageError(
+            "no base URL: pass --base-url, set base_url in the scenario, "
+            "or run with --env NAME of relgate.yml"
+        )
+    try:
+        return require_https(str(url).rstrip("/"), allow_http=allow_http)
+    except ValueError as exc:
+        raise UsageError(f"base URL {url}: {exc}") from None
