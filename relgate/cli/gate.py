@@ -6,7 +6,7 @@ import argparse
 
 from relgate.cli import command_parser
 from relgate.cli._app import App
-from relgate.errors import NotBuiltYet
+from relgate.errors import UsageError
 
 EXAMPLES = """\
   relgate --env staging gate --version v1.2.0
@@ -23,10 +23,48 @@ def register(
         "gate",
         "the one-shot: lock, preflight, deploy, smoke, archive (always), notes",
         EXAMPLES,
+        description=(
+            "Take the environment's lock, then preflight → deploy → smoke (fail-fast; a failed "
+            "smoke rolls back), archive the evidence whatever happened (failure, crash, SIGTERM), "
+            "and render the release notes when everything passed. Ends with one verdict line: "
+            "GATE PASSED, or GATE FAILED at <stage>: <why>."
+        ),
     )
-    parser.add_argument("--version", metavar="VERSION", help="version to deploy")
+    parser.add_argument(
+        "--version", metavar="VERSION", help="version to deploy (or RELGATE_VERSION)"
+    )
+    parser.add_argument(
+        "--wait-lock",
+        metavar="DURATION",
+        help="wait this long for another gate on the environment (e.g. 10m; default: lock.wait)",
+    )
+    parser.add_argument(
+        "--no-notes", action="store_true", help="do not render release notes after a pass"
+    )
     parser.set_defaults(handler=handle)
 
 
 def handle(app: App, args: argparse.Namespace) -> int:
-    raise NotBuiltYet("gate")
+    from relgate.fields import parse_duration
+    from relgate.gate import gate
+
+    version = args.version or app.env.get("RELGATE_VERSION")
+    if not version:
+        raise UsageError("gate needs --version VERSION (or RELGATE_VERSION in the environment)")
+    config = app.config()
+    environment, _ = config.environment(app.env_name)
+    try:
+        wait = parse_duration(args.wait_lock) if args.wait_lock else config.lock.wait
+    except ValueError as exc:
+        raise UsageError(f"--wait-lock {args.wait_lock}: {exc}") from None
+    run = app.open_run(config, environment)
+    result = gate(
+        config,
+        run,
+        environment=environment,
+        version=version,
+        wait_lock=wait,
+        notes=not args.no_notes,
+    )
+    app.emit(result)
+    return result.exit_code

@@ -125,8 +125,8 @@ def _pack(run: Run, dest: Path, fmt: Format, result: ArchiveResult) -> None:
     result.bundle_digest = outcome.manifest.digest
     result.size = dest.stat().st_size
     result.summary = (
-        f"{result.files} files, {_human(result.content_size)} packed into {dest.name} "
-        f"({_human(result.size)}), digest {result.bundle_digest}"
+        f"{result.files} files ({_human(result.content_size)}) packed: "
+        f"{_human(result.size)} {fmt}, digest {result.bundle_digest[:19]}…"
     )
     # The run directory mirrors the bundle, for stages and people reading the run in place.
     run.write_bytes(SUMS_NAME, outcome.sums)
