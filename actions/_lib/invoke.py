@@ -68,7 +68,7 @@ COMMANDS: dict[str, tuple[str, tuple[Flag, ...]]] = {
             Flag("version", "--version", required=True),
             Flag("since", "--since"),
             Flag("output", "--output"),
-            Flag("open-pr", "--open-pr", "bool"),
+            Flag("open-pr", "--pr", "bool"),
         ),
     ),
     "release": (
@@ -79,7 +79,7 @@ COMMANDS: dict[str, tuple[str, tuple[Flag, ...]]] = {
         "rollback",
         (
             Flag("mode", "--mode", "choice", ("quick", "full")),
-            Flag("to-version", "--to-version"),
+            Flag("to-version", "--to"),
         ),
     ),
     "gate": (

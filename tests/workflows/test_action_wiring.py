@@ -61,10 +61,10 @@ EXPECTED = {
         "--version=N",
         "--since=N",
         "--output=N",
-        "--open-pr",
+        "--pr",
     ],
     "release": ["--json", "--config=relgate.yml", "release", "--version=N", "--bundle=N"],
-    "rollback": ["--json", "--config=relgate.yml", "rollback", "--mode=full", "--to-version=N"],
+    "rollback": ["--json", "--config=relgate.yml", "rollback", "--mode=full", "--to=N"],
     "gate": ["--json", "--config=relgate.yml", "gate", "--version=N", "--wait-lock=N"],
 }
 
