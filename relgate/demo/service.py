@@ -132,11 +132,14 @@ class DemoState:
         self.mutex = threading.RLock()
         self.faults: dict[str, str | None] = dict(faults or {})
         self.burst_left = 0
+        self.requests = 0  # how many requests arrived (tests prove "nothing was sent")
+        self.issued: list[str] = []  # every credential handed out (tests grep evidence for them)
         self.reset(keep_faults=True)
 
     def reset(self, *, keep_faults: bool = False) -> None:
         with self.mutex:
             self.sessions: dict[str, str] = {}
+            self.requests = 0
             self.exams = [{"id": 1, "name": "Bac blanc — Mathématiques", "date": "2026-06-15"}]
             self.copies: dict[int, Copy] = {}
             self.next_copy = 101
@@ -268,19 +271,26 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         self.body = self.rfile.read(length) if length > 0 else b""
         self.set_cookies: list[str] = []
+        if not self.route.startswith("/__demo/"):
+            with self.state.mutex:
+                self.state.requests += 1
         try:
-            if self.route.startswith("/__demo/"):
-                self._admin()
-            elif self.route.startswith("/media/"):
-                self._send(200, _PAGE_PNG, {"Content-Type": "image/png"})
-            elif self.route.startswith("/api/"):
-                self._api()
-            else:
-                raise _Reply(404, {"detail": "Not found."})
-        except _Reply as reply:
-            self._send(reply.status, reply.body, reply.headers)
+            try:
+                self._route_top()
+            except _Reply as reply:
+                self._send(reply.status, reply.body, reply.headers)
         except (BrokenPipeError, ConnectionResetError):
-            pass
+            self.close_connection = True  # the client gave up (e.g. its deadline passed)
+
+    def _route_top(self) -> None:
+        if self.route.startswith("/__demo/"):
+            self._admin()
+        elif self.route.startswith("/media/"):
+            self._send(200, _PAGE_PNG, {"Content-Type": "image/png"})
+        elif self.route.startswith("/api/"):
+            self._api()
+        else:
+            raise _Reply(404, {"detail": "Not found."})
 
     def _send(self, status: int, body: Any, headers: Mapping[str, str] | None = None) -> None:
         headers = dict(headers or {})
@@ -383,6 +393,7 @@ class _Handler(BaseHTTPRequestHandler):
         sid, csrf = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
         with self.state.mutex:
             self.state.sessions[sid] = user
+            self.state.issued += [sid, csrf]
         self.set_cookies = [
             f"sessionid={sid}; HttpOnly; Path=/; SameSite=Lax",
             f"csrftoken={csrf}; Path=/; SameSite=Lax",
@@ -436,6 +447,7 @@ class _Handler(BaseHTTPRequestHandler):
         if copy.status != "READY":
             raise _Reply(409, {"detail": f"Copy is {copy.status}, not READY."})
         copy.lock = Lock(secrets.token_urlsafe(24), user, self.state.clock() + LOCK_TTL_S)
+        self.state.issued.append(copy.lock.token)
         body = {"token": copy.lock.token, "copy_id": copy.id, "expires_in": LOCK_TTL_S}
         raise _Reply(201, body)
 
