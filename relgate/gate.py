@@ -115,16 +115,52 @@ def default_stages(*, environment: str, version: str) -> dict[str, StageFn]:
             {"environment": environment, "version": version},
         ),
         "smoke": ("relgate.smoke.stage", "smoke", {"environment": environment}),
-        "rollback": ("relgate.rollback", "rollback", {"environment": environment, "mode": "quick"}),
         "archive": ("relgate.evidence.archive", "archive", {}),
         "notes": ("relgate.notes.stage", "notes", {"version": version}),
     }
     optional = {"preflight", "rollback", "notes"}
-    return {
+    chosen = {
         name: _lazy(module, attr, kwargs)
         for name, (module, attr, kwargs) in bound.items()
         if name not in optional or _available(module)
     }
+    if "notes" in chosen:
+        chosen["notes"] = _notes(version)
+    if _available("relgate.rollback"):
+        chosen["rollback"] = _rollback(environment)
+    return chosen
+
+
+def _rollback(environment: str) -> StageFn:
+    """Quick rollback to the version that ran *before* this deploy.
+
+    Not to the last-known-good: the deploy recorded the new version as good once it was healthy,
+    and it is that version's smoke test that just failed.
+    """
+
+    def call(config: RelgateConfig, run: Run) -> StageResult:
+        from relgate.rollback import rollback
+
+        previous = _raw(run, "deploy").get("previous_version")
+        if not previous:
+            return StageResult(
+                stage="rollback",
+                status=Status.SKIPPED,
+                summary="skipped: no version ran before this deploy; nothing to roll back to",
+                started_at=run.clock(),
+            )
+        return rollback(config, run, environment=environment, mode="quick", to_version=previous)
+
+    return call
+
+
+def _notes(version: str) -> StageFn:
+    def call(config: RelgateConfig, run: Run) -> StageResult:
+        from relgate.notes.stage import default_output, notes
+
+        return notes(config, run, version=version, output=default_output(config, version))
+
+    return call
 
 
 def _available(module: str) -> bool:
@@ -446,7 +482,11 @@ def _report(run: Run, result: GateResult) -> None:
 
 
 def _timed(result: GateResult) -> list[GateStageRow]:
-    rows = [r for r in result.stages if r.started_at and r.finished_at]
+    rows = [
+        r
+        for r in result.stages
+        if r.started_at and r.finished_at and r.status not in (Status.SKIPPED, Status.NOT_RUN)
+    ]
     return sorted(rows, key=lambda r: (r.started_at, _ORDER.index(r.stage)))
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from relgate.cli import command_parser
 from relgate.cli._app import App
-from relgate.errors import NotBuiltYet
 
 EXAMPLES = """\
   relgate demo
@@ -24,9 +24,31 @@ def register(
         "demo",
         "run the whole gate on the embedded demo service (Python only, no Docker)",
         EXAMPLES,
+        description=(
+            "Deploy the embedded demo service v0.9.0 (the last-known-good), then run the whole "
+            "gate for v1.0.0 on it: lock, preflight, deploy with health gate, the 9-step smoke "
+            "test, evidence bundle, release notes. --break shows a failure path with its "
+            "automatic rollback (exit 1). No Docker, network or GitHub token needed."
+        ),
+    )
+    parser.add_argument(
+        "--break",
+        dest="break_mode",
+        choices=("deploy", "smoke"),
+        help="make v1.0.0 fail its deploy (crash on start) or its smoke test (503s)",
+    )
+    parser.add_argument(
+        "--home", metavar="DIR", help="keep the demo's state here (default: a new temp dir)"
     )
     parser.set_defaults(handler=handle)
 
 
 def handle(app: App, args: argparse.Namespace) -> int:
-    raise NotBuiltYet("demo")
+    from relgate.demo.run import run_demo
+
+    home = Path(args.home) if args.home else None
+    outcome = run_demo(reporter=app.reporter, env=app.env, break_mode=args.break_mode, home=home)
+    app.emit(outcome.gate)
+    if not outcome.verified:
+        return 1
+    return outcome.gate.exit_code

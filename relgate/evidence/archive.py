@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
+from relgate.evidence.bundle import model_for
 from relgate.evidence.manifest import MANIFEST_NAME, SUMS_NAME
 from relgate.evidence.meta import collect_meta
 from relgate.evidence.pack import Format, pack_directory, source_date_epoch
 from relgate.evidence.scan import LeakScanner
-from relgate.results import STAGES, StageResult, Status, result_model
+from relgate.results import STAGES, StageResult, Status
 from relgate.secrets import looks_secret_name
 
 if TYPE_CHECKING:
@@ -187,7 +188,7 @@ def _readable_result(run: Run, stage: str, result: ArchiveResult) -> StageResult
         return None
     data = path.read_bytes()
     try:
-        return result_model(stage).model_validate_json(data)
+        return model_for(stage).model_validate_json(data)
     except (ValidationError, ValueError) as exc:
         # Keep the original (it is evidence too) and put a valid result in its place.
         run.write_bytes(f"artifacts/archive/unreadable-{stage}.json", data)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from pydantic import BaseModel, Field, SerializeAsAny, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError
 
 from relgate.errors import BadInputError, RelgateError, VerificationError
 from relgate.evidence.manifest import MANIFEST_NAME, SUMS_NAME, Manifest, ManifestError
@@ -35,7 +35,9 @@ __all__ = [
     "BundleLimits",
     "BundleReport",
     "BundleTampered",
+    "LooseResult",
     "detect_format",
+    "model_for",
     "open_bundle",
     "verify_bundle",
 ]
@@ -43,6 +45,19 @@ __all__ = [
 _CHUNK = 1 << 20
 # Small members kept in memory during the pass: they are what a verifier and the stages read.
 _KEEP_MAX = 16 << 20
+
+
+class LooseResult(StageResult):
+    """The result of a stage this relgate has no model for: its common fields are checked, the
+    rest is kept as is (a newer relgate's or a plugin's stage must not make a bundle unreadable)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+def model_for(stage: str) -> type[StageResult]:
+    from relgate.results import RESULT_MODELS
+
+    return result_model(stage) if stage in RESULT_MODELS else LooseResult
 
 
 class BundleTampered(VerificationError):
@@ -277,7 +292,7 @@ def _load_results(path: Path, kept: dict[str, bytes]) -> dict[str, StageResult]:
         if not (rel.startswith("results/") and rel.endswith(".json")):
             continue
         stage = rel[len("results/") : -len(".json")]
-        model = result_model(stage)
+        model = model_for(stage)
         try:
             result = model.model_validate_json(data)
         except ValidationError as exc:
