@@ -326,15 +326,6 @@ class Scenario(_Model):
                 raise ValueError(f"var name {name!r}: use letters, digits, _ (not {NAMESPACES})")
         return v
 
-    @model_validator(mode="after")
-    def _unique_steps(self) -> Scenario:
-        seen: set[str] = set()
-        for step in self.steps:
-            if step.name in seen:
-                raise ValueError(f"two steps are named {step.name!r}; step names must be unique")
-            seen.add(step.name)
-        return self
-
     def retry_for(self, step: Step) -> RetryPolicy:
         return step.retry or self.defaults.retry
 
@@ -426,8 +417,12 @@ def check_scenario(
         defined[name] = "var"
     check_refs(scenario.defaults.headers, ("defaults", "headers"), step_index=None)
     raw_steps = raw.get("steps", []) if isinstance(raw, dict) else []
+    names: set[str] = set()
     for index, step in enumerate(scenario.steps):
         where: _Where = ("steps", index)
+        if step.name in names:  # names are artifact and test-case names: they must differ
+            problem((*where, "name"), f"two steps are named {step.name!r}; names must be unique")
+        names.add(step.name)
         raw_step = raw_steps[index] if index < len(raw_steps) else {}
         needs = check_refs(raw_step.get("request"), (*where, "request"), step_index=index)
         needs |= check_refs(raw_step.get("expect"), (*where, "expect"), step_index=index)
@@ -518,3 +513,16 @@ def _dotted(path: _Where) -> str:
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
+
+
+def _write_schema() -> None:
+    """``python -m relgate.smoke.scenario`` rewrites schema/scenario.schema.json."""
+    import json
+
+    target = Path(__file__).parents[2] / "schema" / "scenario.schema.json"
+    target.write_text(json.dumps(scenario_json_schema(), indent=2, sort_keys=True) + "\n")
+    print(f"wrote {target}")
+
+
+if __name__ == "__main__":
+    _write_schema()
