@@ -66,6 +66,7 @@ RESULT_MODELS: dict[str, str] = {
     "archive": "relgate.evidence.archive:ArchiveResult",
     "gate": "relgate.gate:GateResult",
     "notes": "relgate.notes.stage:NotesResult",
+    "preflight": "relgate.preflight:PreflightResult",
     "release": "relgate.release:ReleaseRecord",
     "rollback": "relgate.rollback:RollbackResult",
     "smoke": "relgate.smoke.report:SmokeReport",

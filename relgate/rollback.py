@@ -359,18 +359,18 @@ class DeployMachinery:
     environment: str
 
     def recorded(self, version: str | None) -> str | None:
-        from relgate.deploy.state import find_in_history, read_last_good
+        from relgate.deploy.state import find_in_history, read_last_good  # type: ignore[import-not-found,unused-ignore]
 
         record = (
             find_in_history(self.config, self.environment, version)
             if version
             else read_last_good(self.config, self.environment)
         )
-        return record.version if record else None
+        return str(record.version) if record else None
 
     def stop(self, keep: Sequence[str]) -> str:
-        from relgate.deploy.context import DeployContext
-        from relgate.deploy.driver import Target, open_driver
+        from relgate.deploy.context import DeployContext  # type: ignore[import-not-found,unused-ignore]
+        from relgate.deploy.driver import Target, open_driver  # type: ignore[import-not-found,unused-ignore]
 
         name, env_config = self.config.environment(self.environment)
         ctx = DeployContext(self.config, self.run, name, env_config, area="rollback")
@@ -384,8 +384,9 @@ class DeployMachinery:
         return f"stopped {', '.join(services) or 'the application'}"
 
     def redeploy(self, version: str | None) -> StageResult:
-        from relgate.deploy.stage import redeploy_last_good
+        from relgate.deploy.stage import redeploy_last_good  # type: ignore[import-not-found,unused-ignore]
 
-        return redeploy_last_good(
+        result: StageResult = redeploy_last_good(
             self.config, self.run, environment=self.environment, to_version=version
         )
+        return result

@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from relgate.cli import command_parser
 from relgate.cli._app import App
-from relgate.errors import NotBuiltYet
+
+if TYPE_CHECKING:
+    from relgate.config import RelgateConfig
 
 EXAMPLES = """\
   relgate --env staging rollback --mode quick
-  relgate rollback --mode full --to v1.1.0
+  relgate --env staging rollback --mode quick --to v1.1.0
+  relgate --env staging rollback --mode full                  # newest recorded backup
+  relgate --env staging rollback --mode full --backup /srv/backups/app-20260129.dump --smoke
 """
+
+DESCRIPTION = """\
+quick: redeploy the last-known-good version recorded on this host (or --to VERSION, which must
+have a record unless --allow-unrecorded), pinned to its exact images, through the health gate.
+
+full: (a) check the backup (exists, readable, recorded sha256/size, younger than
+database.max_backup_age) and refuse before touching anything otherwise; (b) stop the
+application services (not the database); (c) take a safety dump; (d) restore into a fresh
+database swapped in only on success; (e) redeploy the last-known-good; (f) verify (health gate,
+plus the smoke scenario with --smoke). Every step is timed in results/rollback.json."""
 
 
 def register(
@@ -23,9 +40,63 @@ def register(
         "rollback",
         "redeploy the last-known-good version (quick) or restore the database too (full)",
         EXAMPLES,
+        description=DESCRIPTION,
     )
+    parser.add_argument("--mode", choices=["quick", "full"], help="default: rollback.default_mode")
+    parser.add_argument(
+        "--to", metavar="VERSION", help="version to go back to (default: last-good)"
+    )
+    parser.add_argument(
+        "--allow-unrecorded",
+        action="store_true",
+        help="deploy --to VERSION by its image tag even without a record on this host",
+    )
+    parser.add_argument(
+        "--backup", type=Path, metavar="FILE", help="full: backup to restore (default: newest)"
+    )
+    smoke = parser.add_mutually_exclusive_group()
+    smoke.add_argument("--smoke", dest="smoke", action="store_true", default=None)
+    smoke.add_argument("--no-smoke", dest="smoke", action="store_false")
     parser.set_defaults(handler=handle)
 
 
 def handle(app: App, args: argparse.Namespace) -> int:
-    raise NotBuiltYet("rollback")
+    from relgate.rollback import rollback
+
+    config = app.config()
+    environment, _ = config.environment(app.env_name)
+    run = app.open_run(config, environment)
+    mode = args.mode or config.rollback.default_mode
+    with _locked(app, config, environment, run.id, args.to):
+        result = rollback(
+            config,
+            run,
+            environment=environment,
+            mode=mode,
+            to_version=args.to,
+            backup=args.backup,
+            allow_unrecorded=args.allow_unrecorded,
+            smoke=args.smoke,
+        )
+    app.reporter.set_output("outcome", result.outcome)
+    app.reporter.set_output("rolled_back_to", result.rolled_back_to or "")
+    if result.passed:
+        app.reporter.ok(result.summary)
+    else:
+        app.reporter.error(result.summary, title="rollback")
+    app.emit(result)
+    return result.exit_code
+
+
+def _locked(
+    app: App, config: RelgateConfig, environment: str, run_id: str, version: str | None
+) -> AbstractContextManager[object]:
+    """The environment lock, so a rollback never races a deploy (a no-op where locks are off)."""
+    from relgate.lock import LockOwner, lock_enabled, lock_for
+
+    if not lock_enabled(config, app.env):
+        return nullcontext()
+    owner = LockOwner.me(
+        run_id=run_id, environment=environment, version=version, command="rollback"
+    )
+    return lock_for(config, environment).held(owner, wait=config.lock.wait)

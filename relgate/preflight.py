@@ -1,0 +1,583 @@
+"""The preflight stage: every prerequisite of the runbooks, checked before anything is touched.
+
+The seed's "sanity" block ran its commands joined by ``&&``: the first missing tool hid every other
+problem, and an operator fixed them one run at a time. Here every check runs, each lands in a
+PASS / FAIL / SKIP table (terminal and job summary), and one failure fails the stage with *all* the
+failures listed. A check that does not apply (Docker checks for the process driver, the tag check
+without ``--version``) is skipped with its reason, never silently passed.
+
+Checks, in order: tools, Docker daemon, compose file, git tag, main up to date, base URLs,
+secrets, database backup, release-notes templates, disk space, CI of the commit.
+
+The outside world (``which``, commands, disk usage, GitHub) comes in through :class:`Probe`, so tests
+replace only what cannot run here.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field
+
+from relgate.errors import RelgateError
+from relgate.fields import is_loopback_host
+from relgate.results import StageResult, Status
+
+if TYPE_CHECKING:
+    from relgate.config import EnvironmentConfig, RelgateConfig
+    from relgate.run import Run
+
+__all__ = ["CheckStatus", "PreflightCheck", "PreflightResult", "Probe", "preflight"]
+
+
+class CheckStatus(StrEnum):
+    PASS = "pass"  # noqa: S105 (a verdict, not a password)
+    FAIL = "fail"
+    SKIP = "skip"
+
+
+class PreflightCheck(BaseModel):
+    name: str
+    status: CheckStatus
+    detail: str = ""
+
+
+class PreflightResult(StageResult):
+    """``results/preflight.json``."""
+
+    stage: Literal["preflight"] = "preflight"
+    checks: list[PreflightCheck] = Field(default_factory=list)
+    failed: list[str] = Field(default_factory=list, description="Names of the failed checks.")
+    tag_commit: str | None = None
+
+
+CommandRun = Callable[[Sequence[str], Mapping[str, str], Path | None], tuple[int, str]]
+CiCheck = Callable[["RelgateConfig", Mapping[str, str], str], tuple[CheckStatus, str]]
+
+
+def _run(argv: Sequence[str], env: Mapping[str, str], cwd: Path | None) -> tuple[int, str]:
+    """Run a read-only command; (exit code, stdout+stderr). 127 when the program is missing."""
+    try:
+        proc = subprocess.run(
+            list(argv),
+            env=dict(env),
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except FileNotFoundError:
+        return 127, f"{argv[0]}: not found"
+    except subprocess.TimeoutExpired:
+        return 124, f"{' '.join(argv[:3])}: timed out after 60s"
+    return proc.returncode, (proc.stdout + proc.stderr).strip()
+
+
+def _disk_free(path: Path) -> int:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return shutil.disk_usage(path).free
+
+
+@dataclass
+class Probe:
+    """How preflight looks at the world."""
+
+    which: Callable[[str], str | None] = shutil.which
+    run: CommandRun = _run
+    disk_free: Callable[[Path], int] = _disk_free
+    ci: CiCheck | None = None  # default: the GitHub client (relgate.github)
+
+
+@dataclass
+class _Ctx:
+    config: RelgateConfig
+    run: Run
+    environment: str
+    env_config: EnvironmentConfig
+    version: str | None
+    probe: Probe
+    tag_commit: str | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def driver(self) -> str:
+        return self.env_config.stack.driver
+
+    def sh(self, *argv: str, env: Mapping[str, str] | None = None) -> tuple[int, str]:
+        return self.probe.run(list(argv), env or self.run.env, self.config.base_dir)
+
+    def git(self, *args: str) -> tuple[int, str]:
+        repo = self.config.resolve_path(self.config.project.repo_path)
+        return self.sh("git", "-C", str(repo), *args)
+
+
+def _pass(name: str, detail: str = "") -> PreflightCheck:
+    return PreflightCheck(name=name, status=CheckStatus.PASS, detail=detail)
+
+
+def _fail(name: str, detail: str) -> PreflightCheck:
+    return PreflightCheck(name=name, status=CheckStatus.FAIL, detail=detail)
+
+
+def _skip(name: str, reason: str) -> PreflightCheck:
+    return PreflightCheck(name=name, status=CheckStatus.SKIP, detail=reason)
+
+
+def preflight(
+    config: RelgateConfig,
+    run: Run,
+    *,
+    environment: str,
+    version: str | None,
+    probe: Probe | None = None,
+) -> PreflightResult:
+    """``relgate preflight``: passed only when no check failed (skips do not fail)."""
+    name, env_config = config.environment(environment)
+    ctx = _Ctx(config, run, name, env_config, version, probe or Probe())
+    result = PreflightResult(status=Status.ERROR, started_at=run.clock(), version=version)
+    with run.stage("preflight"):
+        for check in CHECKS:
+            result.checks.extend(_safely(check, ctx))
+        result.tag_commit = ctx.tag_commit
+        result.failed = [c.name for c in result.checks if c.status is CheckStatus.FAIL]
+        _conclude(result)
+        run.write_result(result)
+    _report(run, result)
+    return result
+
+
+def _safely(check: Callable[[_Ctx], Iterable[PreflightCheck]], ctx: _Ctx) -> list[PreflightCheck]:
+    """One broken check must not hide the others: its error becomes its FAIL row."""
+    label = check.__name__.removeprefix("_check_").replace("_", " ")
+    try:
+        return list(check(ctx))
+    except RelgateError as exc:
+        return [_fail(label, " ".join(exc.lines()))]
+    except OSError as exc:
+        return [_fail(label, f"{type(exc).__name__}: {exc}")]
+
+
+def _conclude(result: PreflightResult) -> None:
+    counts = {s: sum(1 for c in result.checks if c.status is s) for s in CheckStatus}
+    tally = f"{counts[CheckStatus.PASS]} passed, {counts[CheckStatus.FAIL]} failed, {counts[CheckStatus.SKIP]} skipped"
+    if result.failed:
+        result.status, result.exit_code, result.outcome = Status.FAILED, 1, "failed"
+        failures = [f"{c.name}: {c.detail}" for c in result.checks if c.status is CheckStatus.FAIL]
+        result.error = "; ".join(failures)
+        result.summary = f"preflight failed ({tally}): " + ", ".join(result.failed)
+    else:
+        result.status, result.exit_code, result.outcome = Status.PASSED, 0, "passed"
+        result.summary = f"preflight passed ({tally})"
+
+
+def _report(run: Run, result: PreflightResult) -> None:
+    from relgate.gha import Summary
+
+    rows = [[c.status.value.upper(), c.name, c.detail] for c in result.checks]
+    summary = Summary().heading(f"Preflight {result.environment or ''}: {result.outcome}".strip())
+    summary.table(["result", "check", "detail"], rows).paragraph(result.summary)
+    run.reporter.write_summary(summary)
+    for check in result.checks:
+        if check.status is CheckStatus.FAIL:
+            run.reporter.error(f"{check.name}: {check.detail}", title="preflight")
+
+
+# -- tools and Docker --------------------------------------------------------------------------
+def _needed_tools(ctx: _Ctx) -> list[tuple[str, str]]:
+    """(program, why) for every program this environment's plan runs on this host."""
+    needed: list[tuple[str, str]] = []
+    if ctx.driver in ("compose", "swarm"):
+        needed.append(("docker", f"the {ctx.driver} driver"))
+    if ctx.version and ctx.config.preflight.require_tag:
+        needed.append(("git", "the release tag"))
+    db = ctx.env_config.database
+    if db is not None and db.dsn_env:
+        needed += [(p, "database backups") for p in ("pg_dump", "pg_restore", "psql")]
+    needed += [(t, "preflight.tools") for t in ctx.config.preflight.tools]
+    return list(dict.fromkeys(needed))
+
+
+def _check_tools(ctx: _Ctx) -> Iterator[PreflightCheck]:
+    if ctx.driver == "process":
+        yield _skip("tool: docker", "not needed by the process driver")
+    for program, why in _needed_tools(ctx):
+        found = ctx.probe.which(program)
+        if found:
+            yield _pass(f"tool: {program}", found)
+        else:
+            yield _fail(f"tool: {program}", f"not found on PATH (needed for {why})")
+    if ctx.driver == "compose":
+        yield _compose_v2(ctx)
+
+
+def _compose_v2(ctx: _Ctx) -> PreflightCheck:
+    if not ctx.probe.which("docker"):
+        return _fail("tool: docker compose v2", "needs the docker CLI")
+    code, out = ctx.sh("docker", "compose", "version", "--short")
+    version = out.strip().lstrip("v")
+    if code != 0 or not re.match(r"^[2-9]\d*\.", version):
+        detail = out.splitlines()[-1] if out else f"exit {code}"
+        return _fail("tool: docker compose v2", f"the compose v2 plugin is missing ({detail})")
+    return _pass("tool: docker compose v2", version)
+
+
+def _check_docker_daemon(ctx: _Ctx) -> Iterator[PreflightCheck]:
+    if ctx.driver == "process":
+        yield _skip("docker daemon", "not needed by the process driver")
+        return
+    if not ctx.probe.which("docker"):
+        yield _fail("docker daemon", "no docker CLI to reach it with")
+        return
+    code, out = ctx.sh("docker", "info", "--format", "{{.ServerVersion}}")
+    ctx.facts["docker"] = code == 0
+    if code != 0:
+        yield _fail("docker daemon", f"not reachable: {_last_line(out)}")
+    else:
+        yield _pass("docker daemon", f"Docker Engine {out.strip()}")
+
+
+def _check_compose_file(ctx: _Ctx) -> Iterator[PreflightCheck]:
+    from relgate.config import ComposeStack
+
+    stack = ctx.env_config.stack
+    if not isinstance(stack, ComposeStack):
+        yield _skip("compose file", f"not used by the {ctx.driver} driver")
+        return
+    files = [ctx.config.resolve_path(f) for f in stack.files]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        yield _fail("compose file", f"not found: {', '.join(missing)}")
+        return
+    if not ctx.facts.get("docker"):
+        yield _skip("compose file", "exists; not validated (the Docker daemon is not reachable)")
+        return
+    code, out = ctx.sh(*_compose_config_argv(ctx, stack), env=_compose_env(ctx))
+    if code != 0:
+        yield _fail("compose file", f"docker compose config refuses it: {_last_line(out)}")
+    else:
+        yield _pass(
+            "compose file", ", ".join(f.name for f in files) + " accepted by compose config"
+        )
+
+
+def _compose_config_argv(ctx: _Ctx, stack: Any) -> list[str]:
+    """Deploy's own builder, so preflight validates exactly what deploy will run."""
+    from relgate.deploy.commands import ComposeProject, config_cmd  # type: ignore[import-not-found,unused-ignore]
+    from relgate.deploy.compose import project_name  # type: ignore[import-not-found,unused-ignore]
+
+    resolve = ctx.config.resolve_path
+    project = ComposeProject(
+        name=project_name(stack.project_name or ctx.config.project.name),
+        files=tuple(resolve(f) for f in stack.files),
+        profiles=tuple(stack.profiles),
+        env_file=resolve(stack.env_file) if stack.env_file else None,
+        project_dir=resolve(stack.working_dir) if stack.working_dir else None,
+    )
+    argv: list[str] = config_cmd(project)
+    return argv
+
+
+def _compose_env(ctx: _Ctx) -> dict[str, str]:
+    env = dict(ctx.run.env)
+    env.update(ctx.env_config.variables)
+    env[ctx.config.deploy.version_variable] = ctx.version or "preflight"
+    return env
+
+
+# -- git -----------------------------------------------------------------------------------------
+def tag_name(version: str, prefix: str) -> str:
+    """``1.2.0`` → ``v1.2.0``; ``v1.2.0`` stays as it is."""
+    return version if not prefix or version.startswith(prefix) else f"{prefix}{version}"
+
+
+def _check_git_tag(ctx: _Ctx) -> Iterator[PreflightCheck]:
+    if not ctx.version:
+        yield _skip("git tag", "no --version given")
+        return
+    if not ctx.config.preflight.require_tag:
+        yield _skip("git tag", "preflight.require_tag is off")
+        return
+    tag = tag_name(ctx.version, ctx.config.project.tag_prefix)
+    code, out = ctx.git("rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}")
+    if code != 0:
+        yield _fail(
+            "git tag",
+            f"{tag} does not exist (create it: git tag -a {tag} && git push origin {tag})",
+        )
+        return
+    ctx.tag_commit = sha = out.strip()
+    expected = _expected_commit(ctx, tag)
+    if expected and not sha.startswith(expected) and not expected.startswith(sha):
+        yield _fail("git tag", f"{tag} points at {sha[:12]}, expected {expected[:12]}")
+        return
+    yield _pass("git tag", f"{tag} → {sha[:12]}")
+    yield _tag_on_main(ctx, tag, sha)
+
+
+def _expected_commit(ctx: _Ctx, tag: str) -> str | None:
+    """Where the tag must point: RELGATE_EXPECTED_SHA, or the commit a tag-triggered run checked
+    out (GITHUB_SHA with GITHUB_REF = refs/tags/<tag>)."""
+    env = ctx.run.env
+    if env.get("RELGATE_EXPECTED_SHA"):
+        return env["RELGATE_EXPECTED_SHA"].strip()
+    if env.get("GITHUB_REF") == f"refs/tags/{tag}" and env.get("GITHUB_SHA"):
+        return env["GITHUB_SHA"]
+    return None
+
+
+def _main_branch(ctx: _Ctx) -> str | None:
+    code, out = ctx.git("symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD")
+    candidates = [out.strip()] if code == 0 and out.strip() else []
+    candidates += ["origin/main", "main", "origin/master", "master"]
+    for ref in candidates:
+        if ctx.git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")[0] == 0:
+            return ref
+    return None
+
+
+def _tag_on_main(ctx: _Ctx, tag: str, sha: str) -> PreflightCheck:
+    branch = _main_branch(ctx)
+    if branch is None:
+        return _skip("tag on main", "no main/master branch in this clone")
+    code, _ = ctx.git("merge-base", "--is-ancestor", sha, branch)
+    if code == 1:
+        return _fail("tag on main", f"{tag} ({sha[:12]}) is not on {branch}")
+    if code != 0:
+        return _fail("tag on main", f"git merge-base failed (exit {code}); a shallow clone?")
+    return _pass("tag on main", f"{tag} is on {branch}")
+
+
+def _check_main_up_to_date(ctx: _Ctx) -> Iterator[PreflightCheck]:
+    for local in ("main", "master"):
+        if ctx.git("rev-parse", "--verify", "--quiet", f"refs/heads/{local}")[0] != 0:
+            continue
+        remote = f"origin/{local}"
+        if ctx.git("rev-parse", "--verify", "--quiet", f"refs/remotes/{remote}")[0] != 0:
+            yield _skip("main up to date", f"no {remote} to compare {local} with")
+            return
+        code, out = ctx.git("rev-list", "--count", f"{local}..{remote}")
+        behind = int(out.strip()) if code == 0 and out.strip().isdigit() else None
+        if behind:
+            yield _fail(
+                "main up to date",
+                f"{local} is {behind} commit(s) behind {remote} (git pull --ff-only)",
+            )
+        elif behind is None:
+            yield _fail(
+                "main up to date", f"cannot compare {local} with {remote}: {_last_line(out)}"
+            )
+        else:
+            yield _pass("main up to date", f"{local} contains {remote} (as last fetched)")
+        return
+    yield _skip("main up to date", "no local main/master branch")
+
+
+# -- configuration -------------------------------------------------------------------------------
+def _check_base_urls(ctx: _Ctx) -> Iterator[PreflightCheck]:
+    urls = [("base_url", ctx.env_config.base_url)]
+    health = ctx.config.deploy.health
+    if health is not None and "://" in health.url:
+        urls.append(("deploy.health.url", health.url))
+    for label, url in urls:
+        parts = urlsplit(url)
+        name = f"https: {label}"
+        if parts.scheme == "https":
+            yield _pass(name, url)
+        elif parts.scheme == "http" and is_loopback_host(parts.hostname):
+            yield _pass(name, f"{url} (loopback: http allowed)")
+        elif ctx.env_config.allow_insecure_http:
+            yield _pass(name, f"{url} (plain http allowed by allow_insecure_http)")
+        else:
+            yield _fail(name, f"{url} is not https://")
+
+
+def _check_secrets(ctx: _Ctx) -> Iterator[PreflightCheck]:
+    from relgate.config import register_secrets
+
+    missing = register_secrets(ctx.config, ctx.run.env, ctx.run.secrets)
+    db = ctx.env_config.database
+    if db is not None and db.dsn_env and not ctx.run.env.get(db.dsn_env):
+        missing.append(db.dsn_env)
+    required = [s.name for s in ctx.config.secrets if s.required]
+    if missing:
+        yield _fail(
+            "secrets", f"not set: {', '.join(missing)} (set them in the environment, or a file:)"
+        )
+    elif required or (db is not None and db.dsn_env):
+        names = [*required, *([db.dsn_env] if db is not None and db.dsn_env else [])]
+        yield _pass("secrets", f"set: {', '.join(dict.fromkeys(names))} (values never shown)")
+    else:
+        yield _skip("secrets", "no required secrets declared")
+
+
+def _check_backup(ctx: _Ctx) -> Iterator[PreflightCheck]:
+    from relgate.database import check_backup, connect, find_backups
+
+    if not ctx.config.preflight.require_backup:
+        yield _skip("database backup", "preflight.require_backup is off")
+        return
+    db = ctx.env_config.database
+    if db is None:
+        yield _fail(
+            "database backup", f"required, but environments.{ctx.environment}.database is not set"
+        )
+        return
+    records = find_backups(ctx.config, ctx.environment)
+    if not records:
+        yield _fail(
+            "database backup",
+            f"required, but none recorded in {ctx.config.resolve_path(db.backup_dir)} (run relgate backup)",
+        )
+        return
+    conn, _ = connect(ctx.config, ctx.environment, ctx.run.env)
+    path = Path(records[0].path)
+    check = check_backup(path, max_age=db.max_backup_age, now=ctx.run.clock(), conn=conn)
+    if check.ok:
+        age = (check.age_s or 0) / 3600
+        yield _pass("database backup", f"{path.name}: {age:.1f}h old, sha256 verified, readable")
+    else:
+        yield _fail("database backup", f"{path.name}: " + "; ".join(check.problems))
+
+
+_JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
+
+
+def _check_notes_template(ctx: _Ctx) -> Iterator[PreflightCheck]:
+    from relgate.notes.render import compile_placeholders, find_placeholders
+
+    templates = [
+        ("notes.template", ctx.config.notes.template),
+        ("notes.tag_template", ctx.config.notes.tag_template),
+    ]
+    configured = [(field_, t) for field_, t in templates if t]
+    if not configured:
+        yield _skip("notes template", "built-in templates (checked by relgate's own tests)")
+        return
+    patterns = compile_placeholders(ctx.config.notes.placeholders)
+    for field_, template in configured:
+        path = ctx.config.resolve_path(template)
+        try:
+            source = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            yield _fail(f"{field_}", f"{path}: cannot read ({exc.strerror})")
+            continue
+        # Blank out Jinja constructs (keeping their newlines) so only the static text is scanned.
+        static = _JINJA.sub(lambda m: "\n" * m.group(0).count("\n"), source)
+        hits = find_placeholders(static, patterns)
+        if hits:
+            where = ", ".join(f"line {h.line}: {h.text}" for h in hits[:10])
+            yield _fail(field_, f"{path.name} has unfilled placeholders ({where})")
+        else:
+            yield _pass(field_, f"{path.name}: no unknown placeholders")
+
+
+def _check_disk(ctx: _Ctx) -> Iterator[PreflightCheck]:
+    need = ctx.config.preflight.min_disk_free
+    free = ctx.probe.disk_free(ctx.run.dir)
+    detail = f"{_bytes(free)} free at {ctx.run.dir} (need {_bytes(need)})"
+    yield _pass("disk space", detail) if free >= need else _fail("disk space", detail)
+
+
+# -- CI -----------------------------------------------------------------------------------------
+def _check_ci(ctx: _Ctx) -> Iterator[PreflightCheck]:
+    if not ctx.config.preflight.check_ci:
+        yield _skip("CI checks", "preflight.check_ci is off")
+        return
+    if not ctx.run.env.get(ctx.config.github.token_env, "").strip():
+        yield _skip(
+            "CI checks", f"skipped: no GitHub token ({ctx.config.github.token_env} not set)"
+        )
+        return
+    sha = ctx.tag_commit or ctx.run.env.get("GITHUB_SHA")
+    if not sha:
+        code, out = ctx.git("rev-parse", "HEAD")
+        sha = out.strip() if code == 0 else None
+    if not sha:
+        yield _skip("CI checks", "no commit to check (no tag, GITHUB_SHA or git HEAD)")
+        return
+    status, detail = (ctx.probe.ci or github_ci)(ctx.config, ctx.run.env, sha)
+    yield PreflightCheck(name="CI checks", status=status, detail=detail)
+
+
+_GREEN = {"success", "neutral", "skipped"}
+
+
+def github_ci(config: RelgateConfig, env: Mapping[str, str], sha: str) -> tuple[CheckStatus, str]:
+    """The commit's check runs and commit statuses, through relgate's GitHub client.
+
+    The run's own jobs (same ``GITHUB_RUN_ID``) are ignored: they are in progress by definition.
+    """
+    from relgate.github.client import GitHubClient
+
+    client = GitHubClient.from_env(config, env)
+    own = f"/actions/runs/{env['GITHUB_RUN_ID']}/" if env.get("GITHUB_RUN_ID") else None
+
+    def fetch() -> tuple[list[tuple[str, str, str | None]], str, int]:
+        commit = client.repo.get_commit(sha)
+        runs = [
+            (r.name, r.status, r.conclusion)
+            for r in commit.get_check_runs()
+            if not (own and own in f"{r.html_url or ''} {r.details_url or ''}")
+        ]
+        combined = commit.get_combined_status()
+        return runs, combined.state, combined.total_count
+
+    runs, state, statuses = client.retrying(f"CI checks of {sha[:12]}", fetch)
+    return ci_verdict(sha, runs, state, statuses)
+
+
+def ci_verdict(
+    sha: str, runs: Sequence[tuple[str, str, str | None]], state: str, statuses: int
+) -> tuple[CheckStatus, str]:
+    """PASS only when every check run concluded green and the commit status (if any) is success."""
+    if not runs and not statuses:
+        return CheckStatus.FAIL, f"no CI checks reported for {sha[:12]}: nothing proves it green"
+    red = [f"{n} ({c})" for n, s, c in runs if s == "completed" and c not in _GREEN]
+    pending = [n for n, s, _ in runs if s != "completed"]
+    if statuses and state != "success":
+        red.append(f"commit status {state}")
+    if red or pending:
+        parts = ([f"failed: {', '.join(red)}"] if red else []) + (
+            [f"still running: {', '.join(pending)}"] if pending else []
+        )
+        return CheckStatus.FAIL, f"{sha[:12]}: " + "; ".join(parts)
+    green = len(runs) + (1 if statuses else 0)
+    return CheckStatus.PASS, f"{sha[:12]}: {green} check(s) green"
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "(no output)"
+
+
+def _bytes(n: int) -> str:
+    for unit, size in (("TB", 1000**4), ("GB", 1000**3), ("MB", 1000**2), ("kB", 1000)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+CHECKS: tuple[Callable[[_Ctx], Iterable[PreflightCheck]], ...] = (
+    _check_tools,
+    _check_docker_daemon,
+    _check_compose_file,
+    _check_git_tag,
+    _check_main_up_to_date,
+    _check_base_urls,
+    _check_secrets,
+    _check_backup,
+    _check_notes_template,
+    _check_disk,
+    _check_ci,
+)
