@@ -21,13 +21,16 @@ the action wiring tests use it, and it is handy when debugging a workflow.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 PREFIX = "RELGATE_INPUT_"
 
@@ -186,7 +189,7 @@ def outputs_from(document: Mapping[str, object], code: int) -> dict[str, str]:
             elif isinstance(value, str | int | float) or value is None:
                 outputs[key.replace("_", "-")] = "" if value is None else str(value)
         outcome = str(result.get("outcome") or "")
-        outputs["rolled-back"] = "true" if outcome == "rolled_back" else "false"
+        outputs.setdefault("rolled-back", "true" if outcome == "rolled_back" else "false")
         outputs["result"] = json.dumps(result, sort_keys=True)
     outputs.setdefault("status", "error")
     return outputs
@@ -215,20 +218,76 @@ def main(argv: list[str], env: Mapping[str, str], run_cli: Callable[..., int] | 
         return 0
     os.chdir(workdir)
     os.environ.update(extra)
+    run_dir = _run_dir(command, env)
+    if run_dir:
+        command.insert(1, f"--run-dir={run_dir}")
+    with _summary_kept_in(run_dir, {**env, **extra}) as child_env:
+        code = _run(command, child_env, run_cli)
+    return code
+
+
+def _run(command: list[str], child_env: dict[str, str], run_cli: Callable[..., int] | None) -> int:
+    from relgate.gha import Reporter
+
     if run_cli is None:
         from relgate.cli import main as run_cli
     buffer = io.StringIO()
     # The report (and workflow commands) go to the real stdout; the JSON result to the buffer.
-    code = run_cli(command, env=dict(os.environ), stdout=buffer, stderr=sys.stdout)
+    code = run_cli(command, env=child_env, stdout=buffer, stderr=sys.stdout)
     try:
         document = json.loads(buffer.getvalue() or "{}")
     except ValueError:
         document = {}
+    reporter = Reporter(sys.stdout, child_env)
     for name, value in outputs_from(document, code).items():
         # Later steps (upload-artifact) resolve paths from the workspace, not working-directory.
         absolute = name.endswith("-path") and value and not os.path.isabs(value)
         reporter.set_output(name, os.path.abspath(value) if absolute else value)
     return code
+
+
+def _run_dir(command: list[str], env: Mapping[str, str]) -> str | None:
+    """The run directory, chosen here when neither the input nor an earlier step set one.
+
+    It is what relgate itself would pick (``<config dir>/.relgate/runs/<run id>``, the run id being
+    ``gh-<run id>-<attempt>`` in Actions); choosing it up front lets this script keep the job summary
+    in it (see :func:`_summary_kept_in`).
+    """
+    if any(a.startswith("--run-dir=") for a in command) or "evidence" in command:
+        return None
+    if env.get("RELGATE_RUN_DIR"):
+        return None
+    from relgate.run import new_run_id
+
+    config = next((a.split("=", 1)[1] for a in command if a.startswith("--config=")), "relgate.yml")
+    return str(Path(config).resolve().parent / ".relgate" / "runs" / new_run_id(env))
+
+
+@contextlib.contextmanager
+def _summary_kept_in(run_dir: str | None, env: Mapping[str, str]) -> Iterator[dict[str, str]]:
+    """Give relgate a private step-summary file, then append it to the real one *and* to the run
+    directory's summary.md: a step summary is not downloadable later (and act discards it), the
+    evidence bundle is. The text was already redacted by relgate's reporter."""
+    child_env = dict(env)
+    real = env.get("GITHUB_STEP_SUMMARY")
+    target = run_dir or env.get("RELGATE_RUN_DIR")
+    if env.get("GITHUB_ACTIONS") != "true" or not real:
+        yield child_env
+        return
+    with tempfile.TemporaryDirectory(prefix="relgate-summary-") as tmp:
+        private = Path(tmp) / "summary.md"
+        private.touch()
+        child_env["GITHUB_STEP_SUMMARY"] = str(private)
+        try:
+            yield child_env
+        finally:
+            text = private.read_text(encoding="utf-8")
+            if text:
+                with open(real, "a", encoding="utf-8") as fh:
+                    fh.write(text)
+                if target and Path(target).is_dir():
+                    with open(Path(target) / "summary.md", "a", encoding="utf-8") as fh:
+                        fh.write(text)
 
 
 if __name__ == "__main__":
