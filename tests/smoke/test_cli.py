@@ -1,0 +1,74 @@
+"""``relgate smoke`` through the real CLI entry point (exit codes, --check, --json)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from relgate.cli import main
+
+from .conftest import DEMO_SCENARIO, PASSWORD, Demo
+
+
+def _main(argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(argv, env=env, stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_check_accepts_the_demo_scenario() -> None:
+    code, out, _ = _main(["smoke", "--check", str(DEMO_SCENARIO)], {})
+    assert code == 0 and "is valid (9 steps)" in out
+
+
+def test_check_rejects_a_broken_scenario_with_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text(DEMO_SCENARIO.read_text().replace("{{ exam_id }}", "{{ exam }}"))
+    code, out, err = _main(["smoke", "--check", str(bad)], {})
+    assert code == 2
+    assert (
+        "bad.yml:" in out + err
+        and "'exam' is not a var nor captured by an earlier step" in out + err
+    )
+
+
+def test_run_passes_with_json_result(tmp_path: Path, demo: Demo) -> None:
+    env = {"SMOKE_PASS": PASSWORD}
+    argv = [
+        "--json",
+        "--run-dir",
+        str(tmp_path / "run"),
+        "smoke",
+        "--scenario",
+        str(DEMO_SCENARIO),
+        "--base-url",
+        demo.url,
+    ]
+    code, out, err = _main(argv, env)
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["verdict"] == "9/9 passed" and result["stage"] == "smoke"
+    assert PASSWORD not in out + err
+
+
+def test_run_failure_exits_1(tmp_path: Path, demo: Demo) -> None:
+    env = {"SMOKE_PASS": "wrong"}
+    argv = [
+        "--run-dir",
+        str(tmp_path / "run"),
+        "smoke",
+        "--scenario",
+        str(DEMO_SCENARIO),
+        "--base-url",
+        demo.url,
+    ]
+    code, out, _ = _main(argv, env)
+    assert code == 1 and "❌ 1/9 login — HTTP 401" in out
+
+
+def test_missing_scenario_is_usage_error(tmp_path: Path) -> None:
+    code, _, _ = _main(
+        ["smoke", "--scenario", str(tmp_path / "nope.yml"), "--base-url", "http://127.0.0.1:9"], {}
+    )
+    assert code == 2

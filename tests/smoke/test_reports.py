@@ -1,0 +1,121 @@
+"""JUnit XML (validated against an XSD with xmlschema), the summary, and structural redaction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import httpx
+import pytest
+import xmlschema
+
+from relgate.secrets import REDACTED
+from relgate.smoke.redact import Redactor
+from relgate.smoke.stage import smoke
+
+from .conftest import DEMO_SCENARIO, PASSWORD, Demo, Harness
+
+XSD = xmlschema.XMLSchema(Path(__file__).with_name("junit.xsd"))
+
+
+def _junit(harness: Harness, demo: Demo) -> tuple[ET.Element, Path]:
+    run = harness.run()
+    smoke(None, run, environment="t", scenario=DEMO_SCENARIO, base_url=demo.url)
+    path = run.dir / "artifacts" / "smoke" / "junit.xml"
+    XSD.validate(str(path))
+    return ET.parse(path).getroot(), run.dir
+
+
+def test_junit_of_a_passing_run_is_valid_with_one_case_per_step(
+    harness: Harness, demo: Demo
+) -> None:
+    root, run_dir = _junit(harness, demo)
+    cases = root.findall("./testsuite/testcase")
+    assert [c.get("name") for c in cases][:2] == ["01 login", "02 exam id"] and len(cases) == 9
+    attachments = [c.findtext("system-out") for c in cases]
+    for text in attachments:
+        assert text is not None and text.startswith("[[ATTACHMENT|")
+        assert (run_dir / text[len("[[ATTACHMENT|") : -2]).is_file()
+    props = {p.get("name"): p.get("value") for p in cases[3].iter("property")}
+    assert props["attempts"] == "1" and props["http_status"] == "201"
+
+
+def test_junit_of_a_failing_run_marks_failure_and_skips(harness: Harness, demo: Demo) -> None:
+    with httpx.Client(base_url=demo.url) as other:
+        other.post("/api/login/", json={"username": "prof1", "password": PASSWORD})
+        copy = other.get("/api/exams/1/copies/", params={"status": "READY"}).json()[0]["id"]
+        other.post(
+            f"/api/grading/copies/{copy}/lock/", headers={"X-CSRFToken": other.cookies["csrftoken"]}
+        )
+    root, _ = _junit(harness, demo)
+    suite = root.find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("9", "1", "5")
+    failure = root.find("./testsuite/testcase/failure")
+    assert failure is not None and "409" in (failure.get("message") or "")
+    assert "hint: 409" in (failure.text or "")
+
+
+def test_summary_table_is_written(harness: Harness, demo: Demo) -> None:
+    run = harness.run()
+    smoke(None, run, environment="t", scenario=DEMO_SCENARIO, base_url=demo.url)
+    text = (run.dir / "summary.md").read_text()
+    assert "| # | step | result | HTTP | time | tries | note |" in text
+    assert "9/9 passed" in text
+    assert harness_outputs(run) == {
+        "status": "passed",
+        "passed": "9",
+        "total": "9",
+        "verdict": "9/9 passed",
+    }
+
+
+def harness_outputs(run: object) -> dict[str, str]:
+    return dict(run.reporter.outputs)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        pytest.param("Authorization", "Bearer abc", REDACTED, id="authorization"),
+        pytest.param("X-CSRFToken", "abc", REDACTED, id="csrf"),
+        pytest.param("X-Vendor-Api-Key", "abc", REDACTED, id="suffix-key"),
+        pytest.param(
+            "Cookie",
+            "sessionid=a; csrftoken=b",
+            f"sessionid={REDACTED}; csrftoken={REDACTED}",
+            id="cookie",
+        ),
+        pytest.param(
+            "Set-Cookie",
+            "sessionid=abc; HttpOnly; Path=/",
+            f"sessionid={REDACTED}; HttpOnly; Path=/",
+            id="set-cookie-keeps-attributes",
+        ),
+        pytest.param(
+            "Location",
+            "https://s3/x?X-Amz-Signature=abc&a=1",
+            f"https://s3/x?X-Amz-Signature={REDACTED}&a=1",
+            id="presigned-location",
+        ),
+        pytest.param("Content-Type", "application/json", "application/json", id="harmless"),
+        pytest.param(
+            "X-Debug",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+            f"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.{REDACTED}",
+            id="jwt-signature",
+        ),
+    ],
+)
+def test_header_redaction(name: str, value: str, expected: str) -> None:
+    assert Redactor().header(name, value) == expected
+
+
+def test_json_and_configured_keys_are_blanked_at_any_depth() -> None:
+    redactor = Redactor(json_keys=["pin"])
+    data = {"user": "u", "password": "p", "nested": [{"token": "t", "PIN": 1, "ok": True}]}
+    assert redactor.data(data) == {
+        "user": "u",
+        "password": REDACTED,
+        "nested": [{"token": REDACTED, "PIN": REDACTED, "ok": True}],
+    }
