@@ -296,7 +296,7 @@ def _asset_files(
     stem = bundle.name.split(".tar")[0]
     out = run.artifacts("release")
     manifest = run.write_bytes(
-        "artifacts/release/" + f"{stem}.manifest.json", open_bundle(bundle).read("manifest.json")
+        "artifacts/release/" + f"{stem}.manifest.json", open_bundle(bundle).manifest.canonical_bytes()
     )
     notes = run.write_text(f"artifacts/release/{default_output(config, ctx.version).name}", body)
     paths = [bundle, manifest, notes]

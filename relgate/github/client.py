@@ -131,6 +131,7 @@ class GitHubClient:
             seconds_between_writes=None,
             per_page=100,
             timeout=30,
+            lazy=True,  # no GET of the repository (or of anything) before it is needed
         )
         policy = RetryPolicy(
             max_retries=config.github.max_retries,
@@ -147,7 +148,7 @@ class GitHubClient:
     def repo(self) -> Any:
         """The PyGithub ``Repository`` (lazy: no request until it is used)."""
         if self._repo is None:
-            self._repo = self.github.get_repo(self.repository, lazy=True)
+            self._repo = self.github.get_repo(self.repository)
         return self._repo
 
     # -- the retry and error boundary ---------------------------------------------------------

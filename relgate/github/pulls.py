@@ -31,7 +31,7 @@ def ensure_branch(client: GitHubClient, branch: str, base: str) -> bool:
 
     def step() -> bool:
         try:
-            client.repo.get_git_ref(f"heads/{branch}")
+            _ = client.repo.get_git_ref(f"heads/{branch}").object.sha  # loads lazily: keep in try
             return False
         except Exception as exc:
             if not is_status(exc, 404):

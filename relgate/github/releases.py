@@ -86,14 +86,16 @@ def read_tag(client: GitHubClient, tag: str) -> TagState | None:
 
     def step() -> TagState | None:
         try:
+            # Attributes are read inside the try: PyGithub objects may load lazily.
             ref = client.repo.get_git_ref(f"tags/{tag}")
+            kind, sha = ref.object.type, ref.object.sha
         except Exception as exc:
             if is_status(exc, 404):
                 return None
             raise
-        if ref.object.type != "tag":
-            return TagState(tag, ref.object.sha, ref.object.sha, False, "", "found")
-        obj = client.repo.get_git_tag(ref.object.sha)
+        if kind != "tag":
+            return TagState(tag, sha, sha, False, "", "found")
+        obj = client.repo.get_git_tag(sha)
         return TagState(tag, obj.object.sha, obj.sha, True, obj.message or "", "found")
 
     return client.retrying(f"read tag {tag}", step)
@@ -163,7 +165,9 @@ def find_release(client: GitHubClient, tag: str) -> Any | None:
         if seen < _PAGE:
             return None
         try:
-            return client.repo.get_release(tag)
+            found = client.repo.get_release(tag)
+            _ = found.id, found.draft  # load it here, where a 404 is expected
+            return found
         except Exception as exc:
             if is_status(exc, 404):
                 return None
@@ -189,7 +193,7 @@ def ensure_draft_release(
                 make_latest="false" if prerelease else "legacy",
             )
             return created, "created"
-        if release.draft and (release.body != body or release.title != name):
+        if release.draft and (release.body != body or release.name != name):
             release = release.update_release(
                 name=name, message=body, draft=True, prerelease=prerelease
             )

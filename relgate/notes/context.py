@@ -265,10 +265,13 @@ def stage_views(
     )
     smoke = results("smoke")
     if smoke:
-        passed, total = smoke.get("passed"), smoke.get("total")
+        # SmokeReport counts steps in passed_count ("passed" is every result's boolean verdict).
+        passed, total = smoke.get("passed_count", smoke.get("passed")), smoke.get("total")
+        passed = None if isinstance(passed, bool) else passed
         ratio = f"{passed}/{total}" if isinstance(passed, int) and isinstance(total, int) else None
         views["smoke"] = {
-            **_pick(smoke, "status", "summary", "passed", "total", "failed_step"),
+            **_pick(smoke, "status", "summary", "total", "failed_step"),
+            "passed": passed,
             "verdict": smoke.get("verdict") or ratio or smoke.get("status"),
             "ratio": ratio,
             "time": smoke.get("finished_at"),

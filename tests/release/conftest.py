@@ -1,0 +1,102 @@
+"""A real evidence bundle for a real commit, and a contract-checked fake GitHub holding it."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from relgate.config import RelgateConfig, load_config
+from relgate.gha import Reporter
+from relgate.github.client import GitHubClient
+from relgate.results import Status, result_model
+from relgate.run import Run
+from relgate.secrets import SecretRegistry
+from tests.github_fake._fake import FakeGitHub
+from tests.notes.conftest import GitRepo
+
+TOKEN = "ghp_fake0000000000000000000000000000000000"
+
+CONFIG = """\
+project:
+  name: app
+  repository: acme/app
+  repo_path: app
+environments:
+  staging: {base_url: "http://127.0.0.1:8000"}
+archive: {format: tar.gz}
+notes:
+  output: RELEASE_NOTES_{version}.md
+"""
+
+
+@dataclass
+class Setup:
+    """Everything one release test needs; ``bundle()`` packs a fresh evidence bundle."""
+
+    tmp: Path
+    repo: GitRepo
+    config: RelgateConfig
+    fake: FakeGitHub
+    env: dict[str, str]
+    sleeps: list[float] = field(default_factory=list)
+    runs: int = 0
+
+    def new_run(self) -> Run:
+        self.runs += 1
+        reporter = Reporter(io.StringIO(), self.env, SecretRegistry())
+        return Run.open(
+            env=self.env,
+            reporter=reporter,
+            run_dir=self.tmp / f"run-{self.runs}",
+            environment="staging",
+        )
+
+    def bundle(self, *, smoke: Status = Status.PASSED, deploy: Status = Status.PASSED) -> Path:
+        """A bundle for the repository's HEAD with the given deploy and smoke verdicts."""
+        from relgate.evidence.archive import archive
+
+        run = self.new_run()
+        run.version = "v1.0.0"
+        for stage, status in (("deploy", deploy), ("smoke", smoke)):
+            model = result_model(stage)
+            run.write_result(model(stage=stage, status=status, summary=f"{stage} {status.value}"))
+        result = archive(self.config, run, output_dir=self.tmp / "bundles")
+        assert result.bundle_path, result
+        return Path(result.bundle_path)
+
+    def client(self) -> GitHubClient:
+        return GitHubClient.from_env(
+            self.config, self.env, sleep=self.sleeps.append, clock=lambda: 1_735_689_600.0
+        )
+
+
+@pytest.fixture
+def setup(tmp_path: Path, repo: GitRepo) -> Iterator[Setup]:
+    repo.commit("chore: init")
+    repo.tag("v0.9.0")
+    repo.commit("feat: grading (#3)")
+    repo.commit("fix: pdf export")
+    (tmp_path / "relgate.yml").write_text(CONFIG, encoding="utf-8")
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "RUNNER_", "RELGATE_"))
+    }
+    env |= {"GITHUB_TOKEN": TOKEN, "NO_COLOR": "1"}
+    config = load_config(tmp_path / "relgate.yml", env=env)
+    with FakeGitHub(owner="acme", repo="app") as fake:
+        fake.seed_commit("chore: init", sha=repo.git("rev-parse", "HEAD~2"), branch="main")
+        fake.seed_commit("feat: grading (#3)", sha=repo.git("rev-parse", "HEAD~1"), branch="main")
+        fake.seed_commit("fix: pdf export", sha=repo.head(), branch="main")
+        yield Setup(tmp_path, repo, config, fake, env)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> GitRepo:
+    from tests._tools import require_tool
+
+    require_tool("git")
+    return GitRepo(tmp_path / "app")
