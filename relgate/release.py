@@ -294,15 +294,13 @@ def _asset_files(
 
     bundle = Path(report.path)
     stem = bundle.name.split(".tar")[0]
-    out = run.artifacts("release")
-    manifest = run.write_bytes(
-        "artifacts/release/" + f"{stem}.manifest.json", open_bundle(bundle).manifest.canonical_bytes()
-    )
+    # The canonical manifest: sha256 of these bytes is the digest the tag message names.
+    manifest_bytes = open_bundle(bundle).manifest.canonical_bytes()
+    manifest = run.write_bytes(f"artifacts/release/{stem}.manifest.json", manifest_bytes)
     notes = run.write_text(f"artifacts/release/{default_output(config, ctx.version).name}", body)
     paths = [bundle, manifest, notes]
     for pattern in config.release.assets:
         paths += sorted(p for p in config.base_dir.glob(pattern) if p.is_file())
-    del out
     files = []
     for path in dict.fromkeys(paths):
         content_type = "application/gzip" if path.name.endswith(".gz") else None
