@@ -12,6 +12,7 @@ so with the handful of forms a few secrets have, the scan stays off the critical
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from relgate.secrets import SecretRegistry, encoded_forms
@@ -59,30 +60,72 @@ def _name_of(registry: SecretRegistry, value: str) -> str:
 
 @dataclass
 class StreamScan:
-    """Scan one file fed in chunks; :attr:`leaks` holds what was found (at most one per line)."""
+    """Scan one file fed in chunks; :meth:`leaks` says what was found (at most one per line).
+
+    Only byte offsets are kept while scanning: counting newlines in every chunk would cost as much
+    as the search itself, and leaks are rare, so line numbers are computed at the end from the
+    file (``locate``), only when something was found.
+    """
 
     scanner: LeakScanner
     file: str
-    leaks: list[Leak] = field(default_factory=list)
+    offsets: list[tuple[int, str]] = field(default_factory=list)
     _tail: bytes = b""
-    _lines_before_tail: int = 0
-    _seen: set[tuple[int, str]] = field(default_factory=set)
+    _consumed: int = 0  # bytes fed before the current chunk
 
     def feed(self, chunk: bytes) -> None:
         if not self.scanner.forms or not chunk:
             return
-        buf = self._tail + chunk
-        fresh_from = len(self._tail)  # a match must end after this to be new
+        tail, base = self._tail, self._consumed
+        # Matches straddling the previous chunk's end: search tail + the start of this chunk.
+        edge = tail + chunk[: self.scanner.overlap] if tail else b""
         for form, name in self.scanner.forms:
-            start = buf.find(form)
-            while start != -1:
-                if start + len(form) > fresh_from:
-                    line = self._lines_before_tail + buf.count(b"\n", 0, start) + 1
-                    if (line, name) not in self._seen:
-                        self._seen.add((line, name))
-                        self.leaks.append(Leak(self.file, line, name))
-                start = buf.find(form, start + 1)
-        keep = min(self.scanner.overlap, len(buf))
-        cut = len(buf) - keep
-        self._lines_before_tail += buf.count(b"\n", 0, cut)
-        self._tail = buf[cut:]
+            self._find(chunk, form, name, base, 0)
+            if edge:
+                self._find(edge, form, name, base - len(tail), len(tail))
+        self._consumed += len(chunk)
+        keep = self.scanner.overlap
+        if keep:
+            self._tail = (tail + chunk if len(chunk) < keep else chunk)[-keep:]
+
+    def _find(self, buf: bytes, form: bytes, name: str, base: int, must_cross: int) -> None:
+        start = buf.find(form)
+        while start != -1:
+            # In the edge buffer, only matches that begin in the old tail and end in the new chunk
+            # are new; the others were found (or will be) by a whole-chunk search.
+            if not must_cross or (start < must_cross < start + len(form)):
+                self.offsets.append((base + start, name))
+            start = buf.find(form, start + 1)
+
+    def leaks(self, data_at: Callable[[], Iterable[bytes]] | None = None) -> list[Leak]:
+        """The leaks, with line numbers counted from ``data_at()`` (the file again) if given."""
+        if not self.offsets:
+            return []
+        found = sorted(set(self.offsets))
+        lines = _line_numbers([o for o, _ in found], data_at() if data_at else ())
+        seen: set[tuple[int, str]] = set()
+        out = []
+        for (_offset, name), line in zip(found, lines, strict=True):
+            if (line, name) not in seen:
+                seen.add((line, name))
+                out.append(Leak(self.file, line, name))
+        return out
+
+
+def _line_numbers(offsets: list[int], chunks: Iterable[bytes]) -> list[int]:
+    """1-based line of each (sorted) byte offset; 0 when the data is not available."""
+    result: list[int] = []
+    newlines = 0
+    pos = 0
+    pending = iter(offsets)
+    current = next(pending, None)
+    for chunk in chunks:
+        while current is not None and current < pos + len(chunk):
+            result.append(newlines + chunk.count(b"\n", 0, current - pos) + 1)
+            current = next(pending, None)
+        newlines += chunk.count(b"\n")
+        pos += len(chunk)
+    while current is not None:
+        result.append(0)
+        current = next(pending, None)
+    return result
