@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import random as _random
+import ssl
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -169,17 +170,56 @@ def open_client(
     user_agent: str = "relgate-smoke",
 ) -> httpx.Client:
     """The scenario's one client: cookie jar, keep-alive, TLS verification on by default."""
-    import ssl
-
     import httpx
 
-    verify: bool | ssl.SSLContext = True
-    bundle = scenario.tls.ca_bundle or ca_bundle
-    if bundle:
-        verify = ssl.create_default_context(cafile=bundle)
-    if not scenario.tls.verify:
-        verify = False
-    return httpx.Client(transport=transport, verify=verify, headers={"User-Agent": user_agent})
+    if transport is None:
+        transport = _lazy_tls_transport(scenario.tls.ca_bundle or ca_bundle, scenario.tls.verify)
+    return httpx.Client(transport=transport, headers={"User-Agent": user_agent})
+
+
+def _lazy_transport_class() -> type[httpx.BaseTransport]:
+    import httpx
+
+    class LazyTLSTransport(httpx.BaseTransport):
+        """Builds the certificate-verifying transport on the first https request only.
+
+        Loading the CA bundle costs tens of milliseconds, a good share of a whole smoke run
+        against a loopback http target; plain http gets a transport that never does TLS.
+        """
+
+        def __init__(self, ca_bundle: str | None, verify: bool) -> None:
+            self.ca_bundle = ca_bundle
+            self.verify = verify
+            self.plain: httpx.HTTPTransport | None = None
+            self.tls: httpx.HTTPTransport | None = None
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.scheme == "https":
+                if self.tls is None:
+                    self.tls = httpx.HTTPTransport(verify=self._verify())
+                return self.tls.handle_request(request)
+            if self.plain is None:
+                # No CA loaded: it verifies (and so refuses) any TLS it would ever see.
+                self.plain = httpx.HTTPTransport(verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+            return self.plain.handle_request(request)
+
+        def _verify(self) -> ssl.SSLContext | bool:
+            if not self.verify:
+                return False
+            if self.ca_bundle:
+                return ssl.create_default_context(cafile=self.ca_bundle)
+            return True
+
+        def close(self) -> None:
+            for transport in (self.plain, self.tls):
+                if transport is not None:
+                    transport.close()
+
+    return LazyTLSTransport
+
+
+def _lazy_tls_transport(ca_bundle: str | None, verify: bool) -> httpx.BaseTransport:
+    return _lazy_transport_class()(ca_bundle, verify)
 
 
 class Runner:
