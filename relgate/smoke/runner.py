@@ -177,7 +177,7 @@ def open_client(
     return httpx.Client(transport=transport, headers={"User-Agent": user_agent})
 
 
-def _lazy_transport_class() -> type[httpx.BaseTransport]:
+def _lazy_tls_transport(ca_bundle: str | None, verify: bool) -> httpx.BaseTransport:
     import httpx
 
     class LazyTLSTransport(httpx.BaseTransport):
@@ -215,11 +215,7 @@ def _lazy_transport_class() -> type[httpx.BaseTransport]:
                 if transport is not None:
                     transport.close()
 
-    return LazyTLSTransport
-
-
-def _lazy_tls_transport(ca_bundle: str | None, verify: bool) -> httpx.BaseTransport:
-    return _lazy_transport_class()(ca_bundle, verify)
+    return LazyTLSTransport(ca_bundle, verify)
 
 
 class Runner:
