@@ -72,3 +72,45 @@ def test_quick_rollback_to_an_unrecorded_version_is_refused(broken_after_v2: Sta
     assert (result.outcome, result.exit_code) == ("no_previous_version", 1)
     assert "--allow-unrecorded" in result.summary
     assert "v3-unhealthy" in " ".join(stack.running_images())  # nothing was touched
+
+
+def test_full_rollback_end_to_end_with_the_deploy_driver(
+    compose_stack: Stack,  # type: ignore[valid-type]
+    pg_cluster: object,
+    database: str,
+) -> None:
+    """Compose app on the real engine + PostgreSQL by DSN, through the default DeployMachinery:
+    v1 deployed and backed up, v2 deployed with its migration, full rollback → v1 serving on v1
+    data, the v2 table gone, the app stopped during the restore."""
+    from relgate.database import backup
+    from tests.operations.conftest import V1_SCHEMA, V2_MIGRATION
+
+    cluster = pg_cluster
+    stack = compose_stack
+    stack.extra = {"lock": {"dir": str(stack.dir / "locks")}}
+    stack.env["APP_DATABASE_URL"] = cluster.dsn(database)  # type: ignore[attr-defined]
+    stack.write_config()
+    text = stack.config_path.read_text().replace(
+        "    variables:",
+        f"    database:\n      dsn_env: APP_DATABASE_URL\n      backup_dir: {stack.dir / 'backups'}\n    variables:",
+    )
+    stack.write_config = lambda: stack.config_path.write_text(text)  # keep the database section
+    cluster.psql(database, V1_SCHEMA)  # type: ignore[attr-defined]
+    assert stack.deploy("v1").outcome == "deployed"
+    backup(stack.config(), stack.open_run("backup"), "staging")
+    assert stack.deploy("v2").outcome == "deployed"
+    cluster.psql(database, V2_MIGRATION)  # type: ignore[attr-defined]
+    # v2 is the last-known-good now: going back to v1 is an explicit, recorded --to
+    run = stack.open_run("full")
+    result = rollback(stack.config(), run, environment="staging", mode="full", to_version="v1")
+
+    assert (result.outcome, result.exit_code) == ("rolled_back", 0), result.summary
+    assert stack.get() == "version v1"
+    assert cluster.psql(database, "SELECT to_regclass('public.annotations_v2')") == ""  # type: ignore[attr-defined]
+    assert cluster.psql(database, "SELECT min(status) FROM copies") == "GRADED"  # type: ignore[attr-defined]
+    steps = {s.name: s for s in result.steps}
+    assert steps["stop application"].detail == "stopped web"
+    assert result.backup is not None and result.backup.record is not None
+    assert result.backup.record.app_version == "v1"  # the data's version, read from deploy's record
+    assert result.warnings == []
+    assert (run.dir / "logs" / "rollback").is_dir()
