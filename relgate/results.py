@@ -64,9 +64,9 @@ class StageResult(BaseModel):
 # stage -> "module:Class". Imported lazily so loading a bundle does not import every stage.
 RESULT_MODELS: dict[str, str] = {
     "archive": "relgate.evidence.archive:ArchiveResult",
+    "deploy": "relgate.deploy.models:DeployResult",
     "gate": "relgate.gate:GateResult",
     "notes": "relgate.notes.stage:NotesResult",
-    "preflight": "relgate.preflight:PreflightResult",
     "release": "relgate.release:ReleaseRecord",
     "rollback": "relgate.rollback:RollbackResult",
     "smoke": "relgate.smoke.report:SmokeReport",

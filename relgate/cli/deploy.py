@@ -6,11 +6,23 @@ import argparse
 
 from relgate.cli import command_parser
 from relgate.cli._app import App
-from relgate.errors import NotBuiltYet
 
 EXAMPLES = """\
   relgate --env staging deploy --version v1.2.0
-  relgate deploy --version v1.2.0 --no-rollback   # debugging only
+  RELGATE_VERSION=v1.2.0 relgate deploy
+  relgate deploy --version v1.2.0 --no-rollback   # debugging only: a failed stack is left as is
+"""
+
+DESCRIPTION = """\
+bring the stack to a version and gate on real health (rolls back on failure)
+
+outcomes (also the step output 'outcome'):
+  deployed             0  every service healthy, health URL and post-deploy commands passed
+  rolled_back          1  the version failed; the last-known-good runs again and is healthy
+  rollback_failed      1  the version failed and so did the last-known-good: act now
+  no_previous_version  1  the version failed, nothing to go back to: the stack was stopped
+  failed               1  the version failed and --no-rollback left it as is
+  bad_config           2  the compose file/config is invalid; nothing was touched
 """
 
 
@@ -23,12 +35,32 @@ def register(
         "deploy",
         "bring the stack to a version and gate on real health (rolls back on failure)",
         EXAMPLES,
+        description=DESCRIPTION,
     )
     parser.add_argument(
-        "--version", metavar="VERSION", help="version to deploy (image tag / git ref)"
+        "--version",
+        metavar="VERSION",
+        help="version to deploy (image tag / git ref; default: $RELGATE_VERSION)",
+    )
+    parser.add_argument(
+        "--no-rollback",
+        action="store_true",
+        help="on failure, leave the failed stack running for debugging (never in CI)",
     )
     parser.set_defaults(handler=handle)
 
 
 def handle(app: App, args: argparse.Namespace) -> int:
-    raise NotBuiltYet("deploy")
+    from relgate.deploy.stage import deploy
+
+    config = app.config()
+    environment, _ = config.environment(app.env_name)
+    version = args.version or app.env.get("RELGATE_VERSION") or ""
+    run = app.open_run(config, environment)
+    # No run.stage() wrapper: deploy() writes results/deploy.json itself on every path (errors and
+    # signals included), with the outcome a fallback result could not know.
+    result = deploy(
+        config, run, environment=environment, version=version, rollback=not args.no_rollback
+    )
+    app.emit(result)
+    return result.exit_code

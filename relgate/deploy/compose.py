@@ -1,0 +1,382 @@
+"""The compose driver: Compose v2 CLI to change the stack, the Docker SDK to watch it.
+
+The CLI does what compose is good at (config, pull, build, up with its recreate plan); the SDK gives
+what the CLI cannot: a live event stream filtered on the project label, opened *before* ``up``, and
+cheap inspects for the starting state, probe outputs and image IDs. docker-py's event stream blocks,
+so it runs in a thread that :meth:`_ComposeWatch.close` cancels by closing the stream.
+
+Foreign errors are mapped here, at the boundary: docker-py / requests connection failures become
+:class:`ServiceUnreachable`, an invalid compose file :class:`ConfigError` naming the file, a missing
+``docker`` or compose plugin :class:`ToolMissing`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from relgate.deploy import commands as cmd
+from relgate.deploy.driver import Prepared, Target, Watch
+from relgate.deploy.health import Kind, Observation
+from relgate.deploy.models import CommandRecord, ServiceImage
+from relgate.deploy.state import text_hash
+from relgate.errors import ConfigError, Problem, ServiceUnreachable, ToolMissing
+
+if TYPE_CHECKING:
+    from relgate.config import ComposeStack, PostDeployCommand
+    from relgate.deploy.context import DeployContext
+
+__all__ = ["ComposeDriver", "project_name"]
+
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+ONEOFF_LABEL = "com.docker.compose.oneoff"
+CONFIG_HASH_LABEL = "com.docker.compose.config-hash"
+EVENTS = ["create", "start", "restart", "die", "oom", "kill", "stop", "destroy", "health_status"]
+_INSPECT_AFTER = {"create", "start", "restart", "health", "die"}
+
+
+def project_name(text: str) -> str:
+    """Compose's rule: lowercase letters, digits, dashes and underscores, starting alphanumeric."""
+    name = re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-_")
+    return name or "relgate"
+
+
+@contextmanager
+def docker_errors(host: str) -> Iterator[None]:
+    """Map the SDK's (and requests') connection failures to one clear error."""
+    import docker.errors
+    import requests.exceptions
+
+    try:
+        yield
+    except (docker.errors.DockerException, requests.exceptions.ConnectionError) as exc:
+        if isinstance(exc, docker.errors.APIError) and exc.status_code and exc.status_code < 500:
+            raise
+        raise ServiceUnreachable(
+            f"Docker daemon not reachable at {host}: start dockerd or set DOCKER_HOST ({exc})"
+        ) from exc
+
+
+class ComposeDriver:
+    name = "compose"
+    project: str | None
+
+    def __init__(self, ctx: DeployContext) -> None:
+        self.ctx = ctx
+        stack: ComposeStack = ctx.env_config.stack  # type: ignore[assignment]
+        self.stack = stack
+        resolve = ctx.config.resolve_path
+        self.project = project_name(stack.project_name or ctx.config.project.name)
+        self.compose = cmd.ComposeProject(
+            name=self.project,
+            files=tuple(resolve(f) for f in stack.files),
+            profiles=tuple(stack.profiles),
+            env_file=resolve(stack.env_file) if stack.env_file else None,
+            project_dir=resolve(stack.working_dir) if stack.working_dir else None,
+        )
+        self.host = ctx.child_env.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        self._client: Any = None
+        self._config: dict[str, Any] = {}
+        # compose interpolates the version variable in every command (ps, logs, stop too)
+        self._env: dict[str, str] = {}
+
+    # -- before touching anything --------------------------------------------------------------
+    def prepare(self, target: Target) -> Prepared:
+        self._env = self.ctx.with_version(target.version)
+        out = self.ctx.executor(
+            "compose-config", cmd.config_cmd(self.compose, fmt="json"), env=self._env, timeout_s=60
+        )
+        if not out.ok:
+            self._config_failed(out.output)
+        try:
+            self._config = json.loads(out.output[out.output.index("{") :])
+        except ValueError:
+            self._config_failed(out.output)
+        services = list(self.stack.services) or sorted(self._config.get("services", {}))
+        unknown = [s for s in services if s not in self._config.get("services", {})]
+        if unknown:
+            raise ConfigError(
+                [
+                    Problem(str(self.compose.files[0]), None, "", f"no such service: {s}")
+                    for s in unknown
+                ]
+            )
+        self.client()  # the daemon must answer before anything is changed
+        return Prepared(services, text_hash(json.dumps(self._config, sort_keys=True)))
+
+    def _config_failed(self, output: str) -> None:
+        if "is not a docker command" in output or "unknown command" in output:
+            raise ToolMissing("docker compose v2 plugin missing: install docker-compose-plugin")
+        files = ", ".join(str(f) for f in self.compose.files)
+        raise ConfigError(
+            [Problem(files, None, "", f"docker compose config failed: {_tail(output)}")]
+        )
+
+    def client(self) -> Any:
+        if self._client is None:
+            import docker
+
+            with docker_errors(self.host):
+                client = docker.from_env(version="auto", environment=self.ctx.child_env)
+                client.ping()
+            self._client = client
+        return self._client
+
+    def _project_containers(self) -> list[dict[str, Any]]:
+        with docker_errors(self.host):
+            found: list[dict[str, Any]] = self.client().api.containers(
+                all=True, filters={"label": f"{PROJECT_LABEL}={self.project}"}
+            )
+        return [c for c in found if c.get("Labels", {}).get(ONEOFF_LABEL) != "True"]
+
+    def running(self) -> dict[str, ServiceImage]:
+        out: dict[str, ServiceImage] = {}
+        for c in self._project_containers():
+            labels = c.get("Labels", {})
+            if c.get("State") != "running":
+                continue
+            out[labels.get(SERVICE_LABEL, "?")] = ServiceImage(
+                image=c.get("Image", ""),
+                image_id=c.get("ImageID", ""),
+                config_hash=labels.get(CONFIG_HASH_LABEL),
+            )
+        return out
+
+    # -- changing the stack ----------------------------------------------------------------------
+    def start(self, target: Target, services: Sequence[str]) -> tuple[Watch, str | None]:
+        env = self._env = self.ctx.with_version(target.version)
+        project = self.compose
+        if target.pinned:
+            project = project.with_override(self._pin_override(target))
+        else:
+            if self.ctx.config.deploy.git_checkout:
+                self._git_checkout(target.version)
+            if self.ctx.config.deploy.pull:
+                out = self.ctx.executor("compose-pull", cmd.pull_cmd(project, services), env=env)
+                if not out.ok:
+                    return Watch(), f"compose pull failed: {out.tail(5)}"
+            if self.ctx.config.deploy.build:
+                out = self.ctx.executor("compose-build", cmd.build_cmd(project, services), env=env)
+                if not out.ok:
+                    return Watch(), f"compose build failed: {out.tail(5)}"
+        watch = _ComposeWatch(self, services)
+        up = self.ctx.executor(
+            "compose-up", cmd.up_cmd(project, services, pinned=bool(target.pinned)), env=env
+        )
+        return watch, None if up.ok else f"compose up failed: {up.tail(5)}"
+
+    def _git_checkout(self, version: str) -> None:
+        repo = self.ctx.config.resolve_path(self.ctx.config.project.repo_path)
+        out = self.ctx.executor("git-checkout", cmd.git_checkout_cmd(repo, version), timeout_s=120)
+        if not out.ok:
+            raise ConfigError(
+                [Problem(str(repo), None, "", f"git checkout {version} failed: {out.tail(3)}")]
+            )
+
+    def _pin_override(self, target: Target) -> Path:
+        """An override file running each recorded image by ID: the very bytes that passed."""
+        lines = ["# written by relgate: rollback to recorded image IDs", "services:"]
+        for service, image_id in sorted(target.pinned.items()):
+            lines += [f"  {json.dumps(service)}:", f"    image: {json.dumps(image_id)}"]
+        return self.ctx.run.write_text(
+            f"artifacts/{self.ctx.area}/pinned-images.override.yml", "\n".join(lines) + "\n"
+        )
+
+    def exec(self, command: PostDeployCommand) -> CommandRecord:
+        timeout = command.timeout.total_seconds()
+        if command.service:
+            argv = cmd.exec_cmd(self.compose, command.service, command.command)
+        else:
+            argv = list(command.command)
+        return self.ctx.executor(
+            f"post-{command.name}", argv, timeout_s=timeout, env=self._env
+        ).record
+
+    def stop(self, services: Sequence[str]) -> None:
+        self.ctx.executor(
+            "compose-stop", cmd.stop_cmd(self.compose, services), timeout_s=120, env=self._env
+        )
+
+    # -- evidence ------------------------------------------------------------------------------
+    def capture(self, area: str, services: Sequence[str]) -> dict[str, str]:
+        """ps, inspect (with State.Health.Log: the last 5 probe outputs) and logs per service."""
+        self.ctx.executor("compose-ps", cmd.ps_cmd(self.compose), timeout_s=30, env=self._env)
+        last_probe: dict[str, str] = {}
+        for c in self._project_containers():
+            service = c.get("Labels", {}).get(SERVICE_LABEL, "unknown")
+            try:
+                with docker_errors(self.host):
+                    info = self.client().api.inspect_container(c["Id"])
+            except Exception:  # noqa: S112 - evidence is best effort; the container may be gone
+                continue
+            self.ctx.run.write_json(f"artifacts/{area}/inspect/{service}-{c['Id'][:12]}.json", info)
+            probes = ((info.get("State") or {}).get("Health") or {}).get("Log") or []
+            if probes:
+                last_probe[service] = str(probes[-1].get("Output", "")).strip()[-500:]
+        for service in services:
+            self.ctx.executor(
+                f"logs-{service}", cmd.logs_cmd(self.compose, service), timeout_s=60, env=self._env
+            )
+        return last_probe
+
+    def images(self, services: Sequence[str]) -> dict[str, ServiceImage]:
+        out: dict[str, ServiceImage] = {}
+        with docker_errors(self.host):
+            api = self.client().api
+            for c in self._project_containers():
+                labels = c.get("Labels", {})
+                service = labels.get(SERVICE_LABEL)
+                if service not in services or c.get("State") != "running":
+                    continue
+                image = api.inspect_image(c["ImageID"])
+                configured = self._config.get("services", {}).get(service, {}).get("image")
+                out[service] = ServiceImage(
+                    image=configured or c.get("Image", ""),
+                    image_id=c["ImageID"],
+                    repo_digests=list(image.get("RepoDigests") or []),
+                    config_hash=labels.get(CONFIG_HASH_LABEL),
+                )
+        return out
+
+    def inspect(self, container_id: str) -> Observation | None:
+        try:
+            with docker_errors(self.host):
+                info = self.client().api.inspect_container(container_id)
+        except Exception:  # gone between the event and the inspect
+            return None
+        return snapshot_of(info, self.ctx.clock())
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+class _ComposeWatch(Watch):
+    """Docker events for the project (in a thread) plus inspect snapshots."""
+
+    def __init__(self, driver: ComposeDriver, services: Sequence[str]) -> None:
+        super().__init__()
+        self.driver = driver
+        self.services = set(services)
+        with docker_errors(driver.host):
+            self.stream = driver.client().api.events(
+                filters={
+                    "type": "container",
+                    "label": f"{PROJECT_LABEL}={driver.project}",
+                    "event": EVENTS,
+                },
+                decode=True,
+            )
+        self._closed = threading.Event()
+        self.thread = threading.Thread(target=self._pump, name="relgate-events", daemon=True)
+        self.thread.start()
+
+    def _pump(self) -> None:
+        try:
+            for event in self.stream:
+                obs = event_observation(event)
+                if obs is None:
+                    continue
+                self.queue.put(obs)
+                if obs.kind in _INSPECT_AFTER:  # learn has_healthcheck, restarts, probe output
+                    snap = self.driver.inspect(obs.container)
+                    if snap is not None:
+                        self.queue.put(snap)
+        except Exception:  # noqa: S110 - the stream errors when closed or on a daemon
+            pass  # restart; the inspect poll (the safety net) carries on either way
+
+    def snapshot(self) -> list[Observation]:
+        out = []
+        for c in self.driver._project_containers():
+            if c.get("Labels", {}).get(SERVICE_LABEL) in self.services:
+                snap = self.driver.inspect(c["Id"])
+                if snap is not None:
+                    out.append(snap)
+        return out
+
+    def close(self) -> None:
+        self._closed.set()
+        with contextlib.suppress(Exception):  # closing a dead stream is fine
+            self.stream.close()
+        self.thread.join(timeout=2)
+
+
+_ACTIONS: dict[str, Kind] = {
+    "create": "create",
+    "start": "start",
+    "restart": "restart",
+    "die": "die",
+    "oom": "oom",
+    "kill": "kill",
+    "stop": "stop",
+    "destroy": "destroy",
+}
+
+
+def event_observation(event: dict[str, Any]) -> Observation | None:
+    """A Docker event as an :class:`Observation` (``None`` for events the gate ignores)."""
+    action = str(event.get("Action") or event.get("status") or "")
+    actor = event.get("Actor") or {}
+    attrs = actor.get("Attributes") or {}
+    if attrs.get(ONEOFF_LABEL) == "True":
+        return None
+    at = int(event.get("timeNano") or 0) / 1e9 or float(event.get("time") or 0)
+    cid = str(actor.get("ID") or event.get("id") or "")
+    service = str(attrs.get(SERVICE_LABEL, ""))
+    if action.startswith("health_status"):
+        health = action.partition(":")[2].strip()
+        return Observation(at, cid, service, "health", health=health)
+    kind = _ACTIONS.get(action)
+    if kind is None:
+        return None
+    code = attrs.get("exitCode")
+    return Observation(at, cid, service, kind, exit_code=int(code) if code is not None else None)
+
+
+def snapshot_of(info: dict[str, Any], now: float) -> Observation:
+    """An inspect result as a ``snapshot`` observation."""
+    state = info.get("State") or {}
+    health = state.get("Health")
+    test = ((info.get("Config") or {}).get("Healthcheck") or {}).get("Test") or []
+    has_check = health is not None and test[:1] != ["NONE"]
+    detail = ""
+    if health and has_check and health.get("Status") == "unhealthy" and health.get("Log"):
+        detail = str(health["Log"][-1].get("Output", "")).strip()[-300:]
+    labels = (info.get("Config") or {}).get("Labels") or {}
+    return Observation(
+        at=now,
+        container=str(info.get("Id", "")),
+        service=str(labels.get(SERVICE_LABEL, "")),
+        kind="snapshot",
+        state=str(state.get("Status") or "unknown"),
+        health=str(health.get("Status")) if has_check and health else "none",
+        exit_code=state.get("ExitCode"),
+        restart_count=int(info.get("RestartCount") or 0),
+        has_healthcheck=has_check,
+        started_at=_parse_time(state.get("StartedAt")),
+        detail=detail,
+    )
+
+
+def _parse_time(text: str | None) -> float | None:
+    if not text or text.startswith("0001-"):
+        return None
+    m = re.match(r"^(.*T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", text)
+    if not m:
+        return None
+    frac = (m.group(2) or ".0")[:7]
+    zone = "+00:00" if m.group(3) == "Z" else m.group(3)
+    return datetime.fromisoformat(f"{m.group(1)}{frac}{zone}").timestamp()
+
+
+def _tail(output: str, lines: int = 6) -> str:
+    return " | ".join(line.strip() for line in output.strip().splitlines()[-lines:])

@@ -1,0 +1,113 @@
+"""The small interface every deploy driver implements, and the choice of driver.
+
+A driver knows how to bring one environment's stack to a :class:`Target` and how to *watch* it; the
+stage (``relgate.deploy.stage``) owns everything else — the health gate, the HTTP check, post-deploy
+commands, the last-good record, rollback and evidence — so compose, process and (later) swarm share
+one set of semantics.
+"""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from relgate.deploy.health import Observation
+from relgate.deploy.models import CommandRecord, ServiceImage
+from relgate.errors import NotBuiltYet
+
+if TYPE_CHECKING:
+    from relgate.config import PostDeployCommand
+    from relgate.deploy.context import DeployContext
+
+__all__ = ["Driver", "Prepared", "Target", "Watch", "open_driver"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to run: a version, plus exact image IDs when going back to a recorded release."""
+
+    version: str
+    pinned: dict[str, str] = field(default_factory=dict)  # service -> image ID
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What a driver learned before touching anything."""
+
+    services: list[str]
+    config_hash: str | None = None
+
+
+class Watch:
+    """A queue of observations fed by the driver's watcher threads; closed when the gate ends."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue[Observation] = queue.Queue()
+
+    def next(self, timeout_s: float) -> Observation | None:
+        try:
+            return self.queue.get(timeout=max(timeout_s, 0.0))
+        except queue.Empty:
+            return None
+
+    def snapshot(self) -> list[Observation]:
+        """The safety net: one inspect pass over everything (events can be missed)."""
+        return []
+
+    def close(self) -> None:
+        """Stop the watcher threads (closes the event stream)."""
+
+
+class Driver(Protocol):
+    name: str
+    project: str | None
+    ctx: DeployContext  # swapped for the rollback, which logs under its own area
+
+    def prepare(self, target: Target) -> Prepared:
+        """Validate the configuration without touching the stack (ConfigError, ToolMissing…)."""
+        ...
+
+    def running(self) -> dict[str, ServiceImage]:
+        """What runs now, per service (for drift)."""
+        ...
+
+    def start(self, target: Target, services: Sequence[str]) -> tuple[Watch, str | None]:
+        """Bring the stack to ``target``; return the watch and an error if bringing it up failed.
+
+        The watch is opened *before* anything starts, so no event of the new version is missed.
+        """
+        ...
+
+    def exec(self, command: PostDeployCommand) -> CommandRecord:
+        """Run a post-deploy command (in a service, or on the host)."""
+        ...
+
+    def capture(self, area: str, services: Sequence[str]) -> dict[str, str]:
+        """Save ps, inspect (with health probe outputs) and logs; return last probe per service."""
+        ...
+
+    def stop(self, services: Sequence[str]) -> None:
+        """Stop the stack (when there is nothing to roll back to)."""
+        ...
+
+    def images(self, services: Sequence[str]) -> dict[str, ServiceImage]:
+        """The exact images now running, for the last-good record."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def open_driver(ctx: DeployContext) -> Driver:
+    stack = ctx.env_config.stack
+    if stack.driver == "compose":
+        from relgate.deploy.compose import ComposeDriver
+
+        return ComposeDriver(ctx)
+    if stack.driver == "process":
+        from relgate.deploy.process import ProcessDriver
+
+        return ProcessDriver(ctx)
+    # The seam for swarm: a SwarmDriver implementing Driver (stack deploy + UpdateStatus).
+    raise NotBuiltYet("deploy (stack.driver: swarm)")

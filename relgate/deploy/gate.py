@@ -1,0 +1,155 @@
+"""One attempt at bringing a version up and proving it healthy — used for the deploy and for rollback.
+
+An attempt is: start (the driver opens its watch first, then brings the stack up) → wait until every
+service is healthy, event-driven → the HTTP health URL answers → post-deploy commands succeed. Any
+step failing ends the attempt with a :class:`Decision` saying which service, why, and when.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from relgate.deploy.context import DeployContext
+from relgate.deploy.driver import Driver, Target, Watch
+from relgate.deploy.health import HealthBoard, Verdict
+from relgate.deploy.httpcheck import check_http, health_url
+from relgate.deploy.models import CommandRecord, Decision, HttpCheckRecord, ServiceReport
+
+__all__ = ["Attempt", "run_attempt", "wait_for_health"]
+
+
+@dataclass
+class Attempt:
+    target: Target
+    board: HealthBoard | None = None
+    decision: Decision | None = None
+    http: HttpCheckRecord | None = None
+    post_deploy: list[CommandRecord] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.decision is not None and self.decision.verdict == "passed"
+
+    def services(self) -> list[ServiceReport]:
+        return self.board.reports() if self.board is not None else []
+
+
+def run_attempt(
+    ctx: DeployContext, driver: Driver, attempt: Attempt, services: Sequence[str]
+) -> Attempt:
+    """Fill ``attempt`` as it goes, so an interruption still leaves what was seen."""
+    deploy = ctx.config.deploy
+    attempt.board = HealthBoard(
+        services, stability_s=deploy.stability_window.total_seconds(), started_at=ctx.clock()
+    )
+    watch, up_error = driver.start(attempt.target, services)
+    deadline = ctx.monotonic() + deploy.timeout.total_seconds()
+    try:
+        if up_error is not None:
+            attempt.board.feed_all(watch.snapshot())
+            attempt.decision = _decide(ctx, Verdict("failed", up_error, None, ctx.clock()))
+            return attempt
+        attempt.decision = wait_for_health(ctx, watch, attempt.board, deadline)
+        if attempt.passed and deploy.health is not None:
+            _http_gate(ctx, watch, attempt, deadline)
+        if attempt.passed:
+            _post_deploy(ctx, driver, attempt)
+    finally:
+        watch.close()
+    return attempt
+
+
+def wait_for_health(
+    ctx: DeployContext, watch: Watch, board: HealthBoard, deadline: float
+) -> Decision:
+    """React to each observation as it arrives; poll inspect slowly as the safety net."""
+    board.feed_all(watch.snapshot())
+    next_poll = ctx.monotonic() + ctx.poll_interval_s
+    shown = ""
+    while True:
+        now = ctx.clock()
+        verdict = board.verdict(now)
+        shown = _progress(ctx, board, now, shown)
+        if verdict.state != "pending":
+            return _decide(ctx, verdict)
+        mono = ctx.monotonic()
+        if mono >= deadline:
+            timeout = ctx.config.deploy.timeout.total_seconds()
+            reason = (
+                f"not healthy after {timeout:g}s: still waiting for {board.pending_reason(now)}"
+            )
+            return _decide(ctx, Verdict("failed", reason, None, now), timeout=True)
+        wake = min(deadline, next_poll)
+        stable_at = board.next_deadline(now)
+        if stable_at is not None:
+            wake = min(wake, mono + (stable_at - now))
+        obs = watch.next(wake - mono)
+        if obs is not None:
+            board.feed(obs)
+        if ctx.monotonic() >= next_poll:
+            board.feed_all(watch.snapshot())
+            next_poll = ctx.monotonic() + ctx.poll_interval_s
+
+
+def _progress(ctx: DeployContext, board: HealthBoard, now: float, shown: str) -> str:
+    line = board.progress_line(now)
+    state = line.partition("] ")[2]
+    if state != shown:  # a line per change, not per wake-up (non-TTY logs stay short)
+        ctx.run.reporter.progress(line)
+    return state
+
+
+def _decide(ctx: DeployContext, verdict: Verdict, *, timeout: bool = False) -> Decision:
+    decided = ctx.clock()
+    trigger = verdict.at
+    return Decision(
+        verdict="timeout" if timeout else ("passed" if verdict.state == "passed" else "failed"),
+        reason=verdict.reason,
+        service=verdict.service,
+        trigger_at=_dt(trigger) if trigger else None,
+        decided_at=_dt(decided),
+        latency_s=round(decided - trigger, 6) if trigger else None,
+    )
+
+
+def _http_gate(ctx: DeployContext, watch: Watch, attempt: Attempt, deadline: float) -> None:
+    health = ctx.config.deploy.health
+    assert health is not None and attempt.board is not None
+    board = attempt.board
+
+    def abort() -> str | None:
+        while (obs := watch.next(0)) is not None:
+            board.feed(obs)
+        verdict = board.verdict(ctx.clock())
+        return verdict.reason if verdict.state == "failed" else None
+
+    url = health_url(ctx.env_config.base_url, health)
+    attempt.http = check_http(
+        url, health, deadline=deadline, monotonic=ctx.monotonic, sleep=ctx.sleep, abort=abort
+    )
+    if not attempt.http.ok:
+        now = ctx.clock()
+        reason = (
+            f"health URL {url} failed after {attempt.http.attempts} attempts: {attempt.http.error}"
+        )
+        attempt.decision = _decide(ctx, Verdict("failed", reason, None, now))
+    else:
+        ctx.run.reporter.ok(f"health URL {url}: HTTP {attempt.http.status_code}")
+
+
+def _post_deploy(ctx: DeployContext, driver: Driver, attempt: Attempt) -> None:
+    for command in ctx.config.deploy.post_deploy:
+        record = driver.exec(command)
+        attempt.post_deploy.append(record)
+        if not record.ok:
+            how = "timed out" if record.timed_out else f"exited {record.exit_code}"
+            reason = f"post-deploy command {command.name!r} {how} (log: {record.log})"
+            attempt.decision = _decide(ctx, Verdict("failed", reason, command.service, ctx.clock()))
+            return
+        ctx.run.reporter.ok(f"post-deploy {command.name}: ok ({record.duration_s:.1f}s)")
+
+
+def _dt(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)

@@ -1,0 +1,188 @@
+"""What the deploy stage records: its result model, the health timeline and the last-good record.
+
+Everything here is data. The result is read by the next stages (smoke, notes, archive, release), the
+job summary and the benchmarks, so every moment that matters carries a timestamp: when each service
+became healthy, which event made the gate fail, and when relgate decided.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from relgate.results import StageResult
+
+__all__ = [
+    "OUTCOME_EXIT",
+    "CommandRecord",
+    "Decision",
+    "DeployResult",
+    "HttpCheckRecord",
+    "LastGood",
+    "Outcome",
+    "RollbackRecord",
+    "ServiceImage",
+    "ServiceReport",
+    "TimelineEntry",
+]
+
+
+class Outcome(StrEnum):
+    DEPLOYED = "deployed"  # the target version passed the health gate
+    ROLLED_BACK = "rolled_back"  # the target failed; the last-known-good is healthy again
+    ROLLBACK_FAILED = "rollback_failed"  # the target failed, and so did the last-known-good
+    NO_PREVIOUS_VERSION = "no_previous_version"  # the target failed; nothing to go back to
+    FAILED = "failed"  # the target failed and rollback was disabled (--no-rollback)
+    LOCK_BUSY = "lock_busy"  # another run holds the environment
+    BAD_CONFIG = "bad_config"  # the compose file / config is invalid; nothing was touched
+
+
+# The exit code of each outcome (0 passed, 1 gate failed, 2 bad input, 3 could not run).
+OUTCOME_EXIT: dict[Outcome, int] = {
+    Outcome.DEPLOYED: 0,
+    Outcome.ROLLED_BACK: 1,
+    Outcome.ROLLBACK_FAILED: 1,
+    Outcome.NO_PREVIOUS_VERSION: 1,
+    Outcome.FAILED: 1,
+    Outcome.LOCK_BUSY: 3,
+    Outcome.BAD_CONFIG: 2,
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CommandRecord(_Model):
+    """One external command: what ran, how it ended and where its output is."""
+
+    name: str
+    argv: list[str]
+    exit_code: int | None = Field(None, description="None when it timed out or could not start.")
+    duration_s: float
+    started_at: datetime
+    timed_out: bool = False
+    log: str | None = Field(None, description="Path of its output, relative to the run directory.")
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+class TimelineEntry(_Model):
+    """A health transition of one container: created, starting, healthy, unhealthy, exited…"""
+
+    at: datetime
+    container: str = Field(description="Short container id (or pid for the process driver).")
+    status: str
+    detail: str = ""
+
+
+class ServiceReport(_Model):
+    """Where one service ended up, and how it got there."""
+
+    name: str
+    state: str = Field("missing", description="running, exited, restarting, missing…")
+    health: str = Field("none", description="healthy, unhealthy, starting, or none (no check).")
+    containers: list[str] = Field(default_factory=list)
+    image: str | None = None
+    image_id: str | None = None
+    restarts: int = 0
+    time_to_healthy_s: float | None = None
+    last_probe: str | None = Field(None, description="Output of the last failing health probe.")
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+
+
+class Decision(_Model):
+    """Why the gate ended the way it did, and when — measured for the benchmarks."""
+
+    verdict: Literal["passed", "failed", "timeout"]
+    reason: str
+    service: str | None = None
+    trigger_at: datetime | None = Field(
+        None, description="When the deciding event happened (Docker's own event time)."
+    )
+    decided_at: datetime
+    latency_s: float | None = Field(None, description="decided_at - trigger_at.")
+
+
+class HttpCheckRecord(_Model):
+    url: str
+    ok: bool
+    attempts: int
+    status_code: int | None = None
+    error: str | None = None
+    duration_s: float
+
+
+class ServiceImage(_Model):
+    """The exact image a service ran, so a rollback can run the very same bytes again."""
+
+    image: str = Field(description="The reference as configured, e.g. registry/app:v2.")
+    image_id: str = Field(description="sha256:… image ID on the deploy host.")
+    repo_digests: list[str] = Field(default_factory=list)
+    config_hash: str | None = Field(None, description="Compose's com.docker.compose.config-hash.")
+
+
+class LastGood(_Model):
+    """``<state_dir>/<env>.last-good.json``: the last version that passed the gate on this host.
+
+    Hashes only: the environment hash covers variable values without recording any of them.
+    """
+
+    schema_version: int = 1
+    environment: str
+    driver: str
+    version: str
+    project: str | None = None
+    services: dict[str, ServiceImage] = Field(default_factory=dict)
+    compose_config_hash: str | None = None
+    env_hash: str
+    env_keys: list[str] = Field(default_factory=list)
+    recorded_at: datetime
+    run_id: str
+
+
+class RollbackRecord(_Model):
+    """The redeploy of the last-known-good version after a failed gate."""
+
+    version: str
+    pinned_images: dict[str, str] = Field(
+        default_factory=dict, description="service -> image ID the rollback ran."
+    )
+    healthy: bool
+    decision: Decision | None = None
+    services: list[ServiceReport] = Field(default_factory=list)
+    http: HttpCheckRecord | None = None
+    error: str | None = None
+    started_at: datetime
+    duration_s: float
+    failure_to_healthy_s: float | None = Field(
+        None, description="From the failure event to the previous version healthy again."
+    )
+
+
+class DeployResult(StageResult):
+    """``results/deploy.json``."""
+
+    stage: Literal["deploy"] = "deploy"
+    driver: str = "compose"
+    project: str | None = None
+    target_version: str | None = None
+    previous_version: str | None = Field(None, description="The last-known-good before this run.")
+    rolled_back: bool = False
+    rolled_back_to: str | None = None
+    services: list[ServiceReport] = Field(default_factory=list)
+    decision: Decision | None = None
+    http: HttpCheckRecord | None = None
+    post_deploy: list[CommandRecord] = Field(default_factory=list)
+    commands: list[CommandRecord] = Field(default_factory=list)
+    drift: list[str] = Field(
+        default_factory=list, description="How the host differed from the record."
+    )
+    rollback: RollbackRecord | None = None
+    last_good_written: bool = False
+    generated_secrets: list[str] = Field(default_factory=list, description="Names only.")

@@ -1,0 +1,45 @@
+"""How a deploy tells people what happened: the job summary table, step outputs, the last line."""
+
+from __future__ import annotations
+
+from relgate.deploy.models import DeployResult, ServiceReport
+from relgate.gha import Summary
+from relgate.run import Run
+
+__all__ = ["report"]
+
+
+def report(run: Run, result: DeployResult) -> None:
+    reporter = run.reporter
+    summary = Summary().heading(
+        f"Deploy {result.target_version or '?'} to {result.environment or run.environment}: "
+        f"{result.outcome or result.status.value}"
+    )
+    summary.paragraph(result.summary)
+    if result.services:
+        summary.table(_HEADER, [_row(s) for s in result.services])
+    if result.rollback is not None:
+        rb = result.rollback
+        summary.heading(
+            f"Rollback to {rb.version}: {'healthy' if rb.healthy else 'FAILED'}", level=3
+        )
+        if rb.services:
+            summary.table(_HEADER, [_row(s) for s in rb.services])
+    if result.drift:
+        summary.heading("Drift from the last-known-good record", level=3).bullets(result.drift)
+    reporter.write_summary(summary)
+    reporter.set_output("status", result.status.value)
+    reporter.set_output("outcome", result.outcome or "")
+    reporter.set_output("version", result.target_version or "")
+    reporter.set_output("rolled-back", result.rolled_back)
+    reporter.set_output("rolled-back-to", result.rolled_back_to or "")
+    if result.passed:
+        reporter.ok(f"deploy: {result.summary}")
+
+
+_HEADER = ["service", "state", "health", "time to healthy", "restarts"]
+
+
+def _row(s: ServiceReport) -> list[object]:
+    ttl = f"{s.time_to_healthy_s:.1f}s" if s.time_to_healthy_s is not None else "—"
+    return [s.name, s.state, s.health, ttl, s.restarts]

@@ -1,0 +1,323 @@
+"""The deploy stage: bring an environment to a version, prove it healthy, or go back.
+
+``deploy`` reads as the runbook it replaces: check the config without touching anything, warn about
+drift from the last-known-good, bring the version up and gate on real health; on success record the
+new last-known-good; on failure save ps/inspect/logs and redeploy the last-known-good by its exact
+image IDs, then prove *that* healthy. Every path writes ``results/deploy.json`` — interruptions too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from relgate.config import RelgateConfig
+from relgate.deploy.context import DeployContext, check_version
+from relgate.deploy.driver import Driver, Target, open_driver
+from relgate.deploy.gate import Attempt, run_attempt
+from relgate.deploy.models import (
+    OUTCOME_EXIT,
+    DeployResult,
+    LastGood,
+    Outcome,
+    RollbackRecord,
+    ServiceImage,
+)
+from relgate.deploy.report import report
+from relgate.deploy.state import env_hash, find_in_history, read_last_good, write_last_good
+from relgate.errors import ConfigError, Interrupted, RelgateError
+from relgate.results import Status
+from relgate.run import Run
+
+__all__ = ["deploy", "read_last_good", "redeploy_last_good"]
+
+
+@dataclass
+class _Live:
+    """What the stage has seen so far; an error or interruption reports from it."""
+
+    ctx: DeployContext | None = None
+    driver: Driver | None = None
+    attempt: Attempt | None = None
+
+
+def deploy(
+    config: RelgateConfig, run: Run, *, environment: str, version: str, rollback: bool = True
+) -> DeployResult:
+    """``relgate deploy``: outcome deployed | rolled_back | rollback_failed | no_previous_version.
+
+    The result is written on every path — success, gate failure, bad input, crash or signal — before
+    any exception propagates, so callers need no fallback of their own.
+    """
+    result = DeployResult(
+        status=Status.ERROR, target_version=version or None, started_at=run.clock()
+    )
+    result.environment = environment
+    live = _Live()
+    try:
+        _deploy(config, run, result, live, version=version, rollback=rollback)
+    except BaseException as exc:
+        _record_error(result, exc, live)
+        raise
+    finally:
+        _close(run, result, live)
+    return result
+
+
+def _deploy(
+    config: RelgateConfig,
+    run: Run,
+    result: DeployResult,
+    live: _Live,
+    *,
+    version: str,
+    rollback: bool,
+) -> None:
+    version = check_version(version)
+    name, env_config = config.environment(result.environment)
+    run.version = version
+    ctx = live.ctx = DeployContext(config, run, name, env_config)
+    result.driver, result.generated_secrets = env_config.stack.driver, list(ctx.generated)
+    driver = live.driver = open_driver(ctx)
+    result.project = driver.project
+    last = read_last_good(config, name)
+    result.previous_version = last.version if last else None
+    prepared = driver.prepare(Target(version))
+    result.drift = _drift(ctx, driver, last)
+    live.attempt = Attempt(Target(version))
+    attempt = run_attempt(ctx, driver, live.attempt, prepared.services)
+    _take_attempt(result, attempt)
+    if attempt.passed:
+        _record_last_good(ctx, driver, result, prepared.services, prepared.config_hash)
+        _conclude(result, Outcome.DEPLOYED, f"{version} deployed and healthy")
+    else:
+        _after_failure(ctx, driver, result, last, prepared.services, rollback)
+
+
+def _close(run: Run, result: DeployResult, live: _Live) -> None:
+    try:
+        if live.driver is not None:
+            live.driver.close()
+    finally:
+        if live.ctx is not None:
+            result.commands = list(live.ctx.executor.records)
+        run.write_result(result)
+        report(run, result)
+
+
+def redeploy_last_good(
+    config: RelgateConfig, run: Run, *, environment: str, to_version: str | None = None
+) -> DeployResult:
+    """Quick rollback: run the last-known-good (or ``to_version`` from the history) again, pinned
+    to its recorded images, through the same health gate. Logs go to ``logs/rollback/``; the caller
+    (the rollback stage) writes its own result, so ``results/deploy.json`` is left alone."""
+    name, env_config = config.environment(environment)
+    ctx = DeployContext(config, run, name, env_config, area="rollback")
+    result = DeployResult(
+        status=Status.ERROR, started_at=run.clock(), driver=env_config.stack.driver
+    )
+    result.environment = name
+    last = (
+        find_in_history(config, name, check_version(to_version))
+        if to_version
+        else read_last_good(config, name)
+    )
+    driver = open_driver(ctx)
+    result.project = driver.project
+    try:
+        if last is None and to_version is None:
+            _conclude(result, Outcome.NO_PREVIOUS_VERSION, "no last-known-good on this host")
+            return result
+        target = _target_of(last, to_version)
+        result.target_version = result.version = target.version
+        result.previous_version = last.version if last else None
+        prepared = driver.prepare(target)
+        result.drift = _drift(ctx, driver, last)
+        record = _redeploy(ctx, driver, target, prepared.services, failure_at=None)
+        result.rollback, result.services = record, record.services
+        result.rolled_back = True
+        if record.healthy:
+            result.rolled_back_to = target.version
+            _conclude(result, Outcome.ROLLED_BACK, f"{target.version} redeployed and healthy")
+            result.status, result.exit_code = Status.PASSED, 0
+        else:
+            _conclude(result, Outcome.ROLLBACK_FAILED, f"{target.version} is not healthy either")
+    finally:
+        driver.close()
+        result.commands = list(ctx.executor.records)
+        result.finish(run.clock())
+    return result
+
+
+# -- steps --------------------------------------------------------------------------------------
+def _record_error(result: DeployResult, exc: BaseException, live: _Live) -> None:
+    if live.attempt is not None and not result.services:
+        _take_attempt(result, live.attempt)
+    if isinstance(exc, Interrupted | KeyboardInterrupt):
+        result.status, result.exit_code = Status.INTERRUPTED, 3
+        result.error = str(exc) or "interrupted"
+        result.summary = f"deploy of {result.target_version} interrupted: {result.error}"
+        return
+    if isinstance(exc, ConfigError):
+        result.outcome = Outcome.BAD_CONFIG.value
+    result.status = Status.ERROR
+    result.exit_code = int(exc.exit_code) if isinstance(exc, RelgateError) else 3
+    result.error = exc.message if isinstance(exc, RelgateError) else f"{type(exc).__name__}: {exc}"
+    result.summary = f"deploy of {result.target_version} could not run: {result.error}"
+
+
+def _drift(ctx: DeployContext, driver: Driver, last: LastGood | None) -> list[str]:
+    """How what runs now differs from the last-known-good record (a warning, not a failure)."""
+    if last is None:
+        return []
+    running = driver.running()
+    drift = [f"{s}: recorded {rec.image_id[:19]} but not running" for s, rec in
+             last.services.items() if s not in running]  # fmt: skip
+    for service, now in running.items():
+        rec = last.services.get(service)
+        if rec is None:
+            drift.append(f"{service}: running but not in the last-good record")
+        elif now.image_id != rec.image_id:
+            drift.append(f"{service}: runs {now.image_id[:19]}, recorded {rec.image_id[:19]}")
+        elif rec.config_hash and now.config_hash and now.config_hash != rec.config_hash:
+            drift.append(f"{service}: compose config changed since {last.version} was recorded")
+    for line in drift:
+        ctx.run.reporter.warning(f"drift from last-known-good {last.version}: {line}")
+    return drift
+
+
+def _take_attempt(result: DeployResult, attempt: Attempt) -> None:
+    result.services = attempt.services()
+    result.decision, result.http, result.post_deploy = (
+        attempt.decision,
+        attempt.http,
+        attempt.post_deploy,
+    )
+
+
+def _record_last_good(
+    ctx: DeployContext,
+    driver: Driver,
+    result: DeployResult,
+    services: Sequence[str],
+    config_hash: str | None,
+) -> None:
+    version = result.target_version or ""
+    images = driver.images(services)
+    _merge_images(result, images)
+    variables = {**ctx.deploy_vars, **ctx.with_version(version)}
+    record = LastGood(
+        environment=ctx.environment,
+        driver=driver.name,
+        version=version,
+        project=driver.project,
+        services=images,
+        compose_config_hash=config_hash,
+        env_hash=env_hash(variables),
+        env_keys=sorted(variables),
+        recorded_at=ctx.run.clock(),
+        run_id=ctx.run.id,
+    )
+    write_last_good(ctx.config, record)
+    ctx.run.write_json(f"artifacts/{ctx.area}/last-good.json", record)
+    result.last_good_written = True
+
+
+def _merge_images(result: DeployResult, images: dict[str, ServiceImage]) -> None:
+    for service in result.services:
+        if service.name in images:
+            service.image = images[service.name].image
+            service.image_id = images[service.name].image_id
+
+
+def _after_failure(  # noqa: PLR0917 - one call site, reads in order
+    ctx: DeployContext,
+    driver: Driver,
+    result: DeployResult,
+    last: LastGood | None,
+    services: Sequence[str],
+    rollback: bool,
+) -> None:
+    decision = result.decision
+    why = decision.reason if decision else "failed"
+    ctx.run.reporter.error(f"deploy of {result.target_version} failed: {why}", title="deploy")
+    probes = driver.capture(ctx.area, services)
+    for service in result.services:
+        service.last_probe = probes.get(service.name)
+    if not rollback:
+        _conclude(result, Outcome.FAILED, f"{why}; left as is (--no-rollback)")
+        return
+    if last is None:
+        driver.stop(services)
+        _conclude(
+            result, Outcome.NO_PREVIOUS_VERSION,
+            f"{why}; no last-known-good version on this host, so the stack was STOPPED",
+        )  # fmt: skip
+        return
+    failure_at = decision.trigger_at.timestamp() if decision and decision.trigger_at else None
+    rctx = ctx.for_area(f"{ctx.area}/rollback")
+    record = _redeploy(rctx, driver, _target_of(last, None), services, failure_at=failure_at)
+    result.rollback, result.rolled_back = record, True
+    if record.healthy:
+        result.rolled_back_to = last.version
+        _conclude(result, Outcome.ROLLED_BACK, f"{why}; rolled back to {last.version} (healthy)")
+    else:
+        _conclude(
+            result, Outcome.ROLLBACK_FAILED,
+            f"{why}; rollback to {last.version} FAILED too: {record.error}",
+        )  # fmt: skip
+
+
+def _target_of(last: LastGood | None, to_version: str | None) -> Target:
+    if last is None:
+        return Target(to_version or "")
+    return Target(last.version, {s: img.image_id for s, img in last.services.items()})
+
+
+def _redeploy(
+    ctx: DeployContext,
+    driver: Driver,
+    target: Target,
+    services: Sequence[str],
+    *,
+    failure_at: float | None,
+) -> RollbackRecord:
+    ctx.run.reporter.line(f"rolling back to {target.version} (pinned: {len(target.pinned)} images)")
+    driver.ctx = ctx
+    started, t0 = ctx.run.clock(), ctx.monotonic()
+    attempt = Attempt(target)
+    error = None
+    try:
+        run_attempt(ctx, driver, attempt, services)
+    except RelgateError as exc:
+        error = exc.message
+    healthy = attempt.passed
+    if not healthy:
+        error = error or (attempt.decision.reason if attempt.decision else "unknown")
+        driver.capture(ctx.area, services)
+    decided = attempt.decision.decided_at.timestamp() if attempt.decision else None
+    return RollbackRecord(
+        version=target.version,
+        pinned_images=dict(target.pinned),
+        healthy=healthy,
+        decision=attempt.decision,
+        services=attempt.services(),
+        http=attempt.http,
+        error=error,
+        started_at=started,
+        duration_s=round(ctx.monotonic() - t0, 3),
+        failure_to_healthy_s=(
+            round(decided - failure_at, 3) if healthy and decided and failure_at else None
+        ),
+    )
+
+
+def _conclude(result: DeployResult, outcome: Outcome, summary: str) -> None:
+    result.outcome = outcome.value
+    result.exit_code = OUTCOME_EXIT[outcome]
+    result.status = Status.PASSED if outcome is Outcome.DEPLOYED else Status.FAILED
+    if outcome is Outcome.BAD_CONFIG:
+        result.status = Status.ERROR
+    result.summary = summary
+    if outcome is not Outcome.DEPLOYED:
+        result.error = summary

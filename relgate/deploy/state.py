@@ -1,0 +1,119 @@
+"""The last-known-good record on the deploy host, and the hashes it is made of.
+
+``<state_dir>/<env>.last-good.json`` is written only after a passing gate, atomically (temp file +
+rename, so a crash never leaves half a record), and read before every deploy: it is what a rollback
+goes back to, and what drift is measured against. ``<env>.history.json`` keeps the previous records
+so ``relgate rollback --to <version>`` can find an older version's exact images.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from relgate.config import RelgateConfig
+from relgate.deploy.models import LastGood
+from relgate.errors import BadInputError
+
+__all__ = [
+    "HISTORY_LIMIT",
+    "env_hash",
+    "find_in_history",
+    "last_good_path",
+    "read_last_good",
+    "text_hash",
+    "write_last_good",
+]
+
+HISTORY_LIMIT = 20
+
+
+def _state_dir(config: RelgateConfig, environment: str) -> Path:
+    return config.resolve_path(config.environments[environment].state_dir)
+
+
+def last_good_path(config: RelgateConfig, environment: str) -> Path:
+    return _state_dir(config, environment) / f"{environment}.last-good.json"
+
+
+def _history_path(config: RelgateConfig, environment: str) -> Path:
+    return _state_dir(config, environment) / f"{environment}.history.json"
+
+
+def read_last_good(config: RelgateConfig, environment: str) -> LastGood | None:
+    """The record, or None when this host never had a passing deploy of ``environment``."""
+    path = last_good_path(config, environment)
+    try:
+        return LastGood.model_validate_json(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (ValidationError, ValueError) as exc:
+        raise BadInputError(
+            f"{path}: the last-known-good record is unreadable ({exc.__class__.__name__}); "
+            "fix or delete it (the next passing deploy writes a new one)"
+        ) from None
+
+
+def read_history(config: RelgateConfig, environment: str) -> list[LastGood]:
+    try:
+        raw = json.loads(_history_path(config, environment).read_bytes())
+        return [LastGood.model_validate(item) for item in raw]
+    except (OSError, ValueError, ValidationError, TypeError):
+        return []
+
+
+def find_in_history(config: RelgateConfig, environment: str, version: str) -> LastGood | None:
+    """The newest passing record of ``version`` on this host."""
+    current = read_last_good(config, environment)
+    if current is not None and current.version == version:
+        return current
+    return next((r for r in read_history(config, environment) if r.version == version), None)
+
+
+def write_last_good(config: RelgateConfig, record: LastGood) -> Path:
+    path = last_good_path(config, record.environment)
+    previous = read_last_good(config, record.environment)
+    _atomic_write(path, record.model_dump_json(indent=2) + "\n")
+    history = [previous] if previous is not None else []
+    history += read_history(config, record.environment)
+    text = json.dumps(
+        [r.model_dump(mode="json") for r in history[:HISTORY_LIMIT]], indent=2, sort_keys=True
+    )
+    _atomic_write(_history_path(config, record.environment), text + "\n")
+    return path
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def text_hash(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def env_hash(values: Mapping[str, str]) -> str:
+    """One hash over the deployment's variables: changes when any value does, reveals none.
+
+    Each value is hashed on its own first, so the outer input never holds a value in clear.
+    """
+    h = hashlib.sha256()
+    for key in sorted(values):
+        inner = hashlib.sha256(values[key].encode("utf-8")).hexdigest()
+        h.update(f"{key}={inner}\n".encode())
+    return "sha256:" + h.hexdigest()

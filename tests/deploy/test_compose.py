@@ -1,0 +1,180 @@
+"""The compose driver against the real Docker Engine: deploy, upgrade, rollback, failures.
+
+Each test gets its own compose project and port (see conftest). Images: tests/images/variants.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from relgate.deploy.models import DeployResult
+from relgate.deploy.state import read_last_good
+from relgate.errors import ConfigError, ServiceUnreachable
+from tests.deploy.conftest import Stack
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+def _image_id(ref: str) -> str:
+    return subprocess.run(
+        ["docker", "image", "inspect", "-f", "{{.Id}}", ref],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+
+
+def _statuses(result: DeployResult, service: str = "web") -> list[str]:
+    report = next(s for s in result.services if s.name == service)
+    return [e.status for e in report.timeline]
+
+
+def test_first_deploy_then_upgrade_records_last_good(compose_stack: Stack) -> None:
+    first = compose_stack.deploy("v1")
+    assert (first.outcome, first.exit_code) == ("deployed", 0), first.summary
+    assert compose_stack.get() == "version v1"
+    assert first.previous_version is None
+
+    second = compose_stack.deploy("v2")
+    assert (second.outcome, second.previous_version) == ("deployed", "v1"), second.summary
+    assert compose_stack.get() == "version v2"
+    web = second.services[0]
+    assert (web.state, web.health) == ("running", "healthy")
+    assert web.time_to_healthy_s is not None and web.time_to_healthy_s < 15
+    assert "healthy" in _statuses(second)
+    assert second.http is not None and second.http.ok
+
+    record = read_last_good(compose_stack.config(), "staging")
+    assert record is not None and record.version == "v2"
+    assert record.services["web"].image_id == _image_id("relgate-test/app:v2")
+    assert record.env_keys == ["APP_PORT", "RELGATE_VERSION"]
+    assert str(compose_stack.port) not in record.model_dump_json()  # hashes, never values
+    assert second.drift == []
+
+
+def test_unhealthy_upgrade_rolls_back_to_recorded_image(compose_stack: Stack) -> None:
+    assert compose_stack.deploy("v1").outcome == "deployed"
+    assert compose_stack.deploy("v2").outcome == "deployed"
+
+    result = compose_stack.deploy("v3-unhealthy")
+
+    assert (result.outcome, result.exit_code, result.status.value) == ("rolled_back", 1, "failed")
+    assert result.rolled_back and result.rolled_back_to == "v2"
+    assert result.decision is not None and result.decision.verdict == "failed"
+    assert "unhealthy" in result.decision.reason
+    assert compose_stack.get() == "version v2"  # the previous version serves again
+    rollback = result.rollback
+    assert rollback is not None and rollback.healthy
+    assert rollback.pinned_images == {"web": _image_id("relgate-test/app:v2")}
+    assert rollback.failure_to_healthy_s is not None and rollback.failure_to_healthy_s > 0
+    # evidence of the failure: inspect with probe outputs, logs, and the rollback's own logs
+    run_dir = compose_stack.last_run.dir
+    inspected = list((run_dir / "artifacts/deploy/inspect").glob("web-*.json"))
+    assert inspected and "Health" in json.loads(inspected[0].read_text())["State"]
+    assert any(p.name.endswith("logs-web.log") for p in (run_dir / "logs/deploy").iterdir())
+    assert (run_dir / "logs/deploy/rollback").is_dir()
+    saved = DeployResult.model_validate_json((run_dir / "results/deploy.json").read_bytes())
+    assert saved.outcome == "rolled_back"
+    # the record still names v2: a rollback does not promote anything
+    assert read_last_good(compose_stack.config(), "staging").version == "v2"  # type: ignore[union-attr]
+
+
+def test_crash_loop_fails_at_once_not_at_timeout(compose_stack: Stack) -> None:
+    compose_stack.deploy_cfg = {"timeout": "60s"}
+    assert compose_stack.deploy("v1").outcome == "deployed"
+    result = compose_stack.deploy("crashloop")
+    assert result.outcome == "rolled_back", result.summary
+    decision = result.decision
+    assert decision is not None and "exited (code 1)" in decision.reason
+    assert decision.latency_s is not None and decision.latency_s < 0.5
+    gate_s = (decision.decided_at - result.started_at).total_seconds()
+    assert gate_s < 15, f"crash loop took {gate_s:.1f}s to detect; timeout is 60s"
+    assert compose_stack.get() == "version v1"
+
+
+def test_slow_but_healthy_start_passes(compose_stack: Stack) -> None:
+    compose_stack.env = {"SLOW_S": "3", "START_PERIOD": "20s"}
+    result = compose_stack.deploy("slow")
+    assert result.outcome == "deployed", result.summary
+    web = result.services[0]
+    assert web.time_to_healthy_s is not None and web.time_to_healthy_s >= 3
+
+
+def test_timeout_rolls_back(compose_stack: Stack) -> None:
+    compose_stack.deploy_cfg = {"timeout": "4s"}
+    assert compose_stack.deploy("v1").outcome == "deployed"
+    # starting forever (inside its grace period): neither healthy nor unhealthy
+    compose_stack.env = {"SLOW_S": "120", "START_PERIOD": "120s"}
+    result = compose_stack.deploy("slow")
+    assert result.outcome == "rolled_back", result.summary
+    assert result.decision is not None and result.decision.verdict == "timeout"
+    assert "not healthy after 4s" in result.decision.reason
+    assert compose_stack.get() == "version v1"
+
+
+def test_first_deploy_failing_has_no_previous_version_and_stops(compose_stack: Stack) -> None:
+    result = compose_stack.deploy("v3-unhealthy")
+    assert (result.outcome, result.exit_code) == ("no_previous_version", 1)
+    assert "STOPPED" in result.summary
+    assert not any(line.endswith("running") for line in compose_stack.running_images())
+    assert read_last_good(compose_stack.config(), "staging") is None
+
+
+def test_rollback_that_fails_is_rollback_failed(compose_stack: Stack) -> None:
+    assert compose_stack.deploy("v1").outcome == "deployed"
+    # The recorded last-good no longer works on this host (its image now crashes).
+    state = next((compose_stack.dir / "state").glob("*.last-good.json"))
+    record = json.loads(state.read_text())
+    record["services"]["web"]["image_id"] = _image_id("relgate-test/app:crashloop")
+    state.write_text(json.dumps(record))
+
+    result = compose_stack.deploy("v3-unhealthy")
+    assert (result.outcome, result.exit_code) == ("rollback_failed", 1), result.summary
+    assert result.rollback is not None and not result.rollback.healthy
+    assert "exited" in (result.rollback.error or "")
+
+
+def test_no_rollback_leaves_the_failed_stack(compose_stack: Stack) -> None:
+    assert compose_stack.deploy("v1").outcome == "deployed"
+    result = compose_stack.deploy("v3-unhealthy", rollback=False)
+    assert (result.outcome, result.exit_code, result.rolled_back) == ("failed", 1, False)
+    assert any("v3-unhealthy" in line for line in compose_stack.running_images())
+
+
+def test_invalid_compose_file_is_bad_config_and_touches_nothing(compose_stack: Stack) -> None:
+    assert compose_stack.deploy("v1").outcome == "deployed"
+    before = compose_stack.running_images()
+    (compose_stack.dir / "compose.yml").write_text("services:\n  web:\n    image: [not, a, string\n")
+    with pytest.raises(ConfigError) as caught:
+        compose_stack.deploy("v2")
+    assert "compose.yml" in caught.value.message
+    assert compose_stack.running_images() == before
+    saved = json.loads((compose_stack.last_run.dir / "results/deploy.json").read_text())
+    assert (saved["outcome"], saved["exit_code"]) == ("bad_config", 2)
+
+
+def test_drift_is_reported(compose_stack: Stack) -> None:
+    assert compose_stack.deploy("v1").outcome == "deployed"
+    # someone ran v2 by hand behind relgate's back
+    done = subprocess.run(
+        ["docker", "compose", "-p", compose_stack.project, "-f",
+         str(compose_stack.dir / "compose.yml"), "up", "-d"],
+        env={**compose_stack.full_env(), "RELGATE_VERSION": "v2",
+             "APP_PORT": str(compose_stack.port)},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = compose_stack.deploy("v1")
+    assert result.outcome == "deployed"
+    assert any("web: runs sha256:" in d for d in result.drift), result.drift
+
+
+def test_daemon_unreachable_is_exit_3(compose_stack: Stack) -> None:
+    compose_stack.env = {"DOCKER_HOST": f"unix://{compose_stack.dir}/no-such.sock"}
+    with pytest.raises(ServiceUnreachable) as caught:
+        compose_stack.deploy("v1")
+    assert "Docker daemon not reachable" in caught.value.message
+    assert "DOCKER_HOST" in caught.value.message
+    saved = json.loads((compose_stack.last_run.dir / "results/deploy.json").read_text())
+    assert saved["exit_code"] == 3 and saved["status"] == "error"
