@@ -1,0 +1,62 @@
+"""The operations commands through ``relgate.cli.main``: exit codes, --json, outputs."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+from relgate.cli import main
+from tests.operations.conftest import DB_PASSWORD, Workspace
+
+
+def cli(ws: Workspace, *argv: str) -> tuple[int, dict, str]:
+    out, err = io.StringIO(), io.StringIO()
+    cwd = Path.cwd()
+    os.chdir(ws.folder)
+    try:
+        code = main(["--json", *argv], env=ws.env, stdout=out, stderr=err)
+    finally:
+        os.chdir(cwd)
+    return code, json.loads(out.getvalue() or "{}"), err.getvalue()
+
+
+def test_backup_command_records_the_backup(db_workspace: Workspace) -> None:
+    code, record, err = cli(db_workspace, "--env", "staging", "backup", "--version", "v1.4.2")
+    assert code == 0, err
+    assert record["app_version"] == "v1.4.2" and len(record["sha256"]) == 64
+    assert Path(record["path"]).is_file() and Path(record["path"] + ".json").is_file()
+    assert DB_PASSWORD not in json.dumps(record) + err
+
+
+def test_full_rollback_with_stale_backup_exits_1_and_says_why(db_workspace: Workspace) -> None:
+    code, record, _ = cli(db_workspace, "backup")
+    assert code == 0
+    old = json.loads(Path(record["path"] + ".json").read_text())
+    old["created_at"] = "2020-01-01T00:00:00Z"
+    Path(record["path"] + ".json").write_text(json.dumps(old))
+    (db_workspace.folder / "state").mkdir(exist_ok=True)
+
+    code, result, _err = cli(db_workspace, "--run-dir", "r", "rollback", "--mode", "full",
+                            "--to", "v1.0.0", "--allow-unrecorded")  # fmt: skip
+
+    assert code == 1
+    doc = result.get("result", result)
+    assert doc["outcome"] == "backup_refused"
+    assert "more than max_backup_age 24.0h" in doc["summary"]
+    assert (
+        json.loads((db_workspace.folder / "r" / "results" / "rollback.json").read_text())["outcome"]
+        == "backup_refused"
+    )
+
+
+def test_full_rollback_without_database_is_bad_config(workspace: Workspace) -> None:
+    from tests.operations.conftest import write_config
+
+    write_config(workspace.folder)
+    code, _result, err = cli(
+        workspace, "rollback", "--mode", "full", "--to", "v1", "--allow-unrecorded"
+    )
+    assert code == 2
+    assert "environments.staging.database: not set" in err
