@@ -67,6 +67,7 @@ RESULT_MODELS: dict[str, str] = {
     "deploy": "relgate.deploy.models:DeployResult",
     "gate": "relgate.gate:GateResult",
     "notes": "relgate.notes.stage:NotesResult",
+    "preflight": "relgate.preflight:PreflightResult",
     "release": "relgate.release:ReleaseRecord",
     "rollback": "relgate.rollback:RollbackResult",
     "smoke": "relgate.smoke.report:SmokeReport",
