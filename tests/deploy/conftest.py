@@ -123,7 +123,9 @@ class Stack:
         reporter = Reporter(self.output, self.full_env(), secrets)
         return Run.open(env=self.full_env(), reporter=reporter, run_dir=self.dir / "runs" / name)
 
-    def deploy(self, version: str, *, rollback: bool = True, name: str | None = None) -> DeployResult:
+    def deploy(
+        self, version: str, *, rollback: bool = True, name: str | None = None
+    ) -> DeployResult:
         run = self.open_run(name or f"{version}-{uuid.uuid4().hex[:6]}")
         self.last_run = run
         return deploy(self.config(), run, environment="staging", version=version, rollback=rollback)

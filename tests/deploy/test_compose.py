@@ -145,7 +145,9 @@ def test_no_rollback_leaves_the_failed_stack(compose_stack: Stack) -> None:
 def test_invalid_compose_file_is_bad_config_and_touches_nothing(compose_stack: Stack) -> None:
     assert compose_stack.deploy("v1").outcome == "deployed"
     before = compose_stack.running_images()
-    (compose_stack.dir / "compose.yml").write_text("services:\n  web:\n    image: [not, a, string\n")
+    (compose_stack.dir / "compose.yml").write_text(
+        "services:\n  web:\n    image: [not, a, string\n"
+    )
     with pytest.raises(ConfigError) as caught:
         compose_stack.deploy("v2")
     assert "compose.yml" in caught.value.message
