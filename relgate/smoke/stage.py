@@ -98,7 +98,7 @@ def smoke(
                 monotonic=monotonic,
                 sleep=sleep,
             ).run()
-        _conclude(report, run)
+        _conclude(report, run, junit=config.smoke.junit if config is not None else True)
     return report
 
 
@@ -134,7 +134,7 @@ class _Recorder:
                 self.run.reporter.line(f"   hint: {step.hint}")
 
 
-def _conclude(report: SmokeReport, run: Run) -> None:
+def _conclude(report: SmokeReport, run: Run, *, junit: bool) -> None:
     steps = report.steps
     report.passed_count = sum(1 for s in steps if s.status == "passed")
     report.warnings = sum(1 for s in steps if s.status == "warning")
@@ -153,8 +153,9 @@ def _conclude(report: SmokeReport, run: Run) -> None:
             f"step {failed.index} '{failed.name}': {failed.message}", title="smoke failed"
         )
     report.finish(run.clock())
-    report.junit = JUNIT
-    run.write_text(JUNIT, junit_xml(report, report.started_at))
+    if junit:
+        report.junit = JUNIT
+        run.write_text(JUNIT, junit_xml(report, report.started_at))
     run.reporter.write_summary(summary(report), echo=False)
     run.append_log(LOG, report.summary + "\n")
     for key, value in (
