@@ -73,6 +73,7 @@ def archive(
     result.format = fmt
     _register_known_secrets(config, run)
     result.stages = _record_every_stage(run, result)
+    run.version = run.version or _recorded_version(run)
     run.update_meta(
         **collect_meta(
             config,
@@ -175,6 +176,18 @@ def _record_every_stage(run: Run, result: ArchiveResult) -> dict[str, str]:
             run.write_result(existing)
         table[stage] = existing.status.value if existing else Status.NOT_RUN.value
     return table
+
+
+def _recorded_version(run: Run) -> str | None:
+    """The version the stages worked on, when ``archive`` runs on its own (a later step)."""
+    recorded = run.read_meta().get("version")
+    if isinstance(recorded, str) and recorded:
+        return recorded
+    for stage in GATING_STAGES:
+        found = _readable_result(run, stage, ArchiveResult(status=Status.PASSED))
+        if found is not None and found.version:
+            return found.version
+    return None
 
 
 def _extra_stages(run: Run) -> set[str]:

@@ -121,7 +121,7 @@ class _Member:
 
 
 @contextmanager
-def _tar_stream(path: Path) -> Iterator[tuple[str, tarfile.TarFile]]:
+def _tar_stream(path: Path) -> Iterator[tuple[str, tarfile.TarFile, Any]]:
     try:
         raw = open(path, "rb")  # noqa: SIM115 (closed below, after the decompressor)
     except OSError as exc:
@@ -143,7 +143,7 @@ def _tar_stream(path: Path) -> Iterator[tuple[str, tarfile.TarFile]]:
         else:
             raise BadInputError(f"{path}: not an evidence bundle (neither tar.gz nor tar.zst)")
         with stream, tarfile.open(fileobj=stream, mode="r|") as tf:
-            yield fmt, tf
+            yield fmt, tf, stream
 
 
 def _safe_relpath(name: str, root: str | None) -> tuple[str, str]:
@@ -165,11 +165,11 @@ def _iter_members(
     root: str | None = None
     seen: set[str] = set()
     total = 0
-    current = "(start of the bundle)"
+    where = "in the first member"
     try:
-        with _tar_stream(path) as (fmt, tf):
+        with _tar_stream(path) as (fmt, tf, stream):
             for info in tf:
-                current = info.name
+                where = f"in {info.name}"
                 try:
                     root, rel = _safe_relpath(info.name, root)
                 except ValueError as why:
@@ -184,11 +184,22 @@ def _iter_members(
                 seen.add(rel)
                 total += info.size
                 _check_limits(path, limits, len(seen), info, total)
-                yield fmt, _read_member(tf, info, rel, keep(rel) and info.size <= _KEEP_MAX)
+                member = _read_member(tf, info, rel, keep(rel) and info.size <= _KEEP_MAX)
+                where = f"after {info.name}"
+                yield fmt, member
+            _drain(stream)
     except RelgateError:
         raise
     except Exception as exc:  # tarfile, gzip, zlib, zstandard: all mean the bytes are damaged
-        raise BundleTampered(path, [f"corrupt data at or after {current}: {exc}"]) from None
+        raise BundleTampered(path, [f"damaged data {where}: {exc}"]) from None
+
+
+def _drain(stream: Any) -> None:
+    """Read to the end of the compressed stream: its checksum (zstd) or CRC (gzip) is verified
+    there, and a damaged header that looks like the end of the archive must not hide the rest."""
+    while chunk := stream.read(_CHUNK):
+        if chunk.strip(b"\0"):
+            raise ValueError("data after the end of the tar archive")
 
 
 def _kind(info: tarfile.TarInfo) -> str:

@@ -1,0 +1,221 @@
+"""``archive`` always produces a bundle, records every stage, and refuses to pack a known secret."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from relgate.cli import main
+from relgate.config import load_config
+from relgate.evidence.archive import archive, bundle_name
+from relgate.evidence.bundle import verify_bundle
+from relgate.results import StageResult, Status
+from relgate.run import Run
+from tests._tools import require_tool
+from tests.evidence.conftest import SECRET, MakeRun
+
+
+def test_missing_stages_are_recorded_as_not_run(make_run: MakeRun, tmp_path: Path) -> None:
+    run = make_run()
+    run.write_result(StageResult(stage="deploy", status=Status.INTERRUPTED, summary="SIGTERM"))
+    result = archive(None, run, output_dir=tmp_path / "out")
+    assert result.status is Status.PASSED, result.error
+    report = verify_bundle(Path(result.bundle_path or ""))
+    assert report.digest == result.bundle_digest
+    assert report.verdicts == {
+        "preflight": "not_run",
+        "deploy": "interrupted",
+        "smoke": "not_run",
+        "archive": "passed",
+        "notes": "missing",
+        "release": "missing",
+        "rollback": "missing",
+    }
+    assert report.meta["stages"]["smoke"] == "not_run"
+    assert Path(result.bundle_path or "").name == bundle_name("run", "staging", run.id, "tar.zst")
+
+
+def test_unreadable_result_is_kept_and_replaced(make_run: MakeRun, tmp_path: Path) -> None:
+    run = make_run()
+    (run.dir / "results" / "smoke.json").write_text('{"stage": "smoke", "status": ')
+    result = archive(None, run, output_dir=tmp_path)
+    report = verify_bundle(Path(result.bundle_path or ""))
+    assert report.verdicts["smoke"] == "error"
+    assert "artifacts/archive/unreadable-smoke.json" in report.stages["smoke"].summary
+    assert result.warnings
+
+
+def _plant(run: Run, rel: str, data: bytes) -> None:
+    """A misbehaving hook writes straight into the run directory, bypassing the redacting writer."""
+    path = run.dir / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("content", "line"),
+    [
+        pytest.param(f"ok\nok\npassword={SECRET}\n".encode(), 3, id="raw"),
+        pytest.param(
+            b"x\n" + base64.b64encode(f"prof1:{SECRET}".encode()) + b"\n", 2, id="basic-auth"
+        ),
+        pytest.param(b'{"p": "' + json.dumps(SECRET).encode()[1:-1] + b'"}', 1, id="json"),
+        pytest.param(b"\0\1binary" * 10000 + SECRET.encode(), 1, id="binary"),
+        pytest.param(b"a\n" * 700_000 + SECRET.encode() + b"\n", 700_001, id="across-chunks"),
+    ],
+)
+def test_a_planted_secret_refuses_the_pack(
+    make_run: MakeRun, tmp_path: Path, content: bytes, line: int
+) -> None:
+    run = make_run({"SMOKE_PASS": SECRET})
+    _plant(run, "logs/hooks/post-deploy.log", content)
+    out = tmp_path / "out"
+    result = archive(None, run, output_dir=out)
+    assert result.status is Status.FAILED and result.exit_code == 1
+    assert [(x.file, x.line, x.secret) for x in result.leaks] == [
+        ("logs/hooks/post-deploy.log", line, "SMOKE_PASS")
+    ]
+    assert list(out.iterdir()) == [], "no bundle, not even a partial one"
+    recorded = json.loads((run.dir / "results" / "archive.json").read_text())
+    assert recorded["outcome"] == "secret_leak"
+    assert f"logs/hooks/post-deploy.log:{line}" in recorded["error"]
+    assert SECRET not in (run.dir / "results" / "archive.json").read_text()
+
+
+def test_secrets_from_config_are_scanned_too(tmp_path: Path, make_run: MakeRun) -> None:
+    (tmp_path / "token.txt").write_text("file-held-deploy-key-123\n")
+    (tmp_path / "relgate.yml").write_text(
+        "project: {name: shop}\n"
+        "secrets: [{name: DEPLOY_KEY, file: token.txt}]\n"
+        "environments: {staging: {base_url: 'https://staging.example.com'}}\n"
+    )
+    config = load_config(tmp_path / "relgate.yml", env={})
+    run = make_run()
+    _plant(run, "artifacts/deploy/env.txt", b"DEPLOY_KEY=file-held-deploy-key-123\n")
+    result = archive(config, run, output_dir=tmp_path / "out")
+    assert [(x.file, x.secret) for x in result.leaks] == [
+        ("artifacts/deploy/env.txt", "DEPLOY_KEY")
+    ]
+
+
+def test_meta_from_git_outside_actions(make_run: MakeRun, tmp_path: Path) -> None:
+    require_tool("git")
+    repo = tmp_path / "app"
+    repo.mkdir()
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "x"], check=True)
+    subprocess.run([*git, "remote", "add", "origin", "git@github.com:acme/shop.git"], check=True)
+    head = subprocess.run(
+        [*git, "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    (tmp_path / "relgate.yml").write_text(
+        "project: {name: shop, repo_path: app}\n"
+        "environments: {staging: {base_url: 'https://staging.example.com'}}\n"
+        "archive: {retention_days: 400, format: tar.gz}\n"
+    )
+    config = load_config(tmp_path / "relgate.yml", env={})
+    result = archive(config, make_run(), output_dir=tmp_path / "out")
+    meta = verify_bundle(Path(result.bundle_path or "")).meta
+    assert (meta["commit"], meta["repository"], meta["tag"]) == (head, "acme/shop", "v1.2.0")
+    assert (meta["base_url"], meta["retention_days"], meta["project"]) == (
+        "https://staging.example.com",
+        400,
+        "shop",
+    )
+    assert meta["config_digest"].startswith("sha256:")
+    assert result.format == "tar.gz" and result.bundle_path.endswith(".tar.gz")  # type: ignore[union-attr]
+
+
+def test_meta_from_github_actions(make_run: MakeRun, tmp_path: Path) -> None:
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_SHA": "4e1d2c9" + "0" * 33,
+        "GITHUB_REPOSITORY": "acme/shop",
+        "GITHUB_RUN_ID": "9912",
+        "GITHUB_RUN_ATTEMPT": "2",
+        "GITHUB_WORKFLOW": "release",
+        "GITHUB_ACTOR": "octocat",
+        "GITHUB_SERVER_URL": "https://github.com",
+    }
+    run = make_run(env)
+    result = archive(None, run, output_dir=tmp_path)
+    meta = verify_bundle(Path(result.bundle_path or "")).meta
+    assert meta["actor"] == "octocat" and meta["commit"] == env["GITHUB_SHA"]
+    assert meta["github"]["run_url"] == "https://github.com/acme/shop/actions/runs/9912/attempts/2"
+    assert run.reporter.outputs["bundle-digest"] == result.bundle_digest
+    assert run.id == "gh-9912-2"
+
+
+def test_symlinks_are_not_followed(make_run: MakeRun, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not evidence\n")
+    run = make_run()
+    os.symlink(outside, run.dir / "logs" / "link.log")
+    result = archive(None, run, output_dir=tmp_path / "out")
+    assert result.skipped == [f"logs/link.log: symbolic link to {outside} (links are not packed)"]
+    names = [f for f in verify_bundle(Path(result.bundle_path or "")).stages]
+    assert "link" not in " ".join(names)
+
+
+# -- the CLI --------------------------------------------------------------------------------------
+def _cli(*argv: str, env: dict[str, str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), env=env, stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_cli_archive_verify_show(filled_run: Run, tmp_path: Path) -> None:
+    env = {"SMOKE_PASS": SECRET}
+    code, out, err = _cli("--json", "--run-dir", str(filled_run.dir), "archive", env=env)
+    assert code == 0, err
+    packed = json.loads(out)
+    bundle = packed["bundle_path"]
+    assert Path(bundle).parent == filled_run.dir.parent and bundle.endswith(".tar.zst")
+
+    code, out, err = _cli("evidence", "verify", bundle, "--require", "deploy", env=env)
+    assert code == 0, err
+    assert "EVIDENCE VERIFIED" in out and packed["bundle_digest"] in out
+
+    code, out, err = _cli("evidence", "verify", bundle, "--require", "deploy,smoke", env=env)
+    assert code == 1
+    assert "smoke: required to pass but failed: 4/9 passed" in out + err
+
+    code, out, _ = _cli(
+        "evidence", "verify", bundle, "--expect-digest", packed["bundle_digest"], env=env
+    )
+    assert code == 0
+    code, _, err = _cli(
+        "evidence", "verify", bundle, "--expect-digest", "sha256:" + "0" * 64, env=env
+    )
+    assert code == 1 and "expected sha256:000" in err
+
+    code, out, _ = _cli("evidence", "show", bundle, env=env)
+    assert code == 0
+    assert "smoke      failed" in out and "version       1.2.0" in out
+
+
+def test_cli_refuses_to_pack_a_secret_without_printing_it(make_run: MakeRun) -> None:
+    run = make_run()
+    _plant(run, "logs/hook.log", f"line\n{SECRET}\n".encode())
+    code, out, err = _cli("--run-dir", str(run.dir), "archive", env={"SMOKE_PASS": SECRET})
+    assert code == 1
+    assert "logs/hook.log:2: contains the value of SMOKE_PASS" in err
+    assert SECRET not in out + err
+
+
+def test_cli_tampered_bundle_exits_1_naming_the_file(filled_run: Run) -> None:
+    code, out, _ = _cli("--json", "--run-dir", str(filled_run.dir), "archive", env={})
+    bundle = Path(json.loads(out)["bundle_path"])
+    data = bytearray(bundle.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    bundle.write_bytes(bytes(data))
+    code, out, err = _cli("evidence", "verify", str(bundle), env={})
+    assert code == 1
+    assert "evidence verification failed:" in err
