@@ -40,7 +40,9 @@ __all__ = ["SERVICE", "ProcessDriver", "render_command"]
 
 SERVICE = "app"
 HEALTH_POLL_S = 0.2
-UNHEALTHY_AFTER = 3  # consecutive failed probes after being healthy, as Docker's default retries
+# Failing for this long = unhealthy. "Failing" is a non-2xx *answer* (the app is up and says no), or
+# no answer once it had been healthy; before its first answer a process is merely starting.
+UNHEALTHY_AFTER_S = 2.0
 
 
 def render_command(template: Sequence[str], values: dict[str, str]) -> list[str]:
@@ -217,25 +219,26 @@ class _ProcessWatch(Watch):
         assert self.proc is not None and self.url is not None
         health = self.driver.ctx.config.deploy.health
         assert health is not None
-        status, failures = "starting", 0
+        status, failing_since = "starting", None
         with httpx.Client(timeout=health.timeout.total_seconds()) as client:
             while not self._stop.is_set() and self.proc.poll() is None:
                 try:
-                    ok = 200 <= client.get(self.url).status_code < 300
-                    error = None if ok else "non-2xx"
+                    code = client.get(self.url).status_code
+                    error = None if 200 <= code < 300 else f"HTTP {code}"
+                    answered = True
                 except httpx.HTTPError as exc:
-                    ok, error = False, f"{type(exc).__name__}: {exc}"
-                failures = 0 if ok else failures + 1
-                new = status
-                if ok:
-                    new = "healthy"
-                elif status == "healthy" and failures >= UNHEALTHY_AFTER:
-                    new = "unhealthy"
-                if error:
+                    error, answered = f"{type(exc).__name__}: {exc}", False
+                now = self.driver.ctx.clock()
+                if error is None:
+                    failing_since, new = None, "healthy"
+                else:
                     self.last_error = error
+                    if answered or status == "healthy":
+                        failing_since = failing_since or now
+                    failing = failing_since is not None and now - failing_since >= UNHEALTHY_AFTER_S
+                    new = "unhealthy" if failing else status
                 if new != status:
                     status = new
-                    now = self.driver.ctx.clock()
                     self.queue.put(
                         Observation(now, str(self.proc.pid), SERVICE, "health", health=new,
                                     detail=error or "")

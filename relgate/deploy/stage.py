@@ -8,6 +8,7 @@ image IDs, then prove *that* healthy. Every path writes ``results/deploy.json`` 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -58,10 +59,21 @@ def deploy(
         _deploy(config, run, result, live, version=version, rollback=rollback)
     except BaseException as exc:
         _record_error(result, exc, live)
+        if isinstance(exc, Interrupted | KeyboardInterrupt):
+            _capture_quietly(live)
         raise
     finally:
         _close(run, result, live)
     return result
+
+
+def _capture_quietly(live: _Live) -> None:
+    """On a signal, save ps/inspect/logs as they are: the stack is left as it is, for a human."""
+    if live.driver is None or live.ctx is None or live.attempt is None:
+        return
+    board = live.attempt.board
+    with contextlib.suppress(Exception):
+        live.driver.capture(live.ctx.area, board.selected if board else [])
 
 
 def _deploy(

@@ -7,10 +7,14 @@ a free port, and tears the project down (``down -v``) whatever happens.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import json
 import os
+import signal
 import socket
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,7 +32,8 @@ from relgate.run import Run
 from relgate.secrets import SecretRegistry
 from tests._tools import require_tool
 
-ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
 IMAGES = ROOT / "tests" / "images"
 
 
@@ -161,3 +166,64 @@ def compose_stack(app_images: None, tmp_path: Path) -> Iterator[Stack]:
         yield stack
     finally:
         stack.compose("down", "-v", "--remove-orphans", "-t", "0")
+
+
+@dataclass
+class ProcessStack(Stack):
+    """The same deploy target run by the process driver (no Docker)."""
+
+    def write_config(self) -> Path:
+        doc: dict[str, Any] = {
+            "project": {"name": "relgate-test"},
+            "environments": {
+                "staging": {
+                    "base_url": self.base_url,
+                    "state_dir": str(self.dir / "state"),
+                    "stack": {
+                        "driver": "process",
+                        "command": [
+                            sys.executable,
+                            str(HERE / "fake_app.py"),
+                            "--port",
+                            "{port}",
+                            "--version",
+                            "{version}",
+                        ],
+                        "port": self.port,
+                        "state_dir": str(self.dir / "process"),
+                        "stop_timeout": "2s",
+                        **self.stack_cfg,
+                    },
+                }
+            },
+            "deploy": {
+                "timeout": "10s",
+                "stability_window": "1s",
+                "health": {"url": "/health", "timeout": "1s"},
+                **self.deploy_cfg,
+            },
+            **self.extra,
+        }
+        self.config_path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        return self.config_path
+
+    def pid(self) -> int | None:
+        try:
+            return int(json.loads((self.dir / "process/staging.pid.json").read_text())["pid"])
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def stop_all(self) -> None:
+        pid = self.pid()
+        if pid:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def process_stack(tmp_path: Path) -> Iterator[ProcessStack]:
+    stack = ProcessStack(tmp_path, "process", free_port())
+    try:
+        yield stack
+    finally:
+        stack.stop_all()

@@ -1,0 +1,105 @@
+"""`relgate deploy` as a real subprocess: exit codes, messages, and SIGTERM mid-gate."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.deploy.conftest import ProcessStack, Stack
+
+pytestmark = pytest.mark.slow
+
+
+def _relgate(stack: Stack, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    stack.write_config()
+    return subprocess.Popen(
+        [sys.executable, "-m", "relgate", "--config", str(stack.config_path), "--env", "staging",
+         "--run-dir", str(stack.dir / "cli-run"), *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**stack.full_env(), **(env or {})},
+    )  # fmt: skip
+
+
+def _result(stack: Stack) -> dict[str, object]:
+    return json.loads((stack.dir / "cli-run/results/deploy.json").read_text())
+
+
+def _wait_for(path: Path, text: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text(errors="replace"):
+            return
+        time.sleep(0.05)
+    pytest.fail(f"{path} never contained {text!r}")
+
+
+@pytest.mark.docker
+def test_bad_compose_file_exits_2(compose_stack: Stack) -> None:
+    (compose_stack.dir / "compose.yml").write_text("services: [not a mapping\n")
+    proc = _relgate(compose_stack, "--json", "deploy", "--version", "v1")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2, err
+    assert "compose.yml" in err
+    assert _result(compose_stack)["outcome"] == "bad_config"
+
+
+@pytest.mark.docker
+def test_dead_docker_host_exits_3_with_a_clear_message(compose_stack: Stack) -> None:
+    dead = f"unix://{compose_stack.dir}/dead.sock"
+    proc = _relgate(compose_stack, "deploy", "--version", "v1", env={"DOCKER_HOST": dead})
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, out + err
+    assert f"Docker daemon not reachable at {dead}" in out + err
+    assert "start dockerd or set DOCKER_HOST" in out + err
+
+
+def test_version_from_environment_and_json_output(process_stack: ProcessStack) -> None:
+    proc = _relgate(process_stack, "--json", "deploy", env={"RELGATE_VERSION": "v7"})
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    doc = json.loads(out)
+    assert (doc["outcome"], doc["target_version"]) == ("deployed", "v7")
+    assert process_stack.get() == "version v7"
+
+
+def test_missing_version_is_usage_error(process_stack: ProcessStack) -> None:
+    proc = _relgate(process_stack, "deploy")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert "--version" in out + err
+
+
+@pytest.mark.parametrize("driver", ["process", pytest.param("compose", marks=pytest.mark.docker)])
+def test_sigterm_during_the_gate_still_writes_result_and_logs(
+    driver: str, request: pytest.FixtureRequest
+) -> None:
+    stack: Stack = request.getfixturevalue(f"{driver}_stack")
+    stack.deploy_cfg = {"timeout": "60s"}
+    if driver == "compose":
+        stack.env = {"SLOW_S": "120", "START_PERIOD": "120s"}
+        version = "slow"
+        marker = "logs/deploy/02-compose-up.log"
+    else:
+        version = "hang-v1"
+        marker = "meta.json"
+    proc = _relgate(stack, "deploy", "--version", version)
+    try:
+        _wait_for(stack.dir / "cli-run" / marker, "" if driver == "process" else "Started")
+        time.sleep(1.0)  # well inside the gate's wait
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 3, out + err
+    result = _result(stack)
+    assert result["status"] == "interrupted"
+    assert "SIGTERM" in str(result["error"])
+    assert result["services"], "what the gate saw is kept"
+    assert any((stack.dir / "cli-run/logs/deploy").iterdir())
