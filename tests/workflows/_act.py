@@ -131,6 +131,7 @@ def run_act(
     event_name: str = "workflow_dispatch",
     timeout: float = 600,
     job: str | None = None,
+    extra_args: list[str] | None = None,
 ) -> ActRun:
     event_file = repo.parent / f"{repo.name}-event.json"
     event_file.write_text(json.dumps(event), encoding="utf-8")
@@ -148,6 +149,7 @@ def run_act(
     ]
     if job:
         argv += ["-j", job]
+    argv += extra_args or []
     full_env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/root"),

@@ -1,0 +1,310 @@
+"""release-gate.yml end to end under act, on this host, against the embedded demo service.
+
+The repository under test is a copy of relgate plus ``demo-app/relgate.yml`` (process driver: the
+demo service on a free loopback port). act runs the workflows with ``-P ubuntu-latest=-self-hosted``;
+remote actions are the stand-ins of ``tests/action_standins``; GitHub is the contract-checked fake,
+served over HTTP (``_github_server``), so the release job really tags and releases.
+
+1. a caller workflow calls release-gate.yml (``workflow_call``) for v1.0.0: gate and release pass;
+   the caller sees the job outputs; the bundle verifies; the fake has the tag and the release;
+2. a direct ``workflow_dispatch`` of v1.1.0 whose smoke test fails: the gate job fails, the smoke
+   failure is rolled back, the archive step still uploads verifiable evidence, release is skipped;
+3. v1.2.0 crashes on start: the deploy rolls back by itself, the gate fails, release is skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import signal
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from relgate.cli import main as relgate_main
+from relgate.evidence.bundle import open_bundle
+from tests._tools import require_tool
+from tests.github_fake import FakeGitHub
+from tests.workflows._act import ActRun, make_repo, run_act
+from tests.workflows._github_server import serve_fake
+
+pytestmark = [pytest.mark.act, pytest.mark.slow]
+
+TOKEN = "ghp_act_e2e_token_0000000000000000000000"
+SMOKE_PASSWORD = "demo-password"
+
+APP_CONFIG = """\
+version: 1
+project:
+  name: demo-app
+  repository: acme/relgate
+  repo_path: ..
+secrets:
+  - name: SMOKE_PASS
+    required: false
+environments:
+  staging:
+    base_url: http://127.0.0.1:{port}
+    state_dir: {state}/state
+    stack:
+      driver: process
+      command: [python3, -m, relgate.demo.run, --port, "{{port}}", --version, "{{version}}"]
+      env:
+        PYTHONPATH: ${{GITHUB_WORKSPACE}}/.relgate/action
+      port: {port}
+      state_dir: {state}/process
+      stop_timeout: 5s
+preflight:
+  require_tag: false
+  check_ci: false
+  min_disk_free: 10MB
+deploy:
+  timeout: 15s
+  stability_window: 0s
+  health:
+    url: /api/health/
+    timeout: 2s
+smoke:
+  scenario: ../relgate/demo/smoke.yml
+notes:
+  strict: false
+lock:
+  dir: {state}/locks
+github:
+  api_url: {api}
+  max_retries: 0
+"""
+
+CALLER = """\
+name: caller
+on:
+  workflow_dispatch:
+    inputs:
+      relgate-ref:
+        type: string
+        required: true
+permissions: {}
+jobs:
+  gate:
+    permissions:
+      contents: write
+      checks: read
+      statuses: read
+    uses: ./.github/workflows/release-gate.yml
+    with:
+      version: v1.0.0
+      environment: staging
+      production-environment: production
+      working-directory: demo-app
+      setup-python: false
+      relgate-repository: acme/relgate
+      relgate-ref: ${{ inputs.relgate-ref }}
+    secrets:
+      SMOKE_PASSWORD: ${{ secrets.SMOKE_PASSWORD }}
+      RELGATE_TOKEN: ${{ secrets.RELGATE_TOKEN }}
+  report:
+    needs: gate
+    if: always()
+    runs-on: ubuntu-latest
+    timeout-minutes: 5
+    permissions: {}
+    steps:
+      - name: record the reusable workflow's outputs
+        env:
+          OUTPUTS: ${{ toJSON(needs.gate.outputs) }}
+          RESULT: ${{ needs.gate.result }}
+        run: |
+          printf '{"result": "%s", "outputs": %s}' "$RESULT" "$OUTPUTS" > "$GATE_REPORT"
+"""
+
+
+@dataclass
+class World:
+    base: Path
+    repo: Path
+    sha: str
+    state: Path
+    artifacts: Path
+    fake: FakeGitHub
+    env: dict[str, str]
+
+    def act(self, label: str, workflow: str, inputs: dict[str, str], **env: str) -> ActRun:
+        """One workflow run; its artifacts go to their own folder, as each run's do on GitHub."""
+        secrets = self.base / "secrets.env"
+        secrets.write_text(f"SMOKE_PASSWORD={SMOKE_PASSWORD}\nRELGATE_TOKEN={TOKEN}\n")
+        store = self.artifacts / label
+        store.mkdir()
+        return run_act(
+            self.repo,
+            workflow,
+            event={"inputs": inputs},
+            env={**self.env, "RELGATE_STANDIN_ARTIFACTS": str(store), **env},
+            extra_args=["--secret-file", str(secrets)],
+        )
+
+    def bundle(self, label: str, artifact: str = "relgate-evidence-staging-1") -> Path:
+        found = sorted((self.artifacts / label / artifact).glob("relgate-evidence-*.tar.*"))
+        assert len(found) == 1, f"artifact {artifact}: {found}"
+        return found[0]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _stop_service(state: Path) -> None:
+    for pid_file in (state / "process").glob("*.pid.json"):
+        try:
+            pid = int(json.loads(pid_file.read_text()).get("pid", 0))
+        except (OSError, ValueError):
+            continue
+        if pid > 0:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, action_cache: Path) -> Iterator[World]:
+    require_tool("act")
+    base = tmp_path_factory.mktemp("gate-act")
+    state, artifacts, repos = base / "state", base / "artifacts", base / "repos"
+    for d in (state, artifacts, repos / "acme"):
+        d.mkdir(parents=True)
+    with serve_fake("acme", "relgate") as (fake, api):
+        config = APP_CONFIG.format(port=_free_port(), state=state, api=api)
+        repo = base / "relgate"
+        sha = make_repo(
+            repo,
+            extra={"demo-app/relgate.yml": config, ".github/workflows/caller.yml": CALLER},
+        )
+        (repos / "acme" / "relgate").symlink_to(repo)
+        fake.seed_commit("relgate under test", sha=sha, branch="main")
+        env = {
+            "RELGATE_STANDIN_REPOS": str(repos),
+            "RELGATE_ACTION_CACHE": str(action_cache),
+            "GATE_REPORT": str(base / "gate-report.json"),
+        }
+        try:
+            yield World(base, repo, sha, state, artifacts, fake, env)
+        finally:
+            _stop_service(state)
+
+
+def _verify(bundle: Path) -> dict:
+    out, err = io.StringIO(), io.StringIO()
+    code = relgate_main(
+        ["--json", "evidence", "verify", str(bundle), "--require", "deploy"],
+        env={},
+        stdout=out,
+        stderr=err,
+    )
+    assert code == 0, err.getvalue() + out.getvalue()
+    return json.loads(out.getvalue())
+
+
+def _members(bundle: Path) -> dict[str, bytes]:
+    """Every file of the bundle, read through relgate's verifying reader."""
+    opened = open_bundle(bundle)
+    return {name: opened.read(name) for name in opened.names()}
+
+
+def _result(members: dict[str, bytes], stage: str) -> dict:
+    return json.loads(members[f"results/{stage}.json"])
+
+
+@pytest.fixture(scope="module")
+def released(world: World) -> ActRun:
+    return world.act("release", ".github/workflows/caller.yml", {"relgate-ref": world.sha})
+
+
+def test_gate_and_release_pass_through_workflow_call(world: World, released: ActRun) -> None:
+    assert released.returncode == 0, released.describe()
+    report = json.loads(Path(world.env["GATE_REPORT"]).read_text())
+    assert report["result"] == "success", released.describe()
+    outputs = report["outputs"]
+    assert outputs["status"] == "passed"
+    assert outputs["version"] == "v1.0.0"
+    assert outputs["rolled-back"] == "false"
+    assert outputs["deploy-outcome"] == "deployed"
+    assert outputs["smoke-verdict"].startswith("9/9")
+    assert outputs["artifact-name"] == "relgate-evidence-staging-1"
+    assert outputs["bundle-digest"].startswith("sha256:")
+    assert outputs["tag"] == "v1.0.0"
+    assert outputs["release-url"]
+
+    bundle = world.bundle("release")
+    retention = world.artifacts / "release" / "relgate-evidence-staging-1.retention-days"
+    assert retention.read_text().strip() == "90"
+    verified = _verify(bundle)
+    assert verified["digest"] == outputs["bundle-digest"]
+    members = _members(bundle)
+    assert {"preflight", "deploy", "smoke"} <= {
+        s for s in ("preflight", "deploy", "smoke") if _result(members, s)["status"] == "passed"
+    }
+    # act discards step summaries: relgate's action keeps them in the run directory (and bundle).
+    summary = members["summary.md"].decode()
+    assert "9/9" in summary
+    assert TOKEN.encode() not in b"".join(members.values())
+
+    assert world.fake.ref("refs/tags/v1.0.0")
+    release = world.fake.release("v1.0.0")
+    assert any(a.name == bundle.name for a in release.assets)
+
+
+def test_smoke_failure_fails_the_gate_keeps_evidence_and_skips_release(
+    world: World, released: ActRun
+) -> None:
+    run = world.act(
+        "smoke-failure",
+        ".github/workflows/release-gate.yml",
+        {
+            "version": "v1.1.0",
+            "environment": "staging",
+            "working-directory": "demo-app",
+            "setup-python": "false",
+            "relgate-repository": "acme/relgate",
+            "relgate-ref": world.sha,
+        },
+        RELGATE_DEMO_BREAK_VERSION="v1.1.0",
+        RELGATE_DEMO_BREAK_FAULT="503-burst=1000",
+    )
+    assert run.jobs.get("gate") == "failure", run.describe()
+    assert run.jobs.get("release") in (None, "skipped"), run.describe()
+    assert "Verify the evidence, tag and release" not in run.output_of("release")
+    bundle = world.bundle("smoke-failure")
+    _verify(bundle)
+    members = _members(bundle)
+    assert _result(members, "smoke")["status"] == "failed"
+    rollback = _result(members, "rollback")  # the workflow's rollback step ran before archive
+    assert rollback["status"] == "passed", rollback
+    assert "Roll back after a failed smoke test" in run.output_of("gate")
+    assert world.fake.ref("refs/tags/v1.1.0") is None
+
+
+def test_deploy_failure_rolls_back_and_skips_release(world: World, released: ActRun) -> None:
+    run = world.act(
+        "deploy-failure",
+        ".github/workflows/release-gate.yml",
+        {
+            "version": "v1.2.0",
+            "environment": "staging",
+            "working-directory": "demo-app",
+            "setup-python": "false",
+            "relgate-repository": "acme/relgate",
+            "relgate-ref": world.sha,
+        },
+        RELGATE_DEMO_BREAK_VERSION="v1.2.0",
+        RELGATE_DEMO_BREAK_FAULT="crash-on-start",
+    )
+    assert run.jobs.get("gate") == "failure", run.describe()
+    assert run.jobs.get("release") in (None, "skipped"), run.describe()
+    deploy = _result(_members(world.bundle("deploy-failure")), "deploy")
+    assert deploy["outcome"] == "rolled_back", deploy
+    assert deploy["rolled_back_to"] in ("v1.0.0", "v1.1.0")
