@@ -12,13 +12,14 @@ under ``commit.raw`` for plain-text templates such as the tag message.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from relgate.notes.history import Commit
+from relgate.notes.history import Commit, trailers
 from relgate.notes.junit import TestCounts
 from relgate.notes.markdown import escape_markdown, escape_markdown_block
 
@@ -52,34 +53,83 @@ GROUPS: tuple[tuple[str, str], ...] = (
 _KNOWN = {key for key, _ in GROUPS}
 _TYPE_ALIASES = {"feature": "feat", "bugfix": "fix", "tests": "test", "doc": "docs"}
 
+# Names and scopes repeat across thousands of commits.
+_escape_name = functools.lru_cache(maxsize=4096)(escape_markdown)
+
 # stage -> parsed results/<stage>.json (a dict), or None when the stage left no result.
 ResultSource = Callable[[str], Mapping[str, Any] | None]
 
 
 class CommitView:
-    """A commit as templates see it. The body is escaped lazily: most templates never show it."""
+    """A commit as templates see it. Escaping happens on first use: a 20,000-commit range renders
+    only the fields its template shows, and author names repeat (cached)."""
 
-    __slots__ = ("_body", "_c", "author", "description", "pr_url", "scope", "subject", "url")
+    __slots__ = ("_c", "_repo_url")
 
     def __init__(self, commit: Commit, repo_url: str | None) -> None:
         self._c = commit
-        self._body: str | None = None
-        self.subject = escape_markdown(commit.subject)
-        self.description = escape_markdown(commit.description)
-        self.author = escape_markdown(commit.author_name)
-        self.scope = escape_markdown(commit.scope) if commit.scope else None
-        self.url = f"{repo_url}/commit/{commit.sha}" if repo_url else None
-        self.pr_url = f"{repo_url}/pull/{commit.pr}" if repo_url and commit.pr else None
+        self._repo_url = repo_url
 
-    sha = property(lambda self: self._c.sha)
-    short_sha = property(lambda self: self._c.short_sha)
-    date = property(lambda self: self._c.date)
-    type = property(lambda self: self._c.type)
-    breaking = property(lambda self: self._c.breaking)
-    pr = property(lambda self: self._c.pr)
-    merge = property(lambda self: self._c.merge)
-    author_email = property(lambda self: self._c.author_email)
-    trailers = property(lambda self: [list(t) for t in self._c.trailers])
+    @property
+    def sha(self) -> str:
+        return self._c.sha
+
+    @property
+    def short_sha(self) -> str:
+        return self._c.short_sha
+
+    @property
+    def date(self) -> str:
+        return self._c.date
+
+    @property
+    def type(self) -> str | None:
+        return self._c.type
+
+    @property
+    def breaking(self) -> bool:
+        return self._c.breaking
+
+    @property
+    def pr(self) -> int | None:
+        return self._c.pr
+
+    @property
+    def merge(self) -> bool:
+        return self._c.merge
+
+    @property
+    def author_email(self) -> str:
+        return self._c.author_email
+
+    @property
+    def subject(self) -> str:
+        return escape_markdown(self._c.subject)
+
+    @property
+    def description(self) -> str:
+        return escape_markdown(self._c.description)
+
+    @property
+    def author(self) -> str:
+        return _escape_name(self._c.author_name)
+
+    @property
+    def scope(self) -> str | None:
+        return _escape_name(self._c.scope) if self._c.scope else None
+
+    @property
+    def url(self) -> str | None:
+        return f"{self._repo_url}/commit/{self._c.sha}" if self._repo_url else None
+
+    @property
+    def pr_url(self) -> str | None:
+        pr = self._c.pr
+        return f"{self._repo_url}/pull/{pr}" if self._repo_url and pr else None
+
+    @property
+    def trailers(self) -> list[list[str]]:
+        return [list(t) for t in trailers(self._c.body)] if self._c.body else []
 
     @property
     def conventional(self) -> bool:
@@ -87,9 +137,7 @@ class CommitView:
 
     @property
     def body(self) -> str:
-        if self._body is None:
-            self._body = escape_markdown_block(self._c.body)
-        return self._body
+        return escape_markdown_block(self._c.body)
 
     @property
     def breaking_description(self) -> str | None:
