@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["OPERATORS", "Check", "Matcher", "TypeName", "evaluate", "json_type"]
+__all__ = ["OPERATORS", "Check", "Matcher", "TypeName", "conceal", "evaluate", "json_type"]
 
 OPERATORS = (
     "eq",
@@ -196,6 +196,18 @@ def evaluate(matcher: Matcher, what: str, actual: Any, present: bool = True) -> 
     for op in matcher.operators():
         expected = matcher.operand(op)
         checks.extend(_apply(op, expected, what, actual, present))
+    return checks
+
+
+def conceal(checks: list[Check]) -> list[Check]:
+    """Hide the actual values of checks on credentials (cookies, token headers and keys), so a
+    failure message cannot print a session id that was never registered as a secret."""
+    for check in checks:
+        if check.op == "exists" or check.what.startswith("length of "):
+            continue
+        if check.actual is not None:
+            check.message = check.message.replace(_short(check.actual), '"***"')
+            check.actual = "***"
     return checks
 
 

@@ -64,6 +64,7 @@ _QUERY = {
     "x-goog-signature",
     "x-goog-credential",
 }
+_LAST_NAME = re.compile(r"(?:\.([A-Za-z_][A-Za-z0-9_]*)|\[['\"]([^'\"]+)['\"]\])$")
 _JWT = re.compile(r"\b(eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+)\.[A-Za-z0-9_-]+")
 
 
@@ -84,6 +85,13 @@ class Redactor:
     def header_is_secret(self, name: str) -> bool:
         low = name.lower()
         return low in self.headers or low.endswith(_HEADER_SUFFIXES)
+
+    def path_is_secret(self, path: str) -> bool:
+        """True when a JSONPath ends on a credential key (``$.token``, ``$['password']``)."""
+        match = _LAST_NAME.search(path)
+        if match is None:
+            return False
+        return (match.group(1) or match.group(2) or "").lower() in self.json_keys
 
     def header(self, name: str, value: str) -> str:
         low = name.lower()

@@ -35,8 +35,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from relgate.fields import require_https
 from relgate.secrets import SecretRegistry
-from relgate.smoke.assertions import Check, Matcher, evaluate
+from relgate.smoke.assertions import Check, Matcher, conceal, evaluate
 from relgate.smoke.query import select
+from relgate.smoke.redact import Redactor
 from relgate.smoke.scenario import (
     IDEMPOTENT_METHODS,
     Capture,
@@ -242,6 +243,10 @@ class Runner:
         self.monotonic = monotonic
         self.sleep = sleep
         self.rng = rng or _random.Random()  # jitter only: not security relevant
+        r = self.scenario.redact
+        self.redactor = Redactor(
+            headers=r.headers, json_keys=r.json_keys, query_params=r.query_params
+        )
         self.t0 = 0.0
 
     # -- the outline ------------------------------------------------------------------------
@@ -271,8 +276,9 @@ class Runner:
             return StepOutcome(index, step, "skipped", f"skipped: step '{failed.step.name}' failed")
         missing = self._missing_capture(index)
         if missing:
-            status: StepStatus = "skipped" if always else self._failure(step)
-            return StepOutcome(index, step, status, missing)
+            if always:
+                return StepOutcome(index, step, "skipped", f"skipped: {missing}")
+            return StepOutcome(index, step, self._failure(step), missing)
         now = self.monotonic()
         left = deadline - now + (self.scenario.cleanup_grace.total_seconds() if always else 0)
         if left <= 0:
@@ -299,7 +305,7 @@ class Runner:
             if name not in self.context.values:
                 producer = self.loaded.captured_by.get(name)
                 by = self.scenario.steps[producer].name if producer is not None else "?"
-                return f"skipped: needs '{name}', which step '{by}' never captured"
+                return f"needs '{name}', which step '{by}' never captured"
         return ""
 
     # -- rendering --------------------------------------------------------------------------
@@ -493,14 +499,14 @@ class Runner:
         ]
         for name, matcher in expect.headers.items():
             values = ex.header_values(name)
-            checks += evaluate(
-                self._live(matcher), f"header {name}", ", ".join(values), bool(values)
-            )
+            found = evaluate(self._live(matcher), f"header {name}", ", ".join(values), bool(values))
+            checks += conceal(found) if self.redactor.header_is_secret(name) else found
         cookies = ex.set_cookies()
         for name, matcher in expect.cookies.items():
-            checks += evaluate(
+            found = evaluate(
                 self._live(matcher), f"cookie {name}", cookies.get(name), name in cookies
             )
+            checks += conceal(found)
         if expect.json_checks:
             checks += self._json_checks(expect, ex)
         if expect.body is not None:
@@ -539,6 +545,8 @@ class Runner:
             assert isinstance(live, type(item))
             found = select(item.path, data)
             results = evaluate(live, f"json {found.path}", found.value, found.present)
+            if self.redactor.path_is_secret(found.path):
+                conceal(results)
             if item.message:
                 for check in results:
                     if not check.passed:

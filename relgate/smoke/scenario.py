@@ -50,6 +50,7 @@ IDEMPOTENT_METHODS = (*SAFE_METHODS, "PUT", "DELETE")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _STATUS_CLASS = re.compile(r"^[1-5]xx$")
 ErrorKind = Literal["connect", "timeout", "protocol"]
+Scalar = str | int | float | bool  # header and cookie values; sent as text
 _DEFAULT_ERRORS: tuple[ErrorKind, ...] = ("connect", "timeout")
 
 
@@ -112,8 +113,8 @@ class Request(_Model):
     method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
     url: str = Field(description="Relative to base_url, or absolute.")
     params: dict[str, Any] = Field(default_factory=dict)
-    headers: dict[str, str] = Field(default_factory=dict)
-    cookies: dict[str, str] = Field(default_factory=dict, description="Added to the jar's.")
+    headers: dict[str, Scalar] = Field(default_factory=dict)
+    cookies: dict[str, Scalar] = Field(default_factory=dict, description="Added to the jar's.")
     json_body: Any = Field(None, alias="json")
     form: dict[str, Any] | None = None
     body: str | None = None
@@ -263,7 +264,7 @@ class Step(_Model):
 
 
 class Defaults(_Model):
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, Scalar] = Field(default_factory=dict)
     timeout: Timeouts = Field(default_factory=Timeouts)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     max_duration: Duration | None = None

@@ -119,3 +119,33 @@ def test_json_and_configured_keys_are_blanked_at_any_depth() -> None:
         "password": REDACTED,
         "nested": [{"token": REDACTED, "PIN": REDACTED, "ok": True}],
     }
+
+
+@pytest.mark.parametrize(
+    ("path", "secret"),
+    [
+        pytest.param("$.token", True, id="dot-name"),
+        pytest.param("$['password']", True, id="bracket-name"),
+        pytest.param("$.data.Access_Token", True, id="case-insensitive"),
+        pytest.param("$.token_count", False, id="prefix-only"),
+        pytest.param("$.items[0]", False, id="index"),
+    ],
+)
+def test_json_paths_ending_on_credentials_are_concealed(path: str, secret: bool) -> None:
+    assert Redactor().path_is_secret(path) is secret
+
+
+def test_failed_cookie_check_does_not_print_the_cookie(
+    tmp_path: Path, harness: Harness, demo: Demo
+) -> None:
+    scenario = tmp_path / "s.yml"
+    scenario.write_text(
+        "version: 1\nname: c\nsecrets: [SMOKE_PASS]\nsteps:\n  - name: login\n    request:\n"
+        "      method: POST\n      url: /api/login/\n"
+        "      json: {username: prof1, password: '{{ secrets.SMOKE_PASS }}'}\n"
+        "    expect:\n      cookies:\n        csrftoken: {eq: nope}\n"
+    )
+    run = harness.run()
+    report = smoke(None, run, environment="t", scenario=scenario, base_url=demo.url)
+    (check,) = [c for c in report.steps[0].checks if not c.passed]
+    assert check.actual == REDACTED and '"***"' in check.message
