@@ -308,3 +308,22 @@ def test_deploy_failure_rolls_back_and_skips_release(world: World, released: Act
     deploy = _result(_members(world.bundle("deploy-failure")), "deploy")
     assert deploy["outcome"] == "rolled_back", deploy
     assert deploy["rolled_back_to"] in ("v1.0.0", "v1.1.0")
+
+
+def test_rollback_workflow_returns_to_the_last_good_version(world: World, released: ActRun) -> None:
+    run = world.act(
+        "rollback",
+        ".github/workflows/rollback.yml",
+        {
+            "environment": "staging",
+            "mode": "quick",
+            "working-directory": "demo-app",
+            "setup-python": "false",
+            "relgate-repository": "acme/relgate",
+            "relgate-ref": world.sha,
+        },
+    )
+    assert run.jobs.get("rollback") == "success", run.describe()
+    bundle = world.bundle("rollback", "relgate-rollback-evidence-staging-1")
+    rollback = _result(_members(bundle), "rollback")
+    assert rollback["status"] == "passed", rollback
