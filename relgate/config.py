@@ -245,6 +245,10 @@ class PreflightConfig(Model):
     require_tag: bool = Field(True, description="The version's git tag must exist.")
     check_ci: bool = Field(True, description="With a GitHub token: the commit's checks are green.")
     require_backup: bool = Field(False, description="A fresh database backup must exist.")
+    check_tls: bool = Field(
+        True, description="https base URLs resolve, and their certificate is trusted and valid."
+    )
+    min_cert_days: int = Field(14, ge=0, description="Fail when the certificate expires sooner.")
 
 
 class HealthCheckConfig(Model):

@@ -6,8 +6,9 @@ PASS / FAIL / SKIP table (terminal and job summary), and one failure fails the s
 failures listed. A check that does not apply (Docker checks for the process driver, the tag check
 without ``--version``) is skipped with its reason, never silently passed.
 
-Checks, in order: tools, Docker daemon, compose file, git tag, main up to date, base URLs,
-secrets, database backup, release-notes templates, disk space, CI of the commit.
+Checks, in order: tools, Docker daemon, compose file, git tag, main up to date, base URLs, TLS
+(DNS, trusted certificate, expiry), secrets, database reachable, database backup, release-notes
+templates, disk space, CI of the commit.
 
 The outside world (``which``, commands, disk usage, GitHub) comes in through :class:`Probe`, so tests
 replace only what cannot run here.
@@ -20,6 +21,7 @@ import shutil
 import subprocess
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -401,6 +403,94 @@ def _check_base_urls(ctx: _Ctx) -> Iterator[PreflightCheck]:
             yield _fail(name, f"{url} is not https://")
 
 
+def _check_tls(ctx: _Ctx) -> Iterator[PreflightCheck]:
+    """The seed's "DNS staging opérationnel" and "TLS en place (cert valide)": resolve, handshake
+    with verification (system CAs, or smoke.ca_bundle), and enough days left on the certificate."""
+    if not ctx.config.preflight.check_tls:
+        yield _skip("tls: base_url", "preflight.check_tls is off")
+        return
+    parts = urlsplit(ctx.env_config.base_url)
+    if parts.scheme != "https":
+        yield _skip("tls: base_url", f"{parts.scheme}:// (no TLS to check)")
+        return
+    host, port = parts.hostname or "", parts.port or 443
+    bundle = ctx.config.smoke.ca_bundle
+    cafile = str(ctx.config.resolve_path(bundle)) if bundle else None
+    try:
+        not_after, issuer = tls_certificate(host, port, cafile=cafile)
+    except _TlsProblem as exc:
+        yield _fail("tls: base_url", f"{host}:{port}: {exc}")
+        return
+    days = (not_after - ctx.run.clock()).total_seconds() / 86400
+    detail = f"{host}:{port}: trusted certificate from {issuer}, expires in {days:.0f} days"
+    if days < ctx.config.preflight.min_cert_days:
+        yield _fail(
+            "tls: base_url",
+            f"{detail} (less than preflight.min_cert_days {ctx.config.preflight.min_cert_days})",
+        )
+    else:
+        yield _pass("tls: base_url", detail)
+
+
+class _TlsProblem(Exception):
+    pass
+
+
+def tls_certificate(
+    host: str, port: int, *, cafile: str | None = None, timeout: float = 5.0
+) -> tuple[datetime, str]:
+    """(notAfter, issuer organisation or CN) of the verified certificate ``host`` presents."""
+    import socket
+    import ssl
+
+    context = ssl.create_default_context(cafile=cafile)
+    try:
+        with (
+            socket.create_connection((host, port), timeout=timeout) as sock,
+            context.wrap_socket(sock, server_hostname=host) as tls,
+        ):
+            cert = tls.getpeercert() or {}
+    except socket.gaierror as exc:
+        raise _TlsProblem(f"DNS: cannot resolve the host ({exc.strerror})") from exc
+    except ssl.SSLCertVerificationError as exc:
+        raise _TlsProblem(f"certificate not trusted: {exc.verify_message}") from exc
+    except ssl.SSLError as exc:
+        raise _TlsProblem(f"TLS handshake failed: {exc.reason or exc}") from exc
+    except OSError as exc:
+        raise _TlsProblem(f"cannot connect: {exc.strerror or exc}") from exc
+    not_after = datetime.fromtimestamp(ssl.cert_time_to_seconds(str(cert["notAfter"])), UTC)
+    names: dict[str, str] = {}
+    for rdn in cert.get("issuer", ()):
+        for pair in rdn:
+            if isinstance(pair, tuple) and len(pair) == 2:
+                names[str(pair[0])] = str(pair[1])
+    return not_after, str(names.get("organizationName") or names.get("commonName") or "?")
+
+
+def _check_database(ctx: _Ctx) -> Iterator[PreflightCheck]:
+    """The seed's "Accès DB sur la stack": the database answers (DSN mode)."""
+    from relgate.database import connect
+
+    db = ctx.env_config.database
+    if db is None:
+        yield _skip("database reachable", "no database configured")
+        return
+    if db.service:
+        yield _skip(
+            "database reachable", f"reached with compose exec in {db.service} once the stack runs"
+        )
+        return
+    conn, _ = connect(ctx.config, ctx.environment, ctx.run.env)
+    env = {"PGCONNECT_TIMEOUT": "5", **conn.env}
+    code, out = ctx.probe.run(
+        conn.argv("psql", "-X", "-A", "-t", "-c", "SHOW server_version"), env, None
+    )
+    if code == 0:
+        yield _pass("database reachable", f"{conn.label}: PostgreSQL {out.strip().split()[0]}")
+    else:
+        yield _fail("database reachable", f"{conn.label}: {_last_line(out)}")
+
+
 def _check_secrets(ctx: _Ctx) -> Iterator[PreflightCheck]:
     from relgate.config import register_secrets
 
@@ -575,7 +665,9 @@ CHECKS: tuple[Callable[[_Ctx], Iterable[PreflightCheck]], ...] = (
     _check_git_tag,
     _check_main_up_to_date,
     _check_base_urls,
+    _check_tls,
     _check_secrets,
+    _check_database,
     _check_backup,
     _check_notes_template,
     _check_disk,

@@ -39,7 +39,8 @@ def base_doc() -> dict:
             "base_url": "https://staging.example.com",
             "stack": {"driver": "process", "command": ["true"]},
         }},
-        "preflight": {"min_disk_free": "1MB"},
+        # TLS has its own tests below, against a real TLS server on loopback
+        "preflight": {"min_disk_free": "1MB", "check_tls": False},
     }  # fmt: skip
 
 
@@ -139,7 +140,7 @@ def _main_behind(ws: Workspace, doc: dict) -> None:
         pytest.param(_main_behind, "1.0.0", ["main up to date"], "1 commit(s) behind origin/main", id="main-behind"),
         pytest.param(_health_http, "1.0.0", ["https: deploy.health.url"], "is not https://", id="http-url"),
         pytest.param(_secret, "1.0.0", ["secrets"], "not set: SMOKE_PASS", id="secret-missing"),
-        pytest.param(_no_backup, "1.0.0", ["database backup"], "none recorded", id="backup-missing"),
+        pytest.param(_no_backup, "1.0.0", ["database reachable", "database backup"], "127.0.0.1:1", id="backup-missing-db-down"),
         pytest.param(_placeholders, "1.0.0", ["notes.template"], "line 3: <CI_RUN_ID>, line 5: [Admin Email]", id="notes-placeholders"),
         pytest.param(_disk, "1.0.0", ["disk space"], "(need 1000.0 TB)", id="disk-low"),
     ],
