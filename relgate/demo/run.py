@@ -69,6 +69,7 @@ def run_demo(
 ) -> DemoOutcome:
     """Run the demo; the gate's result says how it went (exit code 0, or 1 in a break mode)."""
     home = home or Path(tempfile.mkdtemp(prefix="relgate-demo-"))
+    home.mkdir(parents=True, exist_ok=True)
     demo_env = _demo_env(env, home, break_mode)
     config = _load(demo_env, reporter)
     has_git = _make_app_repo(home / "app")

@@ -1,0 +1,58 @@
+"""``relgate demo`` end to end, as the README's first command runs it: a subprocess, Python only."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from relgate.evidence.bundle import verify_bundle
+
+pytestmark = pytest.mark.slow
+RELGATE = str(Path(sys.executable).with_name("relgate"))
+
+
+@pytest.mark.parametrize(
+    ("mode", "code", "verdict", "verdicts"),
+    [
+        pytest.param(None, 0, "GATE PASSED", {"deploy": "passed", "smoke": "passed"}, id="pass"),
+        pytest.param(
+            "deploy", 1, "GATE FAILED at deploy: app: exited (code 1); rolled back to v0.9.0",
+            {"deploy": "failed", "smoke": "skipped"}, id="break-deploy",
+        ),
+        pytest.param(
+            "smoke", 1, "GATE FAILED at smoke: step 2/9 exam id — HTTP 503",
+            {"deploy": "passed", "smoke": "failed", "rollback": "passed"}, id="break-smoke",
+        ),
+    ],
+)  # fmt: skip
+def test_demo(
+    tmp_path: Path, mode: str | None, code: int, verdict: str, verdicts: dict[str, str]
+) -> None:
+    # Python only: no docker, git or anything else on PATH but the interpreter's own directory.
+    env = {"PATH": str(Path(sys.executable).parent), "HOME": str(tmp_path), "NO_COLOR": "1"}
+    home = tmp_path / "demo"
+    argv = [RELGATE, "demo", "--home", str(home), *(["--break", mode] if mode else [])]
+    started = time.monotonic()
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    took = time.monotonic() - started
+    out = done.stdout + done.stderr
+    assert done.returncode == code, out
+    assert took < 15, f"the demo took {took:.1f}s"
+    assert verdict in out
+    bundle = Path(re.search(r"^bundle: (\S+)$", out, re.M).group(1))  # type: ignore[union-attr]
+    report = verify_bundle(bundle)
+    assert {k: report.verdicts[k] for k in verdicts} == verdicts
+    assert "evidence verified" in out
+    # The demo stops its service, whatever happened.
+    for pid_file in (home / "process").glob("*.pid.json"):
+        import json
+
+        pid = int(json.loads(pid_file.read_text())["pid"])
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
