@@ -135,3 +135,29 @@ def test_whole_value_template_sends_the_captured_type(harness: Harness, tmp_path
     handler, seen = _answers(httpx.Response(200, json={"n": 42}), httpx.Response(200))
     assert _run(harness, _scenario(tmp_path, steps), handler, []).passed
     assert seen[1].content == b'{"n":42,"text":"n=42"}'
+
+
+def test_always_step_gets_the_cleanup_grace_after_the_deadline(
+    harness: Harness, tmp_path: Path
+) -> None:
+    steps = (
+        "  - name: work\n    request: {url: /work}\n"
+        "  - name: cleanup\n    run: always\n    request: {method: DELETE, url: /lock}\n"
+    )
+    path = _scenario(tmp_path, steps, defaults="deadline: 2s\ncleanup_grace: 30s\n")
+    handler, seen = _answers(httpx.Response(204))
+    ticks = iter(range(1000))  # a clock that advances one second per reading
+
+    report = smoke(
+        None,
+        harness.run(),
+        environment="t",
+        scenario=path,
+        base_url="http://127.0.0.1:1",
+        transport=httpx.MockTransport(handler),
+        monotonic=lambda: float(next(ticks)),
+        sleep=no_sleep([]),
+    )
+    work, cleanup = report.steps
+    assert work.status == "failed" and "deadline" in work.message
+    assert cleanup.status == "passed" and [r.url.path for r in seen] == ["/lock"]
