@@ -230,7 +230,7 @@ def build_context(
         smoke=views["smoke"],
         tests=views["tests"],
         evidence=views["evidence"],
-        approvals=_approvals(meta),
+        approvals=_approvals(meta) or _fetch_approvals(config, env),
     )
 
 
@@ -302,6 +302,27 @@ def _tests(config: RelgateConfig) -> TestCounts | None:
 def _approvals(meta: Mapping[str, Any]) -> list[dict[str, Any]]:
     value = meta.get("approvals")
     return [a for a in value if isinstance(a, dict)] if isinstance(value, list) else []
+
+
+def _fetch_approvals(config: RelgateConfig, env: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Environment approvals of this workflow run, when GitHub can be asked; else none.
+
+    Best effort on purpose: notes must render without GitHub (locally, or when the token may not
+    read Actions), and a missing approval list is visible in the notes, not a reason to fail.
+    """
+    run_id = env.get("GITHUB_RUN_ID")
+    if not run_id or not env.get(config.github.token_env):
+        return []
+    from relgate.errors import RelgateError
+    from relgate.github.client import GitHubClient
+    from relgate.github.environments import approvals
+
+    try:
+        client = GitHubClient.from_env(config, env)
+        found = approvals(client, run_id)
+    except RelgateError:
+        return []
+    return [a.model_dump(mode="json") for a in found]
 
 
 # -- rendering ----------------------------------------------------------------------------------

@@ -55,3 +55,29 @@ def test_unchanged_notes_make_no_commit(setup: Setup) -> None:
     notes_pr(setup)
     assert setup.fake.state.refs["refs/heads/relgate/release-notes-v1.0.0"] == head
     assert setup.fake.count("PUT", "/repos/{owner}/{repo}/contents/{path}") == before
+
+
+def test_notes_show_the_runs_environment_approvals(setup: Setup) -> None:
+    setup.fake.seed_environment("staging")
+    run_id = setup.fake.seed_workflow_run(head_sha=setup.repo.head())
+    setup.fake.seed_approval(run_id, ["staging"], user="carol", comment="LGTM @everyone")
+    env = {**setup.env, "GITHUB_RUN_ID": str(run_id), "GITHUB_REPOSITORY": "acme/app"}
+    out = setup.tmp / "notes.md"
+    code = main(
+        [
+            "--config",
+            str(setup.tmp / "relgate.yml"),
+            "--run-dir",
+            str(setup.tmp / "appr-run"),
+            "notes",
+            "--version",
+            "v1.0.0",
+            "--output",
+            str(out),
+        ],
+        env=env,
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
+    assert code == 0
+    assert "| Approvals | carol (approved) |" in out.read_text()
