@@ -124,6 +124,7 @@ def rollback(
     with run.stage("rollback"):
         try:
             result.target_version = _target(result, app, to_version, allow_unrecorded)
+            result.version = result.target_version
             if mode == "full":
                 _database(config, run, name, result, app=app, backup=backup, runner=runner)
             _redeploy(run, result, app, to_version)

@@ -79,7 +79,7 @@ def handle(app: App, args: argparse.Namespace) -> int:
             smoke=args.smoke,
         )
     app.reporter.set_output("outcome", result.outcome)
-    app.reporter.set_output("rolled_back_to", result.rolled_back_to or "")
+    app.reporter.set_output("rolled-back-to", result.rolled_back_to or "")
     if result.passed:
         app.reporter.ok(result.summary)
     else:
