@@ -170,11 +170,13 @@ def open_client(
     ca_bundle: str | None = None,
     user_agent: str = "relgate-smoke",
 ) -> httpx.Client:
-    """The scenario's one client: cookie jar, keep-alive, TLS verification on by default."""
+    """The scenario's one client: cookie jar, keep-alive, TLS verification on by default.
+
+    ``ca_bundle`` (a PEM path, already resolved by the caller) adds trusted CAs."""
     import httpx
 
     if transport is None:
-        transport = _lazy_tls_transport(scenario.tls.ca_bundle or ca_bundle, scenario.tls.verify)
+        transport = _lazy_tls_transport(ca_bundle, scenario.tls.verify)
     return httpx.Client(transport=transport, headers={"User-Agent": user_agent})
 
 

@@ -69,24 +69,14 @@ def smoke(
             secrets=secrets,
             allow_http=allow_http,
         )
-        report = SmokeReport(
-            status=Status.PASSED,
-            started_at=run.clock(),
-            scenario=loaded.file,
-            scenario_name=loaded.scenario.name,
-            scenario_digest=loaded.digest,
-            base_url=target,
-            total=len(loaded.scenario.steps),
-        )
-        run.reporter.line(f"smoke {loaded.scenario.name}: {report.total} steps against {target}")
+        report = _new_report(loaded, target, run)
         context = Context(
             env=run.env,
             secrets=secrets,
             run={"id": run.id, "environment": environment, "version": run.version},
             base_url=target,
         )
-        recorder = _Recorder(run, loaded, report)
-        ca_bundle = config.smoke.ca_bundle if config is not None else None
+        ca_bundle = _ca_bundle(loaded, config)
         with open_client(loaded.scenario, transport=transport, ca_bundle=ca_bundle) as client:
             Runner(
                 loaded,
@@ -94,12 +84,36 @@ def smoke(
                 client,
                 registry=run.secrets,
                 allow_insecure_http=allow_http,
-                on_step=recorder,
+                on_step=_Recorder(run, loaded, report),
                 monotonic=monotonic,
                 sleep=sleep,
             ).run()
         _conclude(report, run, junit=config.smoke.junit if config is not None else True)
     return report
+
+
+def _new_report(loaded: LoadedScenario, target: str, run: Run) -> SmokeReport:
+    run.reporter.line(
+        f"smoke {loaded.scenario.name}: {len(loaded.scenario.steps)} steps against {target}"
+    )
+    return SmokeReport(
+        status=Status.PASSED,
+        started_at=run.clock(),
+        scenario=loaded.file,
+        scenario_name=loaded.scenario.name,
+        scenario_digest=loaded.digest,
+        base_url=target,
+        total=len(loaded.scenario.steps),
+    )
+
+
+def _ca_bundle(loaded: LoadedScenario, config: RelgateConfig | None) -> str | None:
+    """The scenario's CA bundle (relative to the scenario file), else relgate.yml's."""
+    if loaded.scenario.tls.ca_bundle:
+        return str(Path(loaded.file).parent / Path(loaded.scenario.tls.ca_bundle).expanduser())
+    if config is not None and config.smoke.ca_bundle:
+        return str(config.resolve_path(config.smoke.ca_bundle))
+    return None
 
 
 class _Recorder:
