@@ -149,3 +149,46 @@ def test_failed_cookie_check_does_not_print_the_cookie(
     report = smoke(None, run, environment="t", scenario=scenario, base_url=demo.url)
     (check,) = [c for c in report.steps[0].checks if not c.passed]
     assert check.actual == REDACTED and '"***"' in check.message
+
+
+def _artifact_body(body: bytes, content_type: str, **policy: object) -> object:
+    from relgate.smoke.report import exchange_artifact
+    from relgate.smoke.runner import Exchange, StepOutcome
+    from relgate.smoke.scenario import ArtifactPolicy, Step
+
+    ex = Exchange(
+        1,
+        "GET",
+        "http://127.0.0.1/x",
+        0.0,
+        status=200,
+        body=body,
+        response_headers=[("Content-Type", content_type)],
+    )
+    step = Step.model_validate({"name": "s", "request": {"url": "/x"}})
+    outcome = StepOutcome(0, step, "passed", exchanges=[ex])
+    art = exchange_artifact(outcome, Redactor(), ArtifactPolicy.model_validate(policy))
+    return art["attempts"][0]["response"]["body"]
+
+
+def test_large_text_bodies_are_truncated_with_a_marker() -> None:
+    body = _artifact_body(b"a" * 100, "text/plain", max_bytes=10)
+    assert isinstance(body, dict) and body["text"] == "a" * 10 + "…[truncated: 90 more bytes]"
+    assert body["size"] == 100 and len(body["sha256"]) == 64
+
+
+def test_binary_bodies_are_summarised() -> None:
+    body = _artifact_body(b"\x89PNG\r\n\x1a\n" + bytes(50), "image/png")
+    assert body == {
+        "content_type": "image/png",
+        "size": 58,
+        "sha256": __import__("hashlib").sha256(b"\x89PNG\r\n\x1a\n" + bytes(50)).hexdigest(),
+        "head_hex": (b"\x89PNG\r\n\x1a\n" + bytes(50))[:32].hex(),
+    }
+
+
+def test_json_bodies_are_kept_as_json_with_credentials_blanked() -> None:
+    assert _artifact_body(b'{"token": "t", "id": 3}', "application/json") == {
+        "token": REDACTED,
+        "id": 3,
+    }
