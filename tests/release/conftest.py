@@ -76,18 +76,22 @@ class Setup:
 
 
 @pytest.fixture
-def setup(tmp_path: Path, repo: GitRepo) -> Iterator[Setup]:
+def setup(request: pytest.FixtureRequest, tmp_path: Path, repo: GitRepo) -> Iterator[Setup]:
+    """``@pytest.mark.parametrize("setup", ["https://ghe.example.com"], indirect=True)`` serves
+    GitHub Enterprise Server at that URL instead of github.com."""
+    enterprise = getattr(request, "param", None)
     repo.commit("chore: init")
     repo.tag("v0.9.0")
     repo.commit("feat: grading (#3)")
     repo.commit("fix: pdf export")
-    (tmp_path / "relgate.yml").write_text(CONFIG, encoding="utf-8")
+    text = CONFIG + (f"github: {{api_url: {enterprise}/api/v3}}\n" if enterprise else "")
+    (tmp_path / "relgate.yml").write_text(text, encoding="utf-8")
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "RUNNER_", "RELGATE_"))
     }
     env |= {"GITHUB_TOKEN": TOKEN, "NO_COLOR": "1"}
     config = load_config(tmp_path / "relgate.yml", env=env)
-    with FakeGitHub(owner="acme", repo="app") as fake:
+    with FakeGitHub(owner="acme", repo="app", enterprise_url=enterprise) as fake:
         fake.seed_commit("chore: init", sha=repo.git("rev-parse", "HEAD~2"), branch="main")
         fake.seed_commit("feat: grading (#3)", sha=repo.git("rev-parse", "HEAD~1"), branch="main")
         fake.seed_commit("fix: pdf export", sha=repo.head(), branch="main")

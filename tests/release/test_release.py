@@ -178,3 +178,11 @@ def test_immutable_release_refuses_late_uploads(setup: Setup) -> None:
 def test_rc_versions_are_prereleases(setup: Setup) -> None:
     record = do_release(setup, setup.bundle(), version="v1.0.0-rc1")
     assert record.prerelease and setup.fake.release("v1.0.0-rc1").prerelease
+
+
+@pytest.mark.parametrize("setup", ["https://ghe.example.com"], indirect=True)
+def test_github_enterprise_server(setup: Setup) -> None:
+    record = do_release(setup, setup.bundle())
+    assert record.exit_code == 0
+    assert record.release_url and record.release_url.startswith("https://ghe.example.com/")
+    assert all(a.url.startswith("https://ghe.example.com/") for a in record.assets)
