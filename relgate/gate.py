@@ -78,7 +78,10 @@ def gate(
     with _environment_lock(
         config, run, environment=environment, version=version, wait=wait_lock, result=result
     ):
-        interrupted = _run_checks(config, run, stages, result)
+        try:
+            interrupted = _run_checks(config, run, stages, result)
+        except (Interrupted, KeyboardInterrupt):  # a signal between two stages
+            interrupted = True
         with _signals_held() as held:
             _run_stage("archive", stages, config, run, result)
         interrupted = interrupted or held.signal
@@ -88,7 +91,11 @@ def gate(
             packed.get("bundle_digest"),
         )
     if notes and not interrupted and _all_passed(result):
-        _run_stage("notes", stages, config, run, result)
+        try:
+            _run_stage("notes", stages, config, run, result)
+        except (Interrupted, KeyboardInterrupt):
+            _record_interruption(run, result, "notes")
+            interrupted = True
         rendered = _raw(run, "notes")
         result.notes_path = rendered.get("output") or rendered.get("artifact")
     _conclude(result, interrupted)

@@ -85,6 +85,8 @@ def archive(
         ),
         stages=result.stages,
     )
+    if config is not None and config.archive.include:
+        _copy_includes(config, run, result)
     result.summary = "evidence packed (the bundle digest is in the run's results/archive.json)"
     run.write_result(result.model_copy())
     dest = _destination(config, run, fmt, output_dir)
@@ -133,6 +135,22 @@ def _pack(run: Run, dest: Path, fmt: Format, result: ArchiveResult) -> None:
     # The run directory mirrors the bundle, for stages and people reading the run in place.
     run.write_bytes(SUMS_NAME, outcome.sums)
     run.write_bytes(MANIFEST_NAME, outcome.manifest.canonical_bytes())
+
+
+def _copy_includes(config: RelgateConfig, run: Run, result: ArchiveResult) -> None:
+    """``archive.include`` globs (relative to relgate.yml) copied, redacted, under
+    ``artifacts/archive/include/``; a file that cannot be read is a warning, not a lost bundle."""
+    base = config.base_dir
+    for pattern in config.archive.include:
+        matches = sorted(p for p in base.glob(pattern) if p.is_file() and not p.is_symlink())
+        if not matches:
+            result.warnings.append(f"archive.include {pattern!r}: no file matches")
+        for path in matches:
+            try:
+                rel = path.resolve().relative_to(base.resolve()).as_posix()
+                run.write_bytes(f"artifacts/archive/include/{rel}", path.read_bytes())
+            except (OSError, ValueError) as exc:
+                result.warnings.append(f"archive.include {path}: not copied ({exc})")
 
 
 def _usable_format(fmt: Format, result: ArchiveResult) -> Format:

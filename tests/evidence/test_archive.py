@@ -219,3 +219,23 @@ def test_cli_tampered_bundle_exits_1_naming_the_file(filled_run: Run) -> None:
     code, out, err = _cli("evidence", "verify", str(bundle), env={})
     assert code == 1
     assert "evidence verification failed:" in err
+
+
+def test_included_files_are_copied_redacted(make_run: MakeRun, tmp_path: Path) -> None:
+    (tmp_path / "RELEASE_NOTES_v1.md").write_text(f"notes\nleaked {SECRET}\n")
+    (tmp_path / "relgate.yml").write_text(
+        "project: {name: shop}\n"
+        "environments: {staging: {base_url: 'https://staging.example.com'}}\n"
+        "archive: {include: ['RELEASE_NOTES_*.md', 'missing/*.txt']}\n"
+    )
+    config = load_config(tmp_path / "relgate.yml", env={})
+    run = make_run({"SMOKE_PASS": SECRET})
+    result = archive(config, run, output_dir=tmp_path / "out")
+    assert result.status is Status.PASSED, result.error
+    from relgate.evidence.bundle import open_bundle
+
+    copied = open_bundle(Path(result.bundle_path or "")).read(
+        "artifacts/archive/include/RELEASE_NOTES_v1.md"
+    )
+    assert copied == b"notes\nleaked ***\n"
+    assert result.warnings == ["archive.include 'missing/*.txt': no file matches"]
