@@ -513,10 +513,14 @@ def _check_secrets(ctx: _Ctx) -> Iterator[PreflightCheck]:
 def _check_backup(ctx: _Ctx) -> Iterator[PreflightCheck]:
     from relgate.database import check_backup, connect, find_backups
 
-    if not ctx.config.preflight.require_backup:
-        yield _skip("database backup", "preflight.require_backup is off")
-        return
     db = ctx.env_config.database
+    planned_full = ctx.config.rollback.default_mode == "full" and db is not None
+    if not (ctx.config.preflight.require_backup or planned_full):
+        yield _skip(
+            "database backup",
+            "not needed: preflight.require_backup is off and rollback.default_mode is quick",
+        )
+        return
     if db is None:
         yield _fail(
             "database backup", f"required, but environments.{ctx.environment}.database is not set"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from contextlib import AbstractContextManager, nullcontext
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,6 +55,11 @@ def register(
     parser.add_argument(
         "--backup", type=Path, metavar="FILE", help="full: backup to restore (default: newest)"
     )
+    parser.add_argument(
+        "--wait-lock",
+        metavar="DURATION",
+        help="wait this long for the environment lock (e.g. 10m; default: lock.wait)",
+    )
     smoke = parser.add_mutually_exclusive_group()
     smoke.add_argument("--smoke", dest="smoke", action="store_true", default=None)
     smoke.add_argument("--no-smoke", dest="smoke", action="store_false")
@@ -67,7 +73,8 @@ def handle(app: App, args: argparse.Namespace) -> int:
     environment, _ = config.environment(app.env_name)
     run = app.open_run(config, environment)
     mode = args.mode or config.rollback.default_mode
-    with _locked(app, config, environment, run.id, args.to):
+    wait = _wait(args.wait_lock, config.lock.wait)
+    with _locked(app, config, environment, run.id, args.to, wait):
         result = rollback(
             config,
             run,
@@ -88,8 +95,25 @@ def handle(app: App, args: argparse.Namespace) -> int:
     return result.exit_code
 
 
-def _locked(
-    app: App, config: RelgateConfig, environment: str, run_id: str, version: str | None
+def _wait(flag: str | None, default: timedelta) -> timedelta:
+    from relgate.errors import UsageError
+    from relgate.fields import parse_duration
+
+    if flag is None:
+        return default
+    try:
+        return parse_duration(flag)
+    except ValueError as exc:
+        raise UsageError(f"--wait-lock {flag}: {exc}") from None
+
+
+def _locked(  # noqa: PLR0917 - one call site
+    app: App,
+    config: RelgateConfig,
+    environment: str,
+    run_id: str,
+    version: str | None,
+    wait: timedelta,
 ) -> AbstractContextManager[object]:
     """The environment lock, so a rollback never races a deploy (a no-op where locks are off)."""
     from relgate.lock import LockOwner, lock_enabled, lock_for
@@ -99,4 +123,4 @@ def _locked(
     owner = LockOwner.me(
         run_id=run_id, environment=environment, version=version, command="rollback"
     )
-    return lock_for(config, environment).held(owner, wait=config.lock.wait)
+    return lock_for(config, environment).held(owner, wait=wait)

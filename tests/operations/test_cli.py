@@ -60,3 +60,16 @@ def test_full_rollback_without_database_is_bad_config(workspace: Workspace) -> N
     )
     assert code == 2
     assert "environments.staging.database: not set" in err
+
+
+def test_rollback_waits_for_the_lock_then_exits_3_naming_the_holder(workspace: Workspace) -> None:
+    from relgate.lock import LockOwner, lock_for
+    from tests.operations.conftest import write_config
+
+    write_config(workspace.folder, extra=f"lock:\n  dir: {workspace.folder / 'locks'}\n")
+    owner = LockOwner.me(run_id="gh-7-1", environment="staging", command="gate")
+    with lock_for(workspace.config(), "staging").held(owner):
+        code, _, err = cli(workspace, "rollback", "--mode", "quick", "--wait-lock", "300ms")
+    assert code == 3
+    assert "another relgate gate for staging is running" in err and "run gh-7-1" in err
+    assert "waited 0.3s" in err

@@ -113,6 +113,12 @@ def _no_backup(ws: Workspace, doc: dict) -> None:
     ws.env["APP_DATABASE_URL"] = "postgresql://u@127.0.0.1:1/app"
 
 
+def _full_mode_no_backup(ws: Workspace, doc: dict) -> None:
+    _no_backup(ws, doc)
+    doc["preflight"]["require_backup"] = False
+    doc["rollback"] = {"default_mode": "full"}  # the plan needs a backup even so
+
+
 def _tag_elsewhere(ws: Workspace, doc: dict) -> None:
     ws.env["RELGATE_EXPECTED_SHA"] = git(ws.folder, "rev-parse", "HEAD")
 
@@ -141,6 +147,7 @@ def _main_behind(ws: Workspace, doc: dict) -> None:
         pytest.param(_health_http, "1.0.0", ["https: deploy.health.url"], "is not https://", id="http-url"),
         pytest.param(_secret, "1.0.0", ["secrets"], "not set: SMOKE_PASS", id="secret-missing"),
         pytest.param(_no_backup, "1.0.0", ["database reachable", "database backup"], "127.0.0.1:1", id="backup-missing-db-down"),
+        pytest.param(_full_mode_no_backup, "1.0.0", ["database reachable", "database backup"], "127.0.0.1:1", id="full-rollback-plan-needs-backup"),
         pytest.param(_placeholders, "1.0.0", ["notes.template"], "line 3: <CI_RUN_ID>, line 5: [Admin Email]", id="notes-placeholders"),
         pytest.param(_disk, "1.0.0", ["disk space"], "(need 1000.0 TB)", id="disk-low"),
     ],
