@@ -70,9 +70,8 @@ class Setup:
         return Path(result.bundle_path)
 
     def client(self) -> GitHubClient:
-        return GitHubClient.from_env(
-            self.config, self.env, sleep=self.sleeps.append, clock=lambda: 1_735_689_600.0
-        )
+        # The fake dates rate-limit resets on the wall clock; sleeps are only recorded.
+        return GitHubClient.from_env(self.config, self.env, sleep=self.sleeps.append)
 
 
 @pytest.fixture

@@ -160,6 +160,15 @@ def test_secondary_rate_limit_waits_retry_after(setup: Setup) -> None:
     assert len(assets_of(setup)) == 3
 
 
+def test_primary_rate_limit_waits_until_the_reset(setup: Setup) -> None:
+    setup.fake.primary_rate_limit_next("POST", "/repos/{owner}/{repo}/git/tags", reset_in=30)
+    record = do_release(setup, setup.bundle())
+    assert record.exit_code == 0
+    (wait,) = setup.sleeps
+    assert 29 <= wait <= 32
+    assert len(setup.fake.state.tags) == 1
+
+
 def test_primary_rate_limit_beyond_the_cap_fails_clearly(setup: Setup) -> None:
     setup.fake.primary_rate_limit_next("GET", "/repos/{owner}/{repo}/git/ref/{ref}", reset_in=3600)
     with pytest.raises(ServiceUnreachable, match="rate limit"):
