@@ -168,9 +168,11 @@ class ComposeDriver:
                 if not out.ok:
                     return Watch(), f"compose build failed: {out.tail(5)}"
         watch = _ComposeWatch(self, services)
+        watch.preexisting = {c["Id"] for c in self._project_containers()}
         up = self.ctx.executor(
             "compose-up", cmd.up_cmd(project, services, pinned=bool(target.pinned)), env=env
         )
+        watch.settled_at = self.ctx.clock()
         return watch, None if up.ok else f"compose up failed: {up.tail(5)}"
 
     def _git_checkout(self, version: str) -> None:

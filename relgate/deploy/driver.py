@@ -45,6 +45,10 @@ class Watch:
 
     def __init__(self) -> None:
         self.queue: queue.Queue[Observation] = queue.Queue()
+        # Containers that existed before `up`, and when `up` returned: until then, one of them
+        # dying is the old version on its way out (possibly crash-looping), not the new one failing.
+        self.preexisting: set[str] = set()
+        self.settled_at: float | None = None
 
     def next(self, timeout_s: float) -> Observation | None:
         try:

@@ -45,6 +45,7 @@ def run_attempt(
         services, stability_s=deploy.stability_window.total_seconds(), started_at=ctx.clock()
     )
     watch, up_error = driver.start(attempt.target, services)
+    attempt.board.replacing(watch.preexisting, watch.settled_at)
     deadline = ctx.monotonic() + deploy.timeout.total_seconds()
     try:
         if up_error is not None:

@@ -91,6 +91,13 @@ class HealthBoard:
         self.started_at = started_at
         self._containers: dict[str, _Container] = {}
         self._services = {name: _Service(name) for name in services}
+        self._old: set[str] = set()
+        self._old_until = 0.0
+
+    def replacing(self, containers: Iterable[str], until: float | None) -> None:
+        """Containers that ran before ``up`` (returned at ``until``): their failures before then
+        are the old version going away. Those compose kept are judged normally afterwards."""
+        self._old, self._old_until = set(containers), until or 0.0
 
     # -- input -----------------------------------------------------------------------------
     def feed(self, obs: Observation) -> None:
@@ -125,10 +132,10 @@ class HealthBoard:
         if c.state in ("exited", "dead") and not c.stopping:
             c.restart_count += 1
             self._fail(c, obs.at, f"restarted after exiting (crash loop, {c.restart_count}x)")
-        c.state, c.running_since = "running", obs.at
-        if c.has_healthcheck:
-            c.health = "starting"
-        self._note(c, obs.at, "starting" if c.has_healthcheck is not False else "running")
+        was_running = c.state == "running"
+        c.state, c.running_since = "running", c.running_since if was_running else obs.at
+        if not was_running:
+            self._note(c, obs.at, "running")
 
     def _on_restart(self, c: _Container, obs: Observation) -> None:
         self._on_start(c, obs)
@@ -160,6 +167,8 @@ class HealthBoard:
         self._set_health(c, obs.at, obs.health or "none", obs.detail)
 
     def _set_health(self, c: _Container, at: float, health: str, detail: str = "") -> None:
+        if health == c.health:
+            return  # events and inspects both report it: one transition, one entry
         c.health = health
         if health == "healthy" and c.healthy_at is None:
             c.healthy_at = at
@@ -191,6 +200,8 @@ class HealthBoard:
             self._set_health(c, obs.at, obs.health, obs.detail)
 
     def _fail(self, c: _Container, at: float, reason: str) -> None:
+        if c.cid in self._old and at <= self._old_until:
+            return
         if c.failure is None:
             c.failure = (reason, at)
 
