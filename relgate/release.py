@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -92,8 +92,10 @@ def release(
         return _refuse(run, record)
     client = github or _client(config, run)
     ctx = _context(config, run, report, version)
-    tag_state = _tag(config, client, ctx, record, report)
-    body, name = _notes_body(config, ctx, notes_file), _release_name(config, tag, version)
+    tag_state = _tag(config, client, ctx, record=record, report=report, redact=run.secrets.redact)
+    # What goes to GitHub is redacted like every file of the run (a secret in a commit message…).
+    body = run.secrets.redact(_notes_body(config, ctx, notes_file))
+    name = _release_name(config, tag, version)
     keep_draft = config.release.draft if draft is None else draft
     _publish(
         config,
@@ -154,10 +156,9 @@ def _default_target(config: RelgateConfig, env: Mapping[str, str]) -> str | None
     from relgate.notes import history
 
     repo = config.resolve_path(config.project.repo_path)
-    try:
-        return history.resolve_commit(repo, "HEAD")
-    except Exception:  # no git, no repository: the bundle's commit is the target
-        return None
+    if not history.is_repo(repo):
+        return None  # no checkout: the bundle's commit is the target
+    return history.resolve_commit(repo, "HEAD")
 
 
 def _refuse(run: Run, record: ReleaseRecord) -> ReleaseRecord:
@@ -205,13 +206,15 @@ def _tag(
     config: RelgateConfig,
     client: GitHubClient,
     ctx: NotesContext,
+    *,
     record: ReleaseRecord,
     report: BundleReport,
+    redact: Callable[[str], str],
 ) -> TagState:
     from relgate.github.releases import ensure_tag
     from relgate.notes.stage import render_tag_message
 
-    message = with_trailers(render_tag_message(config, ctx), report.digest, ctx)
+    message = redact(with_trailers(render_tag_message(config, ctx), report.digest, ctx))
     actor = ctx.ci.actor or "relgate"
     tagger = (actor, f"{actor}@users.noreply.github.com", ctx.generated_at)
     state = ensure_tag(client, record.tag, record.target_sha, message, tagger=tagger)
@@ -280,6 +283,10 @@ def _publish(
     record.assets = [_asset_record(s) for s in ensure_assets(client, rel, files)]
     if not keep_draft:
         rel = publish_release(client, rel, name=name, body=body, prerelease=record.prerelease)
+        # A draft's download URLs use a temporary "untagged-…" path; publishing changes them.
+        final = {a.name: a.browser_download_url for a in rel.assets}
+        for asset in record.assets:
+            asset.url = final.get(asset.name, asset.url)
     record.release_id, record.release_url = rel.id, rel.html_url
     record.draft, record.immutable = bool(rel.draft), getattr(rel, "immutable", None)
     record.outcome = "draft" if record.draft else "published"

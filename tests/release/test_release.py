@@ -195,3 +195,8 @@ def test_github_enterprise_server(setup: Setup) -> None:
     assert record.exit_code == 0
     assert record.release_url and record.release_url.startswith("https://ghe.example.com/")
     assert all(a.url.startswith("https://ghe.example.com/") for a in record.assets)
+
+
+def test_asset_urls_are_the_published_ones(setup: Setup) -> None:
+    record = do_release(setup, setup.bundle())
+    assert all("/releases/download/v1.0.0/" in a.url for a in record.assets), record.assets
