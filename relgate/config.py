@@ -328,6 +328,10 @@ class ReleaseConfig(Model):
 class RollbackConfig(Model):
     default_mode: Literal["quick", "full"] = "quick"
     smoke_after: bool = Field(False, description="Run the smoke scenario after a rollback.")
+    keep_running: list[str] = Field(
+        default_factory=list,
+        description="Services a full rollback never stops (a database or cache in the stack).",
+    )
 
 
 class LockConfig(Model):

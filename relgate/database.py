@@ -55,14 +55,19 @@ __all__ = [
     "Connection",
     "RestoreError",
     "backup",
+    "backup_file_name",
     "check_backup",
     "connect",
     "detect_format",
     "dsn_environment",
     "find_backups",
+    "manual_restore_command",
+    "read_record",
     "restore_fresh",
     "run_command",
+    "server_version",
     "sha256_file",
+    "sidecar_path",
     "take_backup",
 ]
 
@@ -134,6 +139,10 @@ def run_command(
             else:
                 stdout.write(chunk)
         proc.wait()
+    except BaseException:  # interrupted (SIGTERM/SIGINT) or the sink failed: never orphan pg_*
+        proc.kill()
+        proc.wait()
+        raise
     finally:
         if timer:
             timer.cancel()

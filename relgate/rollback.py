@@ -11,7 +11,9 @@ c. take a safety dump of the database as it is now;
 d. restore into a freshly created database, swapped in only on success
    (:func:`relgate.database.restore_fresh`), so the failed release's tables do not survive;
 e. redeploy the last-known-good version through the deploy stage's machinery (health gate included);
-f. verify: the health gate of (e), plus the smoke scenario when asked.
+f. verify: the health gate of (e), the database answering, and the smoke scenario when asked.
+
+Services listed in ``rollback.keep_running`` (and ``database.service``) are never stopped.
 
 Quick is (e) and (f). The application is driven through :class:`AppControl`, whose default is the
 deploy stage; tests and the embedded demo may pass their own.
@@ -42,6 +44,7 @@ from relgate.database import (
     manual_restore_command,
     restore_fresh,
     run_command,
+    server_version,
     take_backup,
 )
 from relgate.errors import Interrupted, RelgateError
@@ -128,6 +131,8 @@ def rollback(
             if mode == "full":
                 _database(config, run, name, result, app=app, backup=backup, runner=runner)
             _redeploy(run, result, app, to_version)
+            if mode == "full":
+                _database_answers(config, run, name, result, runner)
             if config.rollback.smoke_after if smoke is None else smoke:
                 _smoke(config, run, name, result)
             _conclude(result, "rolled_back", f"{result.rolled_back_to} redeployed and healthy")
@@ -194,9 +199,10 @@ def _database(
             raise _Refused("refusing the backup, nothing was touched: " + "; ".join(check.problems))
         step.detail = f"{path.name}: sha256 {check.sha256}, {_age(check.age_s)} old"
         _note_version(result, check, result.target_version)
+    keep = [*([db.service] if db.service else []), *config.rollback.keep_running]
     with _guard(run, result, "stop application", "rollback_failed") as step:
-        step.detail = app.stop(keep=[db.service] if db.service else [])
-    with _guard(run, result, "safety dump", "rollback_failed", _APP_STOPPED) as step:
+        step.detail = app.stop(keep=keep)
+    with _guard(run, result, "safety dump", "rollback_failed", _KEEP_HINT + _APP_STOPPED) as step:
         result.safety_dump = _safety_dump(config, run, environment, conn=conn, db=db, runner=runner)
         step.detail = f"{result.safety_dump.path} (sha256 {result.safety_dump.sha256})"
     safety = Path(result.safety_dump.path)
@@ -223,6 +229,10 @@ def _log(run: Run, line: str) -> None:
     run.append_log("logs/rollback/restore.log", line + "\n")
 
 
+_KEEP_HINT = (
+    "If the database runs in the stack, list its service in rollback.keep_running "
+    "(or reach it with database.service) so stopping the application leaves it up. "
+)
 _APP_STOPPED = (
     "The application services are stopped: bring them back with "
     "`relgate rollback --mode quick` once the database is sound."
@@ -309,6 +319,18 @@ def _redeploy(run: Run, result: RollbackResult, app: AppControl, to_version: str
         if deployed.outcome != "rolled_back":
             raise _Refused(f"redeploy did not end healthy: {deployed.summary or deployed.outcome}")
         result.rolled_back_to = deployed.version or result.target_version
+
+
+def _database_answers(
+    config: RelgateConfig, run: Run, environment: str, result: RollbackResult, runner: CommandRunner
+) -> None:
+    """The seed's checklist: "DB accessible" after the rollback, not just the app healthy."""
+    with _guard(run, result, "database reachable", "rollback_failed") as step:
+        conn, _ = connect(config, environment, run.env)
+        version = server_version(conn, runner=runner)
+        if version is None:
+            raise _Refused(f"the restored database {conn.label} does not answer")
+        step.detail = f"{conn.label}: PostgreSQL {version.split()[0]}"
 
 
 def _smoke(config: RelgateConfig, run: Run, environment: str, result: RollbackResult) -> None:

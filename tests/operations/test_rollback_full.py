@@ -76,6 +76,8 @@ def test_full_rollback_restores_v1_and_drops_v2_tables(
     pg_cluster.psql(database, V2_MIGRATION)
     app = App(pg_cluster, database)
     run = db_workspace.run()
+    with open(db_workspace.folder / "relgate.yml", "a") as fh:
+        fh.write("rollback:\n  keep_running: [redis]\n")
 
     result = rollback(db_workspace.config(), run, environment="staging", mode="full", app=app)
 
@@ -84,11 +86,11 @@ def test_full_rollback_restores_v1_and_drops_v2_tables(
     )
     assert _state(pg_cluster, database) == ("READY,READY,GRADED", "-")
     # stopped while still v2; redeployed only once the data was v1 again
-    assert app.calls == [("stop", [], "LOCKED_V2,LOCKED_V2,LOCKED_V2"),
+    assert app.calls == [("stop", ["redis"], "LOCKED_V2,LOCKED_V2,LOCKED_V2"),
                          ("redeploy", None, "READY,READY,GRADED")]  # fmt: skip
     assert [s.name for s in result.steps] == [
         "check backup", "stop application", "safety dump",
-        "restore into a fresh database", "redeploy last-known-good",
+        "restore into a fresh database", "redeploy last-known-good", "database reachable",
     ]  # fmt: skip
     assert all(s.status is Status.PASSED and s.duration_s >= 0 for s in result.steps)
     assert result.backup is not None and result.backup.sha256 == record.sha256
