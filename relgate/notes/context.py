@@ -16,7 +16,7 @@ import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from relgate.notes.history import Commit, trailers
@@ -304,7 +304,8 @@ def stage_views(
     views["deploy"] = (
         {
             **_pick(deploy, "status", "outcome", "summary", "environment", "version"),
-            "time": deploy.get("finished_at"),
+            "time": _human_time(deploy.get("finished_at")),
+            "time_iso": deploy.get("finished_at"),
             "started_at": deploy.get("started_at"),
             "rolled_back_to": deploy.get("rolled_back_to"),
         }
@@ -322,7 +323,8 @@ def stage_views(
             "passed": passed,
             "verdict": smoke.get("verdict") or ratio or smoke.get("status"),
             "ratio": ratio,
-            "time": smoke.get("finished_at"),
+            "time": _human_time(smoke.get("finished_at")),
+            "time_iso": smoke.get("finished_at"),
         }
     else:
         views["smoke"] = None
@@ -352,6 +354,19 @@ def stage_views(
         else None
     )
     return views
+
+
+def _human_time(value: Any) -> Any:
+    """``2026-01-29T10:42:07.123+00:00`` → ``2026-01-29 10:42:07 UTC`` (what people write)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _basename(path: Any) -> str | None:

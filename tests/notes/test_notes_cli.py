@@ -174,7 +174,7 @@ def test_ci_facts_stage_results_and_test_counts(
     assert "release-gate #1234567 (attempt 2)" in text
     assert "https://github.com/acme/viatique/actions/runs/1234567/attempts/2" in text
     assert "| Smoke test | passed: 9/9 passed |" in text
-    assert "passed (deployed), 2026-01-29T10:42:07Z" in text
+    assert "passed (deployed), 2026-01-29 10:42:07 UTC" in text
     assert "`relgate-evidence-viatique-staging-r1.tar.gz`" in text
     assert "sha256:" + "ab" * 32 in text
 
