@@ -296,7 +296,18 @@ def _project(config: RelgateConfig, env: Mapping[str, str]) -> dict[str, Any]:
 def _tests(config: RelgateConfig) -> TestCounts | None:
     if not config.notes.junit:
         return None
-    return count_tests(find_reports(config.notes.junit, config.base_dir))
+    reports = find_reports(config.notes.junit, config.base_dir)
+    if not reports:
+        if not config.notes.strict:
+            return None  # the notes then show no test line, rather than "0 passed"
+        from relgate.errors import ConfigError, Problem
+
+        where = str(config.source or "relgate.yml")
+        patterns = ", ".join(config.notes.junit)
+        raise ConfigError(
+            [Problem(where, None, "notes.junit", f"no JUnit file matches {patterns}")]
+        )
+    return count_tests(reports)
 
 
 def _approvals(meta: Mapping[str, Any]) -> list[dict[str, Any]]:

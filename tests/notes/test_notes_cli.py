@@ -239,3 +239,14 @@ def test_placeholder_words_in_commits_do_not_trip_strict_mode(
     write_config(tmp_path)
     code, _, err = run_notes(tmp_path, clean_env, "--version", "v0.2.0")
     assert code == 0, err
+
+
+def test_configured_junit_without_files_is_an_error_in_strict_mode(
+    tmp_path: Path, repo: GitRepo, clean_env: dict[str, str]
+) -> None:
+    history_with_rc(repo)
+    write_config(tmp_path, '  strict: true\n  junit: ["reports/*.xml"]')
+    code, _, err = run_notes(tmp_path, clean_env, "--version", "v1.0.0")
+    assert code == 2 and "notes.junit: no JUnit file matches reports/*.xml" in err
+    code, _, err = run_notes(tmp_path, clean_env, "--version", "v1.0.0", "--no-strict")
+    assert code == 0, err
