@@ -33,7 +33,7 @@ from email.utils import parsedate_to_datetime
 from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Any, Literal
 
-from relgate.fields import require_https
+from relgate.fields import format_duration, require_https
 from relgate.secrets import SecretRegistry
 from relgate.smoke.assertions import Check, Matcher, conceal, evaluate
 from relgate.smoke.query import select
@@ -284,7 +284,7 @@ class Runner:
         now = self.monotonic()
         left = deadline - now + (self.scenario.cleanup_grace.total_seconds() if always else 0)
         if left <= 0:
-            limit = self.scenario.deadline
+            limit = format_duration(self.scenario.deadline)
             return StepOutcome(
                 index, step, self._failure(step), f"scenario deadline ({limit}) spent"
             )
@@ -322,7 +322,7 @@ class Runner:
         out: dict[str, Any] = {
             "method": req.method,
             "url": url,
-            "params": {k: stringify(v) for k, v in render(req.params, lookup).items()},
+            "params": {k: _param(v) for k, v in render(req.params, lookup).items()},
             "headers": {k: stringify(v) for k, v in render(headers, lookup).items()},
             "cookies": {k: stringify(v) for k, v in render(req.cookies, lookup).items()},
             "follow_redirects": req.follow_redirects,
@@ -625,6 +625,11 @@ def _add_cookies(req: httpx.Request, cookies: Mapping[str, str]) -> None:
     extra = "; ".join(f"{k}={v}" for k, v in cookies.items())
     existing = req.headers.get("Cookie")
     req.headers["Cookie"] = f"{existing}; {extra}" if existing else extra
+
+
+def _param(value: Any) -> str | list[str]:
+    """A query parameter: a list repeats the name (``?status=A&status=B``)."""
+    return [stringify(v) for v in value] if isinstance(value, list) else stringify(value)
 
 
 def _sent_body(req: httpx.Request) -> bytes:
