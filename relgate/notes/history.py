@@ -124,10 +124,18 @@ def is_repo(repo: Path) -> bool:
 
 
 def ensure_repo(repo: Path) -> None:
-    if not is_repo(repo):
+    """A full clone: a shallow one (actions/checkout's default) would silently cut the notes."""
+    proc = run_git(git_argv(repo, "rev-parse", "--is-shallow-repository"), check=False)
+    if not repo.is_dir() or proc.returncode != 0:
         raise BadInputError(
             f"{repo}: not a git repository (project.repo_path in relgate.yml); release notes need "
             "the history — in Actions use actions/checkout with fetch-depth: 0"
+        )
+    if proc.stdout.strip() == "true":
+        raise BadInputError(
+            f"{repo}: shallow clone — the commits since the previous release may be missing; "
+            "fetch the whole history (actions/checkout with fetch-depth: 0, or "
+            "git fetch --unshallow --tags)"
         )
 
 

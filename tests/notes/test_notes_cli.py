@@ -250,3 +250,15 @@ def test_configured_junit_without_files_is_an_error_in_strict_mode(
     assert code == 2 and "notes.junit: no JUnit file matches reports/*.xml" in err
     code, _, err = run_notes(tmp_path, clean_env, "--version", "v1.0.0", "--no-strict")
     assert code == 0, err
+
+
+def test_shallow_clone_is_refused(tmp_path: Path, repo: GitRepo, clean_env: dict[str, str]) -> None:
+    history_with_rc(repo)
+    shallow = tmp_path / "shallow"
+    repo.git("clone", "-q", "--depth", "1", f"file://{repo.path}", str(shallow))
+    write_config(tmp_path)
+    (tmp_path / "relgate.yml").write_text(
+        (tmp_path / "relgate.yml").read_text().replace("repo_path: app", "repo_path: shallow")
+    )
+    code, _, err = run_notes(tmp_path, clean_env, "--version", "v1.0.0")
+    assert code == 2 and "shallow clone" in err and "fetch-depth: 0" in err
