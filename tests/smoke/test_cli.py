@@ -72,3 +72,25 @@ def test_missing_scenario_is_usage_error(tmp_path: Path) -> None:
         ["smoke", "--scenario", str(tmp_path / "nope.yml"), "--base-url", "http://127.0.0.1:9"], {}
     )
     assert code == 2
+
+
+def test_scenario_and_target_come_from_relgate_yml(tmp_path: Path, demo: Demo) -> None:
+    (tmp_path / "smoke.yml").write_text(DEMO_SCENARIO.read_text())
+    config = tmp_path / "relgate.yml"
+    config.write_text(
+        "project: {name: demo}\n"
+        f"environments:\n  staging:\n    base_url: {demo.url}\n"
+        "smoke:\n  scenario: smoke.yml\n"
+    )
+    argv = [
+        "--config",
+        str(config),
+        "--env",
+        "staging",
+        "--run-dir",
+        str(tmp_path / "run"),
+        "smoke",
+    ]
+    code, out, err = _main(argv, {"SMOKE_PASS": PASSWORD})
+    assert code == 0, out + err
+    assert f"9 steps against {demo.url}" in out
