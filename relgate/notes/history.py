@@ -114,13 +114,15 @@ def run_git(argv: list[str], *, check: bool = True) -> subprocess.CompletedProce
     return proc
 
 
-def is_repo(repo: Path) -> bool:
+def is_repo(repo: Path, *, full: bool = False) -> bool:
+    """A git work tree (with ``full``: and not a shallow clone)."""
     if not repo.is_dir():
         return False
     try:
-        return run_git(git_argv(repo, "rev-parse", "--git-dir"), check=False).returncode == 0
+        proc = run_git(git_argv(repo, "rev-parse", "--is-shallow-repository"), check=False)
     except ToolMissing:
         return False
+    return proc.returncode == 0 and not (full and proc.stdout.strip() == "true")
 
 
 def ensure_repo(repo: Path) -> None:

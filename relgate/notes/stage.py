@@ -179,7 +179,7 @@ def build_context(
     repo = config.resolve_path(config.project.repo_path)
     tag = tag_for(version, config.project.tag_prefix)
     repo_url = _repo_url(config, env)
-    if require_history or history.is_repo(repo):
+    if require_history or history.is_repo(repo, full=True):
         history.ensure_repo(repo)
         tags = history.list_tags(repo)
         target = _target(repo, tag, tags, meta)
