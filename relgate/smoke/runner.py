@@ -360,7 +360,7 @@ class Runner:
             ok = self._capture(step, last, outcome)
         if not ok:
             outcome.status = self._failure(step)
-            outcome.message = outcome.message or _first_failure(outcome.checks, step)
+            outcome.message = outcome.message or _first_failure(outcome.checks, last)
 
     def _with_retries(
         self,
@@ -656,12 +656,30 @@ def _retry_after(values: list[str]) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def _first_failure(checks: list[Check], step: Step) -> str:
-    failing = [c.message for c in checks if not c.passed]
+def _first_failure(checks: list[Check], ex: Exchange) -> str:
+    """The failure to read first. A wrong status explains the rest, so it stands alone, with
+    what the server said about it (``detail``/``error``/``message``, or a short text body)."""
+    failing = [c for c in checks if not c.passed]
     if not failing:
         return "failed"
+    if failing[0].op == "status":
+        said = _server_says(ex)
+        return failing[0].message + (f": {said}" if said else "")
     more = f" (+{len(failing) - 1} more)" if len(failing) > 1 else ""
-    return failing[0] + more
+    return failing[0].message + more
+
+
+def _server_says(ex: Exchange) -> str:
+    text = ex.body[:2048].decode("utf-8", "replace").strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text if 0 < len(text) <= 120 and "<" not in text else ""
+    if isinstance(data, dict):
+        for key in ("detail", "error", "message"):
+            if isinstance(data.get(key), str):
+                return str(data[key])[:200]
+    return ""
 
 
 def _reason(exc: Exception) -> str:

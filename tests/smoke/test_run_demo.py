@@ -84,6 +84,7 @@ def test_wrong_password_fails_at_login_and_skips_the_rest(harness: Harness, demo
         401,
     )
     assert "SMOKE_PASS" in (failed.hint or "")
+    assert failed.message == "expected HTTP 200, got 401: Invalid credentials"
     statuses = _statuses(report)
     assert [statuses[n] for n in ("exam id", "finalize")] == ["skipped", "skipped"]
     unlock = report.steps[-1]
@@ -127,7 +128,7 @@ def test_lock_409_names_the_cause_and_cleanup_is_skipped_with_reason(
     report = _smoke(harness, demo)
     failed = report.failed_step
     assert failed is not None and (failed.name, failed.status_code) == ("lock", 409)
-    assert "expected HTTP 201, got 409" in failed.message
+    assert failed.message.startswith("expected HTTP 201, got 409: Copy already locked by prof1")
     assert "409 = the copy is already locked" in (failed.hint or "")
     console = harness.out.getvalue()
     assert (
