@@ -219,7 +219,22 @@ def _tag(
     tagger = (actor, f"{actor}@users.noreply.github.com", ctx.generated_at)
     state = ensure_tag(client, record.tag, record.target_sha, message, tagger=tagger)
     record.tag_object, record.tag_action = state.object_sha, state.action
+    _check_reused_tag(state, report.digest, redact)
     return state
+
+
+def _check_reused_tag(state: TagState, digest: str, redact: Callable[[str], str]) -> None:
+    """A reused tag must not name other evidence: the release would contradict its own tag."""
+    from relgate.errors import VerificationError
+
+    if state.action != "reused" or not state.annotated:
+        return
+    named = tag_digest(state.message)
+    if named is not None and named != digest:
+        raise VerificationError(
+            f"tag {state.name} already names the evidence {named}, not this bundle's {digest}: "
+            "release with that bundle (same commit), or release another version"
+        )
 
 
 def with_trailers(message: str, digest: str, ctx: NotesContext) -> str:

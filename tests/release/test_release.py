@@ -200,3 +200,25 @@ def test_github_enterprise_server(setup: Setup) -> None:
 def test_asset_urls_are_the_published_ones(setup: Setup) -> None:
     record = do_release(setup, setup.bundle())
     assert all("/releases/download/v1.0.0/" in a.url for a in record.assets), record.assets
+
+
+def test_reused_tag_naming_other_evidence_is_refused(setup: Setup) -> None:
+    first = setup.bundle()
+    setup.fake.crash_after("POST", "/repos/{owner}/{repo}/releases")
+    with pytest.raises(SimulatedCrash):
+        do_release(setup, first)
+    # A new gate run for the same commit makes another bundle; the tag names the first one.
+    with pytest.raises(VerificationError, match="already names the evidence"):
+        do_release(setup, setup.bundle())
+    assert do_release(setup, first).exit_code == 0
+
+
+def test_crash_between_tag_object_and_ref(setup: Setup) -> None:
+    bundle = setup.bundle()
+    setup.fake.crash_after("POST", "/repos/{owner}/{repo}/git/tags")
+    with pytest.raises(SimulatedCrash):
+        do_release(setup, bundle)
+    assert TAG_REF not in setup.fake.state.refs
+    record = do_release(setup, bundle)
+    assert record.exit_code == 0 and record.tag_action == "created"
+    assert setup.fake.state.tags[setup.fake.state.refs[TAG_REF]].object_sha == setup.repo.head()
