@@ -46,6 +46,7 @@ from relgate.results import utcnow
 if TYPE_CHECKING:
     from relgate.config import DatabaseConfig, EnvironmentConfig, RelgateConfig
     from relgate.run import Run
+    from relgate.secrets import SecretRegistry
 
 __all__ = [
     "BackupCheck",
@@ -293,9 +294,16 @@ class Connection:
 
 
 def connect(
-    config: RelgateConfig, environment: str, env: Mapping[str, str]
+    config: RelgateConfig,
+    environment: str,
+    env: Mapping[str, str],
+    secrets: SecretRegistry | None = None,
 ) -> tuple[Connection, DatabaseConfig]:
-    """The connection of ``environment``'s database (raises ConfigError when there is none)."""
+    """The connection of ``environment``'s database (raises ConfigError when there is none).
+
+    With ``secrets``, the DSN and its password are registered for redaction: ``dsn_env`` rarely
+    has a secret-looking name (``STAGING_DATABASE_URL``), yet it holds a password.
+    """
     _, envcfg = config.environment(environment)
     db = envcfg.database
     if db is None:
@@ -316,6 +324,9 @@ def connect(
                 ]
             )
         pg = dsn_environment(dsn)
+        if secrets is not None:
+            secrets.register(dsn, db.dsn_env)
+            secrets.register(pg.get("PGPASSWORD"), f"{db.dsn_env} password")
         name = db.name or pg.pop("PGDATABASE", "") or pg.get("PGUSER", "postgres")
         pg.pop("PGDATABASE", None)
         child = {k: v for k, v in env.items() if not k.startswith("PG")}
@@ -533,7 +544,7 @@ def backup(
     (``deploy.backup_before_migrations``). The recorded ``app_version`` is the environment's
     last-known-good version (the data's version), else the run's version.
     """
-    conn, db = connect(config, environment, run.env)
+    conn, db = connect(config, environment, run.env, run.secrets)
     when = run.clock()
     target = config.resolve_path(db.backup_dir) / backup_file_name(
         config.project.name, environment, when, db.format, kind

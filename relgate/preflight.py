@@ -480,7 +480,7 @@ def _check_database(ctx: _Ctx) -> Iterator[PreflightCheck]:
             "database reachable", f"reached with compose exec in {db.service} once the stack runs"
         )
         return
-    conn, _ = connect(ctx.config, ctx.environment, ctx.run.env)
+    conn, _ = connect(ctx.config, ctx.environment, ctx.run.env, ctx.run.secrets)
     env = {"PGCONNECT_TIMEOUT": "5", **conn.env}
     code, out = ctx.probe.run(
         conn.argv("psql", "-X", "-A", "-t", "-c", "SHOW server_version"), env, None
@@ -533,7 +533,7 @@ def _check_backup(ctx: _Ctx) -> Iterator[PreflightCheck]:
             f"required, but none recorded in {ctx.config.resolve_path(db.backup_dir)} (run relgate backup)",
         )
         return
-    conn, _ = connect(ctx.config, ctx.environment, ctx.run.env)
+    conn, _ = connect(ctx.config, ctx.environment, ctx.run.env, ctx.run.secrets)
     path = Path(records[0].path)
     check = check_backup(path, max_age=db.max_backup_age, now=ctx.run.clock(), conn=conn)
     if check.ok:

@@ -188,7 +188,7 @@ def _database(
     backup: Path | None,
     runner: CommandRunner,
 ) -> None:
-    conn, db = connect(config, environment, run.env)
+    conn, db = connect(config, environment, run.env, run.secrets)
     with _guard(run, result, "check backup", "backup_refused") as step:
         path = backup or _newest_backup(config, environment)
         check = check_backup(
@@ -326,7 +326,7 @@ def _database_answers(
 ) -> None:
     """The seed's checklist: "DB accessible" after the rollback, not just the app healthy."""
     with _guard(run, result, "database reachable", "rollback_failed") as step:
-        conn, _ = connect(config, environment, run.env)
+        conn, _ = connect(config, environment, run.env, run.secrets)
         version = server_version(conn, runner=runner)
         if version is None:
             raise _Refused(f"the restored database {conn.label} does not answer")

@@ -102,6 +102,8 @@ def test_backup_records_digest_and_passes_its_check(
         assert b"CREATE TABLE public.copies" in gzip.decompress(path.read_bytes())
     assert seen and all(DB_PASSWORD not in " ".join(argv) for argv in seen)
     assert DB_PASSWORD not in (run.dir / "artifacts" / "backup" / f"{path.name}.json").read_text()
+    # the DSN variable's name does not look secret, yet its password is registered for redaction
+    assert DB_PASSWORD not in run.secrets.redact(f"psql: password {DB_PASSWORD} rejected")
 
 
 def _corrupt_sha(path: Path) -> None:
