@@ -120,7 +120,8 @@ def describe(report: BundleReport) -> list[str]:
     lines.append("stages:")
     for stage, verdict in report.verdicts.items():
         result = report.stages.get(stage)
-        took = f" ({result.duration_s:.1f}s)" if result and result.duration_s is not None else ""
+        ran = result is not None and result.status.value not in ("not_run", "skipped")
+        took = f" ({result.duration_s:.1f}s)" if ran and result and result.duration_s else ""
         summary = f"  {result.summary}" if result and result.summary else ""
         lines.append(f"  {_MARK.get(verdict, '-')} {stage:<10} {verdict:<11}{took}{summary}")
     lines.append(
