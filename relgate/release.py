@@ -199,6 +199,7 @@ def _context(config: RelgateConfig, run: Run, report: BundleReport, version: str
         meta={**report.meta, "commit": report.meta.get("commit")},
         now=run.clock(),
         require_history=False,
+        ask_github=False,  # the notes stage already did; keeps a release at its request budget
     )
 
 

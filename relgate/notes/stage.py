@@ -173,9 +173,11 @@ def build_context(
     meta: Mapping[str, Any],
     now: Any,
     require_history: bool = True,
+    ask_github: bool = True,
 ) -> NotesContext:
     """Assemble the template context. Without ``require_history`` a missing git repository (a
-    release job without checkout) gives an empty commit list instead of an error."""
+    release job without checkout) gives an empty commit list instead of an error. ``ask_github``
+    allows fetching the run's approvals (one request) when a token is set."""
     repo = config.resolve_path(config.project.repo_path)
     tag = tag_for(version, config.project.tag_prefix)
     repo_url = _repo_url(config, env)
@@ -230,7 +232,7 @@ def build_context(
         smoke=views["smoke"],
         tests=views["tests"],
         evidence=views["evidence"],
-        approvals=_approvals(meta) or _fetch_approvals(config, env),
+        approvals=_approvals(meta) or (_fetch_approvals(config, env) if ask_github else []),
     )
 
 
