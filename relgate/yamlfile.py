@@ -93,7 +93,8 @@ def parse_yaml(raw: bytes, name: str) -> LoadedYaml:
         raise _problem(name, line, f"not valid UTF-8 (byte {exc.start})") from None
     if text.startswith("\ufeff"):
         text = text[1:]
-    loader = yaml.SafeLoader(text)
+    # libyaml's parser when present: an order of magnitude faster, same nodes and marks.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
