@@ -50,7 +50,7 @@ def test_sigterm_still_archives_and_releases_the_lock(
 
 
 def test_two_gates_on_one_environment(project) -> None:  # type: ignore[no-untyped-def]
-    proj: Project = project(slow_seconds=3)
+    proj: Project = project(slow_seconds=8)  # the first gate holds the lock ~9 s
     first = start_gate(proj, "--version", "v1.0.0")
     first.wait_for("▶ deploy")
     record = json.loads((proj.locks / "staging.lock").read_text())
