@@ -55,7 +55,7 @@ environments:
       driver: process
       command: [python3, -m, relgate.demo.run, --port, "{{port}}", --version, "{{version}}"]
       env:
-        PYTHONPATH: ${{GITHUB_WORKSPACE}}/.relgate/action
+        PYTHONPATH: ${{GITHUB_WORKSPACE}}/.relgate/action:${{GITHUB_WORKSPACE}}
       port: {port}
       state_dir: {state}/process
       stop_timeout: 5s
@@ -123,6 +123,38 @@ jobs:
 """
 
 
+ONESHOT = """\
+name: oneshot
+on: workflow_dispatch
+permissions: {}
+jobs:
+  gate:
+    runs-on: ubuntu-latest
+    timeout-minutes: 10
+    permissions:
+      contents: read
+    steps:
+      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683  # v4.2.2
+        with:
+          persist-credentials: false
+      - id: gate
+        uses: ./
+        with:
+          version: v1.3.0
+          environment: staging
+          working-directory: demo-app
+          setup-python: "false"
+          smoke-password: ${{ secrets.SMOKE_PASSWORD }}
+          github-token: ${{ secrets.RELGATE_TOKEN }}
+      - name: record the action's outputs
+        if: always()
+        env:
+          OUTPUTS: ${{ toJSON(steps.gate.outputs) }}
+        run: |
+          printf '%s' "$OUTPUTS" > "$GATE_REPORT"
+"""
+
+
 @dataclass
 class World:
     base: Path
@@ -182,7 +214,11 @@ def world(tmp_path_factory: pytest.TempPathFactory, action_cache: Path) -> Itera
         repo = base / "relgate"
         sha = make_repo(
             repo,
-            extra={"demo-app/relgate.yml": config, ".github/workflows/caller.yml": CALLER},
+            extra={
+                "demo-app/relgate.yml": config,
+                ".github/workflows/caller.yml": CALLER,
+                ".github/workflows/oneshot.yml": ONESHOT,
+            },
         )
         (repos / "acme" / "relgate").symlink_to(repo)
         fake.seed_commit("relgate under test", sha=sha, branch="main")
@@ -284,7 +320,7 @@ def test_smoke_failure_fails_the_gate_keeps_evidence_and_skips_release(
     assert _result(members, "smoke")["status"] == "failed"
     rollback = _result(members, "rollback")  # the workflow's rollback step ran before archive
     assert rollback["status"] == "passed", rollback
-    assert "Roll back after a failed smoke test" in run.output_of("gate")
+    assert rollback["target_version"] == "v1.0.0"  # the version before v1.1.0, not v1.1.0 again
     assert world.fake.ref("refs/tags/v1.1.0") is None
 
 
@@ -307,6 +343,9 @@ def test_deploy_failure_rolls_back_and_skips_release(world: World, released: Act
     assert run.jobs.get("release") in (None, "skipped"), run.describe()
     deploy = _result(_members(world.bundle("deploy-failure")), "deploy")
     assert deploy["outcome"] == "rolled_back", deploy
+    # The environment returns to a version that passed its health gate. Known gap (deploy state): the
+    # last-good record is written when health passes, before smoke, and a smoke rollback does not
+    # rewrite it, so this is v1.1.0 (which failed smoke) rather than v1.0.0.
     assert deploy["rolled_back_to"] in ("v1.0.0", "v1.1.0")
 
 
@@ -327,3 +366,14 @@ def test_rollback_workflow_returns_to_the_last_good_version(world: World, releas
     bundle = world.bundle("rollback", "relgate-rollback-evidence-staging-1")
     rollback = _result(_members(bundle), "rollback")
     assert rollback["status"] == "passed", rollback
+
+
+def test_root_action_runs_the_one_shot_gate(world: World, released: ActRun) -> None:
+    run = world.act("oneshot", ".github/workflows/oneshot.yml", {})
+    assert run.jobs.get("gate") == "success", run.describe()
+    outputs = json.loads(Path(world.env["GATE_REPORT"]).read_text())
+    assert outputs["status"] == "passed", outputs
+    assert outputs["bundle-digest"].startswith("sha256:")
+    assert outputs["artifact-id"]
+    bundle = world.bundle("oneshot", "relgate-evidence")
+    assert _verify(bundle)["digest"] == outputs["bundle-digest"]
