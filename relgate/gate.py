@@ -78,26 +78,10 @@ def gate(
     with _environment_lock(
         config, run, environment=environment, version=version, wait=wait_lock, result=result
     ):
-        try:
-            interrupted = _run_checks(config, run, stages, result)
-        except (Interrupted, KeyboardInterrupt):  # a signal between two stages
-            interrupted = True
-        with _signals_held() as held:
-            _run_stage("archive", stages, config, run, result)
-        interrupted = interrupted or held.signal
-        packed = _raw(run, "archive")
-        result.bundle_path, result.bundle_digest = (
-            packed.get("bundle_path"),
-            packed.get("bundle_digest"),
-        )
+        interrupted = _checks_until_interrupted(config, run, stages, result)
+        interrupted = _archive_always(config, run, stages, result) or interrupted
     if notes and not interrupted and _all_passed(result):
-        try:
-            _run_stage("notes", stages, config, run, result)
-        except (Interrupted, KeyboardInterrupt):
-            _record_interruption(run, result, "notes")
-            interrupted = True
-        rendered = _raw(run, "notes")
-        result.notes_path = rendered.get("output") or rendered.get("artifact")
+        interrupted = _notes_after_a_pass(config, run, stages, result)
     _conclude(result, interrupted)
     run.write_result(result)
     _report(run, result)
@@ -132,13 +116,13 @@ def default_stages(*, environment: str, version: str) -> dict[str, StageFn]:
         if name not in optional or _available(module)
     }
     if "notes" in chosen:
-        chosen["notes"] = _notes(version)
+        chosen["notes"] = _bound_notes(version)
     if _available("relgate.rollback"):
-        chosen["rollback"] = _rollback(environment)
+        chosen["rollback"] = _bound_rollback(environment)
     return chosen
 
 
-def _rollback(environment: str) -> StageFn:
+def _bound_rollback(environment: str) -> StageFn:
     """Quick rollback to the version that ran *before* this deploy.
 
     Not to the last-known-good: the deploy recorded the new version as good once it was healthy,
@@ -161,7 +145,7 @@ def _rollback(environment: str) -> StageFn:
     return call
 
 
-def _notes(version: str) -> StageFn:
+def _bound_notes(version: str) -> StageFn:
     def call(config: RelgateConfig, run: Run) -> StageResult:
         from relgate.notes.stage import default_output, notes
 
@@ -190,6 +174,44 @@ def _lazy(module: str, attr: str, kwargs: dict[str, Any]) -> StageFn:
 
 
 # -- the outline's steps ----------------------------------------------------------------------
+def _checks_until_interrupted(
+    config: RelgateConfig, run: Run, stages: Mapping[str, StageFn], result: GateResult
+) -> bool:
+    try:
+        return _run_checks(config, run, stages, result)
+    except (Interrupted, KeyboardInterrupt):  # a signal between two stages
+        return True
+
+
+def _archive_always(
+    config: RelgateConfig, run: Run, stages: Mapping[str, StageFn], result: GateResult
+) -> bool:
+    """Archive with SIGTERM/SIGINT held; True if one arrived meanwhile."""
+    with _signals_held() as held:
+        _run_stage("archive", stages, config, run, result)
+    packed = _raw(run, "archive")
+    result.bundle_path, result.bundle_digest = (
+        packed.get("bundle_path"),
+        packed.get("bundle_digest"),
+    )
+    return held.signal
+
+
+def _notes_after_a_pass(
+    config: RelgateConfig, run: Run, stages: Mapping[str, StageFn], result: GateResult
+) -> bool:
+    """Render the release notes; True if interrupted."""
+    interrupted = False
+    try:
+        _run_stage("notes", stages, config, run, result)
+    except (Interrupted, KeyboardInterrupt):
+        _record_interruption(run, result, "notes")
+        interrupted = True
+    rendered = _raw(run, "notes")
+    result.notes_path = rendered.get("output") or rendered.get("artifact")
+    return interrupted
+
+
 def _run_checks(
     config: RelgateConfig, run: Run, stages: Mapping[str, StageFn], result: GateResult
 ) -> bool:
