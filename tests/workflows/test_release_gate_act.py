@@ -377,3 +377,20 @@ def test_root_action_runs_the_one_shot_gate(world: World, released: ActRun) -> N
     assert outputs["artifact-id"]
     bundle = world.bundle("oneshot", "relgate-evidence")
     assert _verify(bundle)["digest"] == outputs["bundle-digest"]
+
+
+def test_release_notes_pr_workflow_opens_the_pull_request(world: World, released: ActRun) -> None:
+    run = world.act(
+        "notes-pr",
+        ".github/workflows/release-notes-pr.yml",
+        {
+            "version": "v1.4.0",
+            "working-directory": "demo-app",
+            "setup-python": "false",
+            "relgate-repository": "acme/relgate",
+            "relgate-ref": world.sha,
+        },
+    )
+    assert run.jobs.get("notes") == "success", run.describe()
+    pulls = list(world.fake.state.pulls.values())
+    assert len(pulls) == 1 and "v1.4.0" in pulls[0].head, pulls
