@@ -310,6 +310,12 @@ def _check_git_tag(ctx: _Ctx) -> Iterator[PreflightCheck]:
         yield _skip("git tag", "preflight.require_tag is off")
         return
     tag = tag_name(ctx.version, ctx.config.project.tag_prefix)
+    code, out = ctx.git("rev-parse", "--git-dir")
+    if code != 0:
+        repo = ctx.config.resolve_path(ctx.config.project.repo_path)
+        why = "git is not installed" if code == 127 else f"{repo} is not a git repository"
+        yield _fail("git tag", f"cannot look for {tag}: {why} (project.repo_path)")
+        return
     code, out = ctx.git("rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}")
     if code != 0:
         yield _fail(

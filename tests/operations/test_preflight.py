@@ -119,6 +119,14 @@ def _full_mode_no_backup(ws: Workspace, doc: dict) -> None:
     doc["rollback"] = {"default_mode": "full"}  # the plan needs a backup even so
 
 
+def _not_a_repo(ws: Workspace, doc: dict) -> None:
+    import tempfile
+
+    doc["project"]["repo_path"] = tempfile.mkdtemp(
+        prefix="relgate-not-a-repo-", dir=ws.folder.parent
+    )
+
+
 def _tag_elsewhere(ws: Workspace, doc: dict) -> None:
     ws.env["RELGATE_EXPECTED_SHA"] = git(ws.folder, "rev-parse", "HEAD")
 
@@ -141,6 +149,7 @@ def _main_behind(ws: Workspace, doc: dict) -> None:
     [
         pytest.param(_tool, "1.0.0", ["tool: relgate-no-such-tool"], "not found on PATH", id="missing-tool"),
         pytest.param(None, "9.9.9", ["git tag"], "v9.9.9 does not exist", id="tag-missing"),
+        pytest.param(_not_a_repo, "1.0.0", ["git tag"], "is not a git repository (project.repo_path)", id="not-a-git-repo"),
         pytest.param(_tag_elsewhere, "1.0.0", ["git tag"], "expected", id="tag-points-elsewhere"),
         pytest.param(_tag_off_main, "1.0.0", ["tag on main"], "is not on main", id="tag-not-on-main"),
         pytest.param(_main_behind, "1.0.0", ["main up to date"], "1 commit(s) behind origin/main", id="main-behind"),
