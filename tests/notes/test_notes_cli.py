@@ -262,3 +262,19 @@ def test_shallow_clone_is_refused(tmp_path: Path, repo: GitRepo, clean_env: dict
     )
     code, _, err = run_notes(tmp_path, clean_env, "--version", "v1.0.0")
     assert code == 2 and "shallow clone" in err and "fetch-depth: 0" in err
+
+
+def test_pr_without_a_token_is_bad_input(
+    tmp_path: Path, repo: GitRepo, clean_env: dict[str, str]
+) -> None:
+    history_with_rc(repo)
+    write_config(tmp_path)
+    code, _, err = run_notes(tmp_path, clean_env, "--version", "v1.0.0", "--pr")
+    assert code == 2 and "GITHUB_TOKEN is not set" in err
+
+
+def test_version_is_required(tmp_path: Path, repo: GitRepo, clean_env: dict[str, str]) -> None:
+    repo.commit("init")
+    write_config(tmp_path)
+    code, _, err = run_notes(tmp_path, clean_env)
+    assert code == 2 and "--version is required" in err
