@@ -92,8 +92,17 @@ def notes(
     if pr:
         _open_pr(config, run, context, text=text, result=result, github=github)
     run.reporter.set_output("notes-file", str(output or artifact))
+    _job_summary(run, context)
     run.write_result(result)
     return result
+
+
+def _job_summary(run: Run, ctx: NotesContext) -> None:
+    from relgate.gha import Summary
+
+    ref = resolve_template(None, SUMMARY_TEMPLATE, "summary")
+    markdown = render(ref, {**ctx.template_vars(), "release": None})
+    run.reporter.write_summary(Summary().raw(markdown), echo=False)
 
 
 def _result(
