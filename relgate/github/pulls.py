@@ -7,7 +7,7 @@ request instead of opening another one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from relgate.github.client import GitHubClient, is_status
 
@@ -87,7 +87,3 @@ def ensure_pull(
         return PullState(pull.number, pull.html_url, "created")
 
     return client.retrying(f"open pull request {branch}", step)
-
-
-def pull_summary(pull: Any) -> str:  # pragma: no cover - display helper
-    return f"#{pull.number} {pull.html_url}"

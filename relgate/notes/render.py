@@ -21,12 +21,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from relgate.errors import ConfigError, Problem
-
-if TYPE_CHECKING:
-    from jinja2 import Template
 
 __all__ = [
     "DEFAULT_PLACEHOLDERS",
@@ -252,8 +249,3 @@ def _explain(exc: BaseException) -> str:
     if isinstance(exc, SecurityError):
         return f"not allowed in a sandboxed template: {exc}"
     return f"{type(exc).__name__}: {exc}"
-
-
-def load(ref: TemplateRef) -> Template:  # pragma: no cover - convenience for callers/tests
-    template: Template = _environment(ref.directory).get_template(ref.name)
-    return template
