@@ -1,7 +1,7 @@
 """Rendering notes, tag messages and job summaries from Jinja templates, safely and strictly.
 
-* Templates run in Jinja's ``SandboxedEnvironment``: a user template (``notes.template``) cannot
-  reach Python internals (``__class__``, ``__globals__``…) through the context objects.
+* Templates run in Jinja's ``ImmutableSandboxedEnvironment``: a user template (``notes.template``)
+  cannot reach Python internals (``__class__``, ``__globals__``…) nor change the context.
 * ``StrictUndefined``: a misspelt variable is an error, not an empty string in published notes.
 * Every template problem — syntax error, undefined variable, sandbox violation, leftover
   placeholder — is a :class:`ConfigError` naming ``template-file:line`` (exit 2).
@@ -101,7 +101,7 @@ def _environment(directory: Path) -> Any:
 
 @functools.cache
 def _sandbox_class() -> Any:
-    from jinja2.sandbox import SandboxedEnvironment
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     from relgate.notes.context import CIInfo, CommitView, Group, NotesContext
 
@@ -109,7 +109,7 @@ def _sandbox_class() -> Any:
     # function, a frame, a code object…) costs more than the render itself on 20,000 commits.
     trusted = frozenset({CommitView, Group, CIInfo, NotesContext})
 
-    class Sandbox(SandboxedEnvironment):
+    class Sandbox(ImmutableSandboxedEnvironment):
         def getattr(self, obj: Any, attribute: str) -> Any:
             if type(obj) in trusted and not attribute.startswith("_") and attribute != "to_json":
                 try:

@@ -53,6 +53,9 @@ def notes_with_template(
         pytest.param(
             "{{ tag }}\n{{ version.__class__.__subclasses__() }}\n", 2, "", id="sandbox-call"
         ),
+        pytest.param(
+            "{{ tag }}\n{% set _ = commits.append(1) %}\n", 2, "sandboxed", id="sandbox-mutation"
+        ),
         pytest.param("# {{ tag }}\nCI run: <CI_RUN_ID>\n", 2, "placeholder", id="ci-run-id"),
         pytest.param("Date: <YYYY-MM-DD>\n", 1, "placeholder", id="date"),
         pytest.param("{{ tag }}\n\nContact: [Admin Email]\n", 3, "placeholder", id="admin-email"),
