@@ -429,6 +429,8 @@ def verify_release(
     else:
         result.release_url, result.draft = rel.html_url, bool(rel.draft)
         result.immutable = getattr(rel, "immutable", None)
+        if result.draft:
+            result.problems.append(f"the release of {tag} is still a draft (not published)")
         _check_bundle(config, client, rel, result, workdir)
     result.api_requests = client.requests
     if not result.problems:

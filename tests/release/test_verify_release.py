@@ -69,3 +69,18 @@ def test_tag_digest_parsing() -> None:
     assert tag_digest(f"Evidence digest: {d}\n") == d
     assert tag_digest("no digest here") is None
     assert tag_digest(f"{d} and sha256:{'b' * 64}") is None  # ambiguous
+
+
+def test_a_draft_is_not_a_published_release(setup: Setup) -> None:
+    bundle = setup.bundle()
+    release(
+        setup.config,
+        setup.new_run(),
+        bundle=bundle,
+        version="v1.0.0",
+        draft=True,
+        github=setup.client(),
+    )
+    result = verify_release(setup.config, "v1.0.0", env=setup.env, github=setup.client())
+    assert result.exit_code == 1 and result.draft
+    assert result.problems == ["the release of v1.0.0 is still a draft (not published)"]
