@@ -136,6 +136,9 @@ def timed(
     """
     best: tuple[float, float, int] | None = None
     for _ in range(repeat):
+        # Flush dirty pages first (the input just written, the last command's output): otherwise
+        # the kernel's writeback throttles whichever command happens to run next.
+        os.sync()
         start = time.perf_counter()
         proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE)  # fmt: skip
