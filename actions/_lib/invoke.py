@@ -44,7 +44,7 @@ class Flag:
     """How one action input becomes CLI arguments."""
 
     input: str
-    flag: str | None = None  # None: handled specially (secrets)
+    flag: str
     kind: str = "str"  # str | bool | choice | negbool
     choices: tuple[str, ...] = ()
     required: bool = False
@@ -89,7 +89,6 @@ COMMANDS: dict[str, tuple[str, tuple[Flag, ...]]] = {
         "gate",
         (Flag("version", "--version", required=True), Flag("wait-lock", "--wait-lock")),
     ),
-    "verify": ("evidence", (Flag("bundle", None, required=True), Flag("require", "--require"))),
 }
 
 # Secret inputs -> the environment variable relgate reads them from.
@@ -119,8 +118,6 @@ def build_argv(command: str, env: Mapping[str, str]) -> list[str]:
         if value:
             argv += [f"{flag.flag}={value}"]
     argv.append(sub)
-    if command == "verify":
-        argv.append("verify")
     for flag in flags:
         argv += _flag_args(flag, input_value(env, flag.input))
     return argv
@@ -133,15 +130,13 @@ def _flag_args(flag: Flag, raw: str) -> list[str]:
     if not value:
         return []
     if flag.kind == "negbool":
-        return [] if parse_bool(flag.input, value) else [str(flag.flag)]
+        return [] if parse_bool(flag.input, value) else [flag.flag]
     if flag.kind == "bool":
-        return [str(flag.flag)] if parse_bool(flag.input, value) else []
+        return [flag.flag] if parse_bool(flag.input, value) else []
     if flag.kind == "choice" and value not in flag.choices:
         raise InputError(
             f"input '{flag.input}' must be one of {', '.join(flag.choices)}, got {value!r}"
         )
-    if flag.flag is None:  # a positional argument
-        return [value]
     # "--flag=value" keeps a value that starts with "-" from being read as an option.
     return [f"{flag.flag}={value}"]
 
@@ -253,7 +248,7 @@ def _run_dir(command: list[str], env: Mapping[str, str]) -> str | None:
     ``gh-<run id>-<attempt>`` in Actions); choosing it up front lets this script keep the job summary
     in it (see :func:`_summary_kept_in`).
     """
-    if any(a.startswith("--run-dir=") for a in command) or "evidence" in command:
+    if any(a.startswith("--run-dir=") for a in command):
         return None
     if env.get("RELGATE_RUN_DIR"):
         return None

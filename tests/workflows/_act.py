@@ -11,10 +11,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,3 +175,49 @@ def run_act(
             log.append(entry)
     jobs = {str(e["jobID"]): str(e["jobResult"]) for e in log if e.get("jobResult")}
     return ActRun(proc.returncode, log, "\n".join(other), jobs)
+
+
+# -- helpers of the end-to-end tests ---------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def stop_service(state: Path) -> None:
+    """Stop the demo service a process-driver deploy left running (its pid files in ``state``)."""
+    for pid_file in (state / "process").glob("*.pid.json"):
+        try:
+            pid = int(json.loads(pid_file.read_text()).get("pid", 0))
+        except (OSError, ValueError):
+            continue
+        if pid > 0:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+
+def verify_bundle(bundle: Path) -> dict[str, Any]:
+    """``relgate evidence verify`` (in-process); fails the test unless the bundle verifies."""
+    from relgate.cli import main as _relgate_main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = _relgate_main(
+        ["--json", "evidence", "verify", str(bundle), "--require", "deploy"],
+        env={},
+        stdout=out,
+        stderr=err,
+    )
+    assert code == 0, err.getvalue() + out.getvalue()
+    return json.loads(out.getvalue())
+
+
+def bundle_files(bundle: Path) -> dict[str, bytes]:
+    """Every file of the bundle, read through relgate's verifying reader."""
+    from relgate.evidence.bundle import open_bundle
+
+    opened = open_bundle(bundle)
+    return {name: opened.read(name) for name in opened.names()}
+
+
+def stage_result(members: dict[str, bytes], stage: str) -> dict[str, Any]:
+    return json.loads(members[f"results/{stage}.json"])

@@ -14,23 +14,25 @@ served over HTTP (``_github_server``), so the release job really tags and releas
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import os
-import signal
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from relgate.cli import main as relgate_main
-from relgate.evidence.bundle import open_bundle
 from tests._tools import require_tool
 from tests.github_fake import FakeGitHub
-from tests.workflows._act import ActRun, make_repo, run_act
+from tests.workflows._act import (
+    ActRun,
+    bundle_files,
+    free_port,
+    make_repo,
+    run_act,
+    stage_result,
+    stop_service,
+    verify_bundle,
+)
 from tests.workflows._github_server import serve_fake
 
 pytestmark = [pytest.mark.act, pytest.mark.slow]
@@ -185,23 +187,6 @@ class World:
         return found[0]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _stop_service(state: Path) -> None:
-    for pid_file in (state / "process").glob("*.pid.json"):
-        try:
-            pid = int(json.loads(pid_file.read_text()).get("pid", 0))
-        except (OSError, ValueError):
-            continue
-        if pid > 0:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, action_cache: Path) -> Iterator[World]:
     require_tool("act")
@@ -210,7 +195,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, action_cache: Path) -> Itera
     for d in (state, artifacts, repos / "acme"):
         d.mkdir(parents=True)
     with serve_fake("acme", "relgate") as (fake, api):
-        config = APP_CONFIG.format(port=_free_port(), state=state, api=api)
+        config = APP_CONFIG.format(port=free_port(), state=state, api=api)
         repo = base / "relgate"
         sha = make_repo(
             repo,
@@ -230,29 +215,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, action_cache: Path) -> Itera
         try:
             yield World(base, repo, sha, state, artifacts, fake, env)
         finally:
-            _stop_service(state)
-
-
-def _verify(bundle: Path) -> dict:
-    out, err = io.StringIO(), io.StringIO()
-    code = relgate_main(
-        ["--json", "evidence", "verify", str(bundle), "--require", "deploy"],
-        env={},
-        stdout=out,
-        stderr=err,
-    )
-    assert code == 0, err.getvalue() + out.getvalue()
-    return json.loads(out.getvalue())
-
-
-def _members(bundle: Path) -> dict[str, bytes]:
-    """Every file of the bundle, read through relgate's verifying reader."""
-    opened = open_bundle(bundle)
-    return {name: opened.read(name) for name in opened.names()}
-
-
-def _result(members: dict[str, bytes], stage: str) -> dict:
-    return json.loads(members[f"results/{stage}.json"])
+            stop_service(state)
 
 
 @pytest.fixture(scope="module")
@@ -278,11 +241,13 @@ def test_gate_and_release_pass_through_workflow_call(world: World, released: Act
     bundle = world.bundle("release")
     retention = world.artifacts / "release" / "relgate-evidence-staging-1.retention-days"
     assert retention.read_text().strip() == "90"
-    verified = _verify(bundle)
+    verified = verify_bundle(bundle)
     assert verified["digest"] == outputs["bundle-digest"]
-    members = _members(bundle)
+    members = bundle_files(bundle)
     assert {"preflight", "deploy", "smoke"} <= {
-        s for s in ("preflight", "deploy", "smoke") if _result(members, s)["status"] == "passed"
+        s
+        for s in ("preflight", "deploy", "smoke")
+        if stage_result(members, s)["status"] == "passed"
     }
     # act discards step summaries: relgate's action keeps them in the run directory (and bundle).
     summary = members["summary.md"].decode()
@@ -315,10 +280,10 @@ def test_smoke_failure_fails_the_gate_keeps_evidence_and_skips_release(
     assert run.jobs.get("release") in (None, "skipped"), run.describe()
     assert "Verify the evidence, tag and release" not in run.output_of("release")
     bundle = world.bundle("smoke-failure")
-    _verify(bundle)
-    members = _members(bundle)
-    assert _result(members, "smoke")["status"] == "failed"
-    rollback = _result(members, "rollback")  # the workflow's rollback step ran before archive
+    verify_bundle(bundle)
+    members = bundle_files(bundle)
+    assert stage_result(members, "smoke")["status"] == "failed"
+    rollback = stage_result(members, "rollback")  # the workflow's rollback step ran before archive
     assert rollback["status"] == "passed", rollback
     assert rollback["target_version"] == "v1.0.0"  # the version before v1.1.0, not v1.1.0 again
     assert world.fake.ref("refs/tags/v1.1.0") is None
@@ -341,7 +306,7 @@ def test_deploy_failure_rolls_back_and_skips_release(world: World, released: Act
     )
     assert run.jobs.get("gate") == "failure", run.describe()
     assert run.jobs.get("release") in (None, "skipped"), run.describe()
-    deploy = _result(_members(world.bundle("deploy-failure")), "deploy")
+    deploy = stage_result(bundle_files(world.bundle("deploy-failure")), "deploy")
     assert deploy["outcome"] == "rolled_back", deploy
     # The environment returns to a version that passed its health gate. Known gap (deploy state): the
     # last-good record is written when health passes, before smoke, and a smoke rollback does not
@@ -364,7 +329,7 @@ def test_rollback_workflow_returns_to_the_last_good_version(world: World, releas
     )
     assert run.jobs.get("rollback") == "success", run.describe()
     bundle = world.bundle("rollback", "relgate-rollback-evidence-staging-1")
-    rollback = _result(_members(bundle), "rollback")
+    rollback = stage_result(bundle_files(bundle), "rollback")
     assert rollback["status"] == "passed", rollback
 
 
@@ -376,7 +341,7 @@ def test_root_action_runs_the_one_shot_gate(world: World, released: ActRun) -> N
     assert outputs["bundle-digest"].startswith("sha256:")
     assert outputs["artifact-id"]
     bundle = world.bundle("oneshot", "relgate-evidence")
-    assert _verify(bundle)["digest"] == outputs["bundle-digest"]
+    assert verify_bundle(bundle)["digest"] == outputs["bundle-digest"]
 
 
 def test_release_notes_pr_workflow_opens_the_pull_request(world: World, released: ActRun) -> None:

@@ -18,8 +18,15 @@ from pathlib import Path
 import pytest
 
 from tests._tools import require_tool
-from tests.workflows._act import ActRun, make_repo, run_act
-from tests.workflows.test_release_gate_act import _free_port, _members, _result, _verify
+from tests.workflows._act import (
+    ActRun,
+    bundle_files,
+    free_port,
+    make_repo,
+    run_act,
+    stage_result,
+    verify_bundle,
+)
 
 pytestmark = [pytest.mark.act, pytest.mark.docker, pytest.mark.slow]
 
@@ -127,7 +134,7 @@ def compose_world(
         if done.returncode != 0:
             pytest.fail(f"{script} failed:\n{done.stdout}\n{done.stderr}")
     base = tmp_path_factory.mktemp("gate-compose-act")
-    port, project = _free_port(), f"relgate-act-{uuid.uuid4().hex[:8]}"
+    port, project = free_port(), f"relgate-act-{uuid.uuid4().hex[:8]}"
     repos = base / "repos" / "acme"
     repos.mkdir(parents=True)
     repo = base / "relgate"
@@ -158,14 +165,14 @@ def test_compose_gate_passes_then_an_unhealthy_version_is_rolled_back(
     assert good.jobs.get("gate") == "success", good.describe()
     assert good.jobs.get("release") in (None, "skipped")
     assert compose_world.page() == "version v1"
-    members = _members(compose_world.bundle("v1"))
-    _verify(compose_world.bundle("v1"))
-    assert _result(members, "deploy")["outcome"] == "deployed"
-    assert _result(members, "smoke")["status"] == "passed"
+    members = bundle_files(compose_world.bundle("v1"))
+    verify_bundle(compose_world.bundle("v1"))
+    assert stage_result(members, "deploy")["outcome"] == "deployed"
+    assert stage_result(members, "smoke")["status"] == "passed"
 
     bad = compose_world.gate("v3", "v3-unhealthy")
     assert bad.jobs.get("gate") == "failure", bad.describe()
-    deploy = _result(_members(compose_world.bundle("v3")), "deploy")
+    deploy = stage_result(bundle_files(compose_world.bundle("v3")), "deploy")
     assert deploy["outcome"] == "rolled_back", deploy
     assert deploy["rolled_back_to"] == "v1"
     assert compose_world.page() == "version v1"
