@@ -9,7 +9,10 @@ served over HTTP (``_github_server``), so the release job really tags and releas
    the caller sees the job outputs; the bundle verifies; the fake has the tag and the release;
 2. a direct ``workflow_dispatch`` of v1.1.0 whose smoke test fails: the gate job fails, the smoke
    failure is rolled back, the archive step still uploads verifiable evidence, release is skipped;
-3. v1.2.0 crashes on start: the deploy rolls back by itself, the gate fails, release is skipped.
+3. v1.2.0 crashes on start: the deploy rolls back by itself, the gate fails, release is skipped;
+4. rollback.yml (quick) returns the environment to its last good version;
+5. release-notes-pr.yml opens the notes pull request on the fake;
+6. the root action (one-shot ``relgate gate``) in a plain job, outputs and uploaded bundle checked.
 """
 
 from __future__ import annotations
