@@ -32,8 +32,20 @@ fi
 if [[ ${RELGATE_ACTION_REF:-} =~ ^[0-9a-f]{40}$ ]]; then
     key=$RELGATE_ACTION_REF
 else
-    key=$(cd "$root" && find pyproject.toml relgate templates schema -type f ! -name '*.pyc' -print0 2>/dev/null \
-        | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-40)
+    key=$("$python" - "$root" <<'PY'
+import hashlib, pathlib, sys
+root = pathlib.Path(sys.argv[1])
+digest = hashlib.sha256()
+for top in ("pyproject.toml", "relgate", "templates", "schema"):
+    base = root / top
+    files = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
+    for path in files:
+        if path.suffix != ".pyc" and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+print(digest.hexdigest()[:40])
+PY
+)
 fi
 pyver=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 cache=${RELGATE_ACTION_CACHE:-${RUNNER_TEMP:-${TMPDIR:-/tmp}}}
