@@ -18,6 +18,7 @@ EXAMPLES = """\
   relgate evidence verify bundle.tar.zst --expect-digest sha256:3f2a… --expect-sha 4e1d2c9
   relgate --json evidence verify bundle.tar.zst
   relgate evidence show bundle.tar.zst
+  relgate evidence extract bundle.tar.zst ./evidence-1.2.0
 """
 
 _MARK = {"passed": "✓", "failed": "✗", "error": "✗", "interrupted": "!", "missing": "·"}
@@ -46,6 +47,14 @@ def register(
     show = actions.add_parser("show", parents=[common], help="print a human summary of a bundle")
     show.add_argument("bundle", type=Path)
     show.set_defaults(handler=handle_show)
+    extract = actions.add_parser(
+        "extract",
+        parents=[common],
+        help="verify, then write the bundle's files into a new directory (safely)",
+    )
+    extract.add_argument("bundle", type=Path)
+    extract.add_argument("directory", type=Path, help="a directory that does not exist yet")
+    extract.set_defaults(handler=handle_extract)
 
 
 def _stages(text: str) -> list[str]:
@@ -90,6 +99,18 @@ def handle_show(app: App, args: argparse.Namespace) -> int:
     app.emit(report)
     for line in describe(report):
         app.reporter.line(line)
+    return 0
+
+
+def handle_extract(app: App, args: argparse.Namespace) -> int:
+    from relgate.evidence.bundle import extract_bundle
+
+    bundle = extract_bundle(args.bundle, args.directory)
+    app.reporter.ok(
+        f"{len(bundle.manifest.files)} files verified and written to {args.directory} "
+        f"(digest {bundle.digest})"
+    )
+    app.emit({"directory": str(args.directory), "digest": bundle.digest})
     return 0
 
 

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tarfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError
 
@@ -37,6 +38,7 @@ __all__ = [
     "BundleTampered",
     "LooseResult",
     "detect_format",
+    "extract_bundle",
     "model_for",
     "open_bundle",
     "verify_bundle",
@@ -159,9 +161,13 @@ def _safe_relpath(name: str, root: str | None) -> tuple[str, str]:
 
 
 def _iter_members(
-    path: Path, limits: BundleLimits, keep: Callable[[str], bool]
+    path: Path,
+    limits: BundleLimits,
+    keep: Callable[[str], bool],
+    sink: Callable[[str], IO[bytes]] | None = None,
 ) -> Iterator[tuple[str, _Member | None]]:
-    """Yield (format, member) for each file; ``member`` None for directory entries."""
+    """Yield (format, member) for each file; ``member`` None for directory entries. With
+    ``sink``, each file's bytes are also written to ``sink(relpath)`` as they stream by."""
     root: str | None = None
     seen: set[str] = set()
     total = 0
@@ -184,7 +190,12 @@ def _iter_members(
                 seen.add(rel)
                 total += info.size
                 _check_limits(path, limits, len(seen), info, total)
-                member = _read_member(tf, info, rel, keep(rel) and info.size <= _KEEP_MAX)
+                out = sink(rel) if sink is not None else None
+                try:
+                    member = _read_member(tf, info, rel, keep(rel) and info.size <= _KEEP_MAX, out)
+                finally:
+                    if out is not None:
+                        out.close()
                 where = f"after {info.name}"
                 yield fmt, member
             _drain(stream)
@@ -225,7 +236,9 @@ def _check_limits(
         raise BundleTampered(path, [f"content larger than {limits.max_total_size} bytes"])
 
 
-def _read_member(tf: tarfile.TarFile, info: tarfile.TarInfo, rel: str, keep: bool) -> _Member:
+def _read_member(
+    tf: tarfile.TarFile, info: tarfile.TarInfo, rel: str, keep: bool, out: IO[bytes] | None
+) -> _Member:
     fh = tf.extractfile(info)
     digest = hashlib.sha256()
     kept: list[bytes] = []
@@ -236,6 +249,8 @@ def _read_member(tf: tarfile.TarFile, info: tarfile.TarInfo, rel: str, keep: boo
             size += len(chunk)
             if keep:
                 kept.append(chunk)
+            if out is not None:
+                out.write(chunk)
     return _Member(rel, size, digest.hexdigest(), b"".join(kept) if keep else None)
 
 
@@ -351,7 +366,7 @@ class Bundle:
         self.meta = meta
         self.stages = stages
         self._kept = scan.kept
-        self._limits = limits
+        self.limits = limits
 
     def result(self, stage: str) -> StageResult | None:
         return self.stages.get(stage)
@@ -368,7 +383,7 @@ class Bundle:
             raise BadInputError(f"{self.path.name}: no file {relpath!r} in the bundle")
         if entry.size > max_size:
             raise BadInputError(f"{relpath}: {entry.size} bytes, more than {max_size} to read")
-        for _fmt, member in _iter_members(self.path, self._limits, lambda r: r == relpath):
+        for _fmt, member in _iter_members(self.path, self.limits, lambda r: r == relpath):
             if member is not None and member.path == relpath and member.data is not None:
                 if member.sha256 != entry.sha256:
                     raise BundleTampered(self.path, [f"{relpath}: content differs (modified)"])
@@ -383,6 +398,51 @@ def open_bundle(path: Path, *, limits: BundleLimits | None = None) -> Bundle:
     meta = _load_meta(path, scan.kept)
     stages = _load_results(path, scan.kept)
     return Bundle(path, scan, meta, stages, limits)
+
+
+def extract_bundle(path: Path, dest: Path, *, limits: BundleLimits | None = None) -> Bundle:
+    """Verify ``path``, then write its files under ``dest`` (which must not exist yet).
+
+    The bundle is verified before a single file is written, and every file written is hashed
+    again on the way and checked against the manifest; on any problem ``dest`` is removed. Files
+    are created exclusively (``O_EXCL``), never through a link, only below ``dest``.
+    """
+    import shutil
+
+    bundle = open_bundle(path, limits=limits)
+    try:
+        dest.mkdir(parents=True)
+    except FileExistsError:
+        raise BadInputError(f"{dest}: already exists; extract into a new directory") from None
+    try:
+        members = [
+            m
+            for _fmt, m in _iter_members(path, bundle.limits, lambda _r: False, _creator(dest))
+            if m is not None
+        ]
+        _compare_or_raise(path, bundle.manifest, members)
+    except BaseException:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise
+    return bundle
+
+
+def _creator(dest: Path) -> Callable[[str], IO[bytes]]:
+    def create(rel: str) -> IO[bytes]:
+        target = dest / rel  # rel was checked: relative, no '..', no empty parts
+        target.parent.mkdir(parents=True, exist_ok=True)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        return os.fdopen(os.open(target, flags, 0o644), "wb")
+
+    return create
+
+
+def _compare_or_raise(path: Path, manifest: Manifest, members: list[_Member]) -> None:
+    by_path = {m.path: m for m in members}
+    by_path.pop(MANIFEST_NAME, None)
+    problems = _compare(manifest, by_path)
+    if problems:
+        raise BundleTampered(path, problems)
 
 
 def verdicts(stages: dict[str, StageResult]) -> dict[str, str]:

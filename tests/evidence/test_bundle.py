@@ -314,3 +314,28 @@ def test_requirements_and_expectations(filled_run: Run, tmp_path: Path) -> None:
         "commit is unknown, expected abc1234",
     ]
     assert verify_bundle(bundle, require=["deploy"]).ok
+
+
+def test_extract_writes_verified_files_into_a_new_directory(
+    filled_run: Run, tmp_path: Path
+) -> None:
+    from relgate.errors import BadInputError
+    from relgate.evidence.bundle import extract_bundle
+
+    bundle = _pack(filled_run, tmp_path / "x.tar.zst", "tar.zst")
+    dest = tmp_path / "extracted"
+    opened = extract_bundle(bundle, dest)
+    for entry in opened.manifest.files:
+        assert hashlib.sha256((dest / entry.path).read_bytes()).hexdigest() == entry.sha256
+    assert (dest / "manifest.json").read_bytes() == opened.manifest.canonical_bytes()
+    with pytest.raises(BadInputError, match="already exists"):
+        extract_bundle(bundle, dest)
+
+
+def test_extract_writes_nothing_from_a_hostile_bundle(tmp_path: Path) -> None:
+    from relgate.evidence.bundle import extract_bundle
+
+    bundle = _hostile(tmp_path, _info("bundle/../../evil.sh"))
+    with pytest.raises(BundleTampered):
+        extract_bundle(bundle, tmp_path / "out")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "evil.sh").exists()
