@@ -11,11 +11,13 @@ c. take a safety dump of the database as it is now;
 d. restore into a freshly created database, swapped in only on success
    (:func:`relgate.database.restore_fresh`), so the failed release's tables do not survive;
 e. redeploy the last-known-good version through the deploy stage's machinery (health gate included);
-f. verify: the health gate of (e), the database answering, and the smoke scenario when asked.
+f. verify: the health gate of (e), the database answering, and the smoke scenario when asked;
+g. record the restored version as the last-known-good again (deploy's record), so the next quick
+   rollback does not bring back the version just rolled away from.
 
 Services listed in ``rollback.keep_running`` (and ``database.service``) are never stopped.
 
-Quick is (e) and (f). The application is driven through :class:`AppControl`, whose default is the
+Quick is (e), (f) and (g). The application is driven through :class:`AppControl`, whose default is the
 deploy stage; tests and the embedded demo may pass their own.
 """
 
@@ -101,6 +103,11 @@ class AppControl(Protocol):
         """Redeploy through the health gate; outcome ``rolled_back`` when healthy."""
         ...
 
+    def record(self, version: str) -> str:
+        """Make ``version`` the last-known-good again: it runs now, proven healthy, and the version
+        rolled away from was judged bad. Say what changed."""
+        ...
+
 
 class _Failed(Exception):
     """A step failed; the result already says why."""
@@ -135,6 +142,7 @@ def rollback(
                 _database_answers(config, run, name, result, runner)
             if config.rollback.smoke_after if smoke is None else smoke:
                 _smoke(config, run, name, result)
+            _record(run, result, app)
             _conclude(result, "rolled_back", f"{result.rolled_back_to} redeployed and healthy")
         except _Failed:
             pass
@@ -343,6 +351,18 @@ def _smoke(config: RelgateConfig, run: Run, environment: str, result: RollbackRe
             raise _Refused(f"smoke after rollback failed: {result.smoke_verdict}")
 
 
+def _record(run: Run, result: RollbackResult, app: AppControl) -> None:
+    """Without this, the record would still name the version just rolled away from, and the next
+    quick rollback would bring it back."""
+    if not result.rolled_back_to:
+        return
+    try:
+        with _step(run, result, "record last-known-good") as step:
+            step.detail = app.record(result.rolled_back_to)
+    except RelgateError as exc:
+        result.warnings.append(f"the last-known-good record was not updated: {exc.message}")
+
+
 def _conclude(result: RollbackResult, outcome: str, summary: str) -> None:
     result.outcome = outcome
     result.summary = summary
@@ -405,6 +425,27 @@ class DeployMachinery:
         finally:
             driver.close()
         return f"stopped {', '.join(services) or 'the application'}"
+
+    def record(self, version: str) -> str:
+        from relgate.deploy.state import (  # type: ignore[import-not-found,unused-ignore]
+            find_in_history,
+            read_last_good,
+            write_last_good,
+        )
+
+        current = read_last_good(self.config, self.environment)
+        if current is not None and current.version == version:
+            return f"{version} already is the last-known-good"
+        previous = find_in_history(self.config, self.environment, version)
+        if previous is None:
+            kept = current.version if current is not None else "nothing"
+            return f"{version} has no record to restore (deployed by tag); the record still names {kept}"
+        restored = previous.model_copy(
+            update={"recorded_at": self.run.clock(), "run_id": self.run.id}
+        )
+        write_last_good(self.config, restored)
+        was = current.version if current is not None else "nothing"
+        return f"last-known-good is {version} again (was {was})"
 
     def redeploy(self, version: str | None) -> StageResult:
         from relgate.deploy.stage import redeploy_last_good  # type: ignore[import-not-found,unused-ignore]

@@ -34,6 +34,7 @@ class App:
             recorded,
         )
         self.calls: list[tuple[str, Any, str]] = []
+        self.recorded_as_good: list[str] = []
 
     def _state(self) -> str:
         return self.cluster.psql(
@@ -46,6 +47,10 @@ class App:
     def stop(self, keep: Sequence[str]) -> str:
         self.calls.append(("stop", list(keep), self._state()))
         return "stopped web, worker"
+
+    def record(self, version: str) -> str:
+        self.recorded_as_good.append(version)
+        return f"last-known-good is {version} again"
 
     def redeploy(self, version: str | None) -> StageResult:
         self.calls.append(("redeploy", version, self._state()))
@@ -91,7 +96,9 @@ def test_full_rollback_restores_v1_and_drops_v2_tables(
     assert [s.name for s in result.steps] == [
         "check backup", "stop application", "safety dump",
         "restore into a fresh database", "redeploy last-known-good", "database reachable",
+        "record last-known-good",
     ]  # fmt: skip
+    assert app.recorded_as_good == ["v1.0.0"]
     assert all(s.status is Status.PASSED and s.duration_s >= 0 for s in result.steps)
     assert result.backup is not None and result.backup.sha256 == record.sha256
     assert result.rolled_back_to == "v1.0.0"
@@ -193,6 +200,7 @@ def test_restore_failing_half_way_keeps_database_and_says_how_to_restore(
     )
     assert "relgate rollback --mode quick" in (result.error or "")
     assert [c[0] for c in app.calls] == ["stop"]  # never redeployed over a half-restored database
+    assert app.recorded_as_good == []
     assert result.steps[-1].name == "restore into a fresh database"
     assert result.steps[-1].status is Status.FAILED
 

@@ -82,3 +82,9 @@ def test_full_rollback_through_the_process_driver(
     assert steps["stop application"].startswith("stopped")
     assert result.backup is not None and result.backup.record is not None
     assert result.backup.record.app_version == "v1.0.0"
+    # v1 is the last-known-good again, and status agrees with what runs
+    from relgate.status import status
+
+    st = status(ws.config(), ws.run("status")).environments[0]
+    assert (st.last_good, st.drift) == ("v1.0.0", []), st
+    assert st.running == "v1.0.0 (matches the record)"

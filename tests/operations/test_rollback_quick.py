@@ -41,7 +41,8 @@ def test_quick_rollback_redeploys_the_last_known_good(broken_after_v2: Stack) ->
         result.summary
     )
     assert stack.get() == "version v2"
-    assert [s.name for s in result.steps] == ["redeploy last-known-good"]
+    assert [s.name for s in result.steps] == ["redeploy last-known-good", "record last-known-good"]
+    assert result.steps[-1].detail == "v2 already is the last-known-good"
     saved = json.loads((run.dir / "results" / "rollback.json").read_text())
     assert saved["stage"] == "rollback" and saved["deploy_outcome"] == "rolled_back"
     deploy_record = json.loads((run.dir / "artifacts" / "rollback" / "deploy.json").read_text())
@@ -62,6 +63,13 @@ def test_cli_quick_rollback_to_a_recorded_version(broken_after_v2: Stack) -> Non
     result = json.loads(out.getvalue())
     assert code == 0, err.getvalue()
     assert (result["outcome"], result["rolled_back_to"]) == ("rolled_back", "v1")
+    assert stack.get() == "version v1"
+    # v1 is the last-known-good again: the next quick rollback keeps v1, it does not bring v2 back
+    from relgate.deploy.state import read_last_good
+
+    assert read_last_good(stack.config(), "staging").version == "v1"  # type: ignore[union-attr]
+    again = rollback(stack.config(), stack.open_run("again"), environment="staging", mode="quick")
+    assert (again.outcome, again.rolled_back_to) == ("rolled_back", "v1")
     assert stack.get() == "version v1"
 
 

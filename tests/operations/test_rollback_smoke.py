@@ -26,6 +26,9 @@ class Healthy:
     def stop(self, keep: Sequence[str]) -> str:
         return "stopped"
 
+    def record(self, version: str) -> str:
+        return "recorded"
+
     def redeploy(self, version: str | None) -> StageResult:
         return StageResult(stage="deploy", status=Status.PASSED, outcome="rolled_back",
                            version="v1.0.0", summary="v1.0.0 redeployed and healthy")  # fmt: skip
@@ -86,5 +89,6 @@ def test_rollback_runs_the_smoke_scenario_after_the_redeploy(
     )
     assert result.outcome == outcome, result.summary
     assert says in (result.summary + " " + (result.smoke_verdict or ""))
-    assert [s.name for s in result.steps] == ["redeploy last-known-good", "smoke"]
+    recorded = ["record last-known-good"] if outcome == "rolled_back" else []  # never a red one
+    assert [s.name for s in result.steps] == ["redeploy last-known-good", "smoke", *recorded]
     assert (run.dir / "results" / "smoke.json").is_file()
