@@ -79,6 +79,7 @@ def gate(
         config, run, environment=environment, version=version, wait=wait_lock, result=result
     ):
         interrupted = _checks_until_interrupted(config, run, stages, result)
+        _record_verdict_so_far(run, result, interrupted)
         interrupted = _archive_always(config, run, stages, result) or interrupted
     if notes and not interrupted and _all_passed(result):
         interrupted = _notes_after_a_pass(config, run, stages, result)
@@ -181,6 +182,14 @@ def _checks_until_interrupted(
         return _run_checks(config, run, stages, result)
     except (Interrupted, KeyboardInterrupt):  # a signal between two stages
         return True
+
+
+def _record_verdict_so_far(run: Run, result: GateResult, interrupted: bool) -> None:
+    """The gate's verdict as it stands before archiving goes *into* the bundle: the auditor sees
+    the verdict, the stage table and the lock; the final result (with the digest) follows it."""
+    provisional = result.model_copy(deep=True)
+    _conclude(provisional, interrupted)
+    run.write_result(provisional)
 
 
 def _archive_always(

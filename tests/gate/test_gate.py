@@ -244,3 +244,12 @@ def test_in_actions_the_concurrency_group_is_the_lock(tmp_path: Path) -> None:
 
 
 Check = Callable[[GateResult], None]
+
+
+def test_the_bundle_holds_the_gate_verdict(tmp_path: Path) -> None:
+    calls: Calls = []
+    result, _, _ = _run_gate(tmp_path, _all(calls, deploy=_stage("deploy", calls, Status.FAILED)))
+    inside = verify_bundle(Path(result.bundle_path or "")).stages["gate"]
+    assert isinstance(inside, GateResult)
+    assert inside.verdict == result.verdict == "GATE FAILED at deploy: deploy failed"
+    assert inside.lock is not None and inside.lock["owner"]["run_id"] == result.run_id
