@@ -224,14 +224,21 @@ class Run:
         try:
             yield started
         except BaseException as exc:
-            existing = self.read_result(name, StageResult) if self.has_result(name) else None
-            fresh = existing is not None and existing.started_at >= started.started_at
-            if not fresh:
+            if not self._result_written_since(name, started.started_at):
                 started.status, started.exit_code = _status_of(exc)
                 started.error = self.secrets.redact(_describe(exc))
                 started.summary = f"{name} {started.status.value}: {started.error}"
                 self.write_result(started)
             raise
+
+    def _result_written_since(self, stage: str, since: datetime) -> bool:
+        # Read the raw field only: validating the stage's full model here could raise and hide
+        # the exception that is being recorded.
+        try:
+            data = json.loads(self.path(f"results/{stage}.json").read_text(encoding="utf-8"))
+            return datetime.fromisoformat(str(data["started_at"])) >= since
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
 
 
 def _status_of(exc: BaseException) -> tuple[Status, int]:

@@ -123,3 +123,14 @@ def test_stage_keeps_the_result_the_body_wrote(tmp_path: Path) -> None:
         raise Interrupted("late signal")
     got = run.read_result("deploy")
     assert got is not None and got.outcome == "rolled_back"
+
+
+def test_stage_keeps_a_richer_result_and_the_original_exception(tmp_path: Path) -> None:
+    class DeployResult(StageResult):
+        outcome_detail: str = "x"
+
+    run = open_run(tmp_path)
+    with pytest.raises(Interrupted), run.stage("deploy"):
+        run.write_result(DeployResult(stage="deploy", status=Status.FAILED))
+        raise Interrupted("late signal")
+    assert '"outcome_detail"' in (run.dir / "results" / "deploy.json").read_text()
