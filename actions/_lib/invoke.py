@@ -218,6 +218,7 @@ def main(argv: list[str], env: Mapping[str, str], run_cli: Callable[..., int] | 
         command.insert(1, f"--run-dir={run_dir}")
     with _summary_kept_in(run_dir, {**env, **extra}) as child_env:
         code = _run(command, child_env, run_cli)
+    reporter.set_output("run-dir", run_dir or env.get("RELGATE_RUN_DIR", ""))
     return code
 
 

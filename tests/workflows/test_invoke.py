@@ -142,3 +142,4 @@ def test_main_runs_relgate_keeps_summary_and_maps_outputs(
     assert summary.read_text() == "## smoke\n9/9 passed\n"
     outputs = output.read_text()
     assert "9/9 passed" in outputs and str(tmp_path / "app" / "n.md") in outputs
+    assert "run-dir<<" in outputs and str(run_dir) in outputs
