@@ -84,6 +84,12 @@ class ComposeDriver:
         )
         self.host = ctx.child_env.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
         self._client: Any = None
+        # Importing docker-py and negotiating the API version take ~0.15 s: done in a thread while
+        # `compose config` runs. Errors are kept and raised by client(), after config validation,
+        # so a bad compose file is still reported first (exit 2) even when the daemon is down.
+        self._connect_error: BaseException | None = None
+        self._connector = threading.Thread(target=self._connect, daemon=True, name="relgate-dc")
+        self._connector.start()
         self._config: dict[str, Any] = {}
         # compose interpolates the version variable in every command (ps, logs, stop too)
         self._env: dict[str, str] = {}
@@ -120,14 +126,20 @@ class ComposeDriver:
             [Problem(files, None, "", f"docker compose config failed: {_tail(output)}")]
         )
 
-    def client(self) -> Any:
-        if self._client is None:
+    def _connect(self) -> None:
+        try:
             import docker
 
             with docker_errors(self.host):
-                client = docker.from_env(version="auto", environment=self.ctx.child_env)
-                client.ping()
-            self._client = client
+                # version="auto": the engine may be older than docker-py's default API (1.41 here)
+                self._client = docker.from_env(version="auto", environment=self.ctx.child_env)
+        except BaseException as exc:  # raised in the caller's thread by client()
+            self._connect_error = exc
+
+    def client(self) -> Any:
+        self._connector.join()
+        if self._connect_error is not None:
+            raise self._connect_error
         return self._client
 
     def _project_containers(self) -> list[dict[str, Any]]:
@@ -257,6 +269,7 @@ class ComposeDriver:
         return snapshot_of(info, self.ctx.clock())
 
     def close(self) -> None:
+        self._connector.join()
         if self._client is not None:
             self._client.close()
             self._client = None

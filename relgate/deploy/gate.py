@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from relgate.deploy.context import DeployContext
 from relgate.deploy.driver import Driver, Target, Watch
 from relgate.deploy.health import HealthBoard, Verdict
-from relgate.deploy.httpcheck import check_http, health_url
+from relgate.deploy.httpcheck import ClientInAdvance, check_http, health_url
 from relgate.deploy.models import CommandRecord, Decision, HttpCheckRecord, ServiceReport
 
 __all__ = ["Attempt", "run_attempt", "wait_for_health"]
@@ -44,6 +44,7 @@ def run_attempt(
     attempt.board = HealthBoard(
         services, stability_s=deploy.stability_window.total_seconds(), started_at=ctx.clock()
     )
+    http_client = ClientInAdvance(deploy.health) if deploy.health is not None else None
     watch, up_error = driver.start(attempt.target, services)
     attempt.board.replacing(watch.preexisting, watch.settled_at)
     deadline = ctx.monotonic() + deploy.timeout.total_seconds()
@@ -53,8 +54,8 @@ def run_attempt(
             attempt.decision = _decide(ctx, Verdict("failed", up_error, None, ctx.clock()))
             return attempt
         attempt.decision = wait_for_health(ctx, watch, attempt.board, deadline)
-        if attempt.passed and deploy.health is not None:
-            _http_gate(ctx, watch, attempt, deadline)
+        if attempt.passed and http_client is not None:
+            _http_gate(ctx, watch, attempt, deadline, http_client)
         if attempt.passed:
             _post_deploy(ctx, driver, attempt)
     finally:
@@ -115,7 +116,9 @@ def _decide(ctx: DeployContext, verdict: Verdict, *, timeout: bool = False) -> D
     )
 
 
-def _http_gate(ctx: DeployContext, watch: Watch, attempt: Attempt, deadline: float) -> None:
+def _http_gate(
+    ctx: DeployContext, watch: Watch, attempt: Attempt, deadline: float, client: ClientInAdvance
+) -> None:
     health = ctx.config.deploy.health
     assert health is not None and attempt.board is not None
     board = attempt.board
@@ -128,8 +131,9 @@ def _http_gate(ctx: DeployContext, watch: Watch, attempt: Attempt, deadline: flo
 
     url = health_url(ctx.env_config.base_url, health)
     attempt.http = check_http(
-        url, health, deadline=deadline, monotonic=ctx.monotonic, sleep=ctx.sleep, abort=abort
-    )
+        url, health, deadline=deadline, monotonic=ctx.monotonic, sleep=ctx.sleep, abort=abort,
+        prepared=client,
+    )  # fmt: skip
     if not attempt.http.ok:
         now = ctx.clock()
         reason = (

@@ -7,14 +7,16 @@ so a container dying meanwhile ends the wait at once instead of at the deadline.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urljoin
 
 from relgate.config import HealthCheckConfig
 from relgate.deploy.models import HttpCheckRecord
 
-__all__ = ["check_http", "health_url"]
+__all__ = ["ClientInAdvance", "check_http", "health_url"]
 
 BACKOFF_START_S = 0.1
 BACKOFF_MAX_S = 2.0
@@ -26,6 +28,31 @@ def health_url(base_url: str, health: HealthCheckConfig) -> str:
     return urljoin(base_url.rstrip("/") + "/", health.url.lstrip("/"))
 
 
+class ClientInAdvance:
+    """Builds the HTTP client in a thread while containers start.
+
+    Creating an ``httpx.Client`` loads the CA bundle (~0.1 s); done after the services turn
+    healthy, that would sit on the critical path of every deploy.
+    """
+
+    def __init__(self, health: HealthCheckConfig) -> None:
+        self._timeout = health.timeout.total_seconds()
+        self._client: Any = None
+        self._thread = threading.Thread(target=self._build, daemon=True, name="relgate-http")
+        self._thread.start()
+
+    def _build(self) -> None:
+        import httpx
+
+        self._client = httpx.Client(timeout=self._timeout, follow_redirects=False)
+
+    def get(self) -> Any:
+        self._thread.join()
+        if self._client is None:  # the thread failed: build it here, raising the real error
+            self._build()
+        return self._client
+
+
 def check_http(
     url: str,
     health: HealthCheckConfig,
@@ -34,6 +61,7 @@ def check_http(
     monotonic: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     abort: Callable[[], str | None] = lambda: None,
+    prepared: ClientInAdvance | None = None,
 ) -> HttpCheckRecord:
     """Probe ``url`` until it passes, ``abort`` says why to stop, or ``deadline`` (monotonic)."""
     import httpx
@@ -41,8 +69,7 @@ def check_http(
     t0 = monotonic()
     attempts, status, error = 0, None, None
     delay = BACKOFF_START_S
-    timeout = health.timeout.total_seconds()
-    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+    with (prepared or ClientInAdvance(health)).get() as client:
         while True:
             attempts += 1
             try:
