@@ -252,6 +252,15 @@ def _check_compose_file(ctx: _Ctx) -> Iterator[PreflightCheck]:
     from relgate.config import ComposeStack
 
     stack = ctx.env_config.stack
+    if ctx.driver == "swarm":
+        files = [ctx.config.resolve_path(f) for f in getattr(stack, "files", [])]
+        missing = [str(f) for f in files if not f.is_file()]
+        yield (
+            _fail("compose file", f"not found: {', '.join(missing)}")
+            if missing
+            else _pass("compose file", ", ".join(f.name for f in files) + " present (swarm stack)")
+        )
+        return
     if not isinstance(stack, ComposeStack):
         yield _skip("compose file", f"not used by the {ctx.driver} driver")
         return

@@ -288,3 +288,27 @@ def test_ci_verdict_is_pure() -> None:
         ci_verdict("a" * 40, [("t", "completed", "neutral")], "success", 1)[0] is CheckStatus.PASS
     )
     assert github_ci.__doc__ and "GITHUB_RUN_ID" in github_ci.__doc__
+
+
+@pytest.mark.parametrize(
+    ("files", "status", "says"),
+    [
+        pytest.param(
+            ["stack.yml"], CheckStatus.PASS, "stack.yml present (swarm stack)", id="present"
+        ),
+        pytest.param(["stack.yml", "gone.yml"], CheckStatus.FAIL, "not found:", id="missing"),
+    ],
+)
+def test_swarm_stack_files_must_exist(
+    repo_ws: Workspace, files: list[str], status: CheckStatus, says: str
+) -> None:
+    (repo_ws.folder / "stack.yml").write_text("services: {}\n")
+    doc = base_doc()
+    doc["environments"]["staging"]["stack"] = {
+        "driver": "swarm",
+        "files": files,
+        "stack_name": "grading",
+    }
+    result = run_preflight(repo_ws, doc)
+    row = next(c for c in result.checks if c.name == "compose file")
+    assert (row.status, says in row.detail) == (status, True), row
