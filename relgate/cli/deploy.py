@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import AbstractContextManager, nullcontext
+from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from relgate.cli import command_parser
 from relgate.cli._app import App
+from relgate.errors import LockHeld, UsageError
+
+if TYPE_CHECKING:
+    from relgate.config import RelgateConfig
+    from relgate.run import Run
 
 EXAMPLES = """\
   relgate --env staging deploy --version v1.2.0
   RELGATE_VERSION=v1.2.0 relgate deploy
+  relgate deploy --version v1.2.0 --wait-lock 10m
   relgate deploy --version v1.2.0 --no-rollback   # debugging only: a failed stack is left as is
 """
 
@@ -23,6 +32,7 @@ outcomes (also the step output 'outcome'):
   no_previous_version  1  the version failed, nothing to go back to: the stack was stopped
   failed               1  the version failed and --no-rollback left it as is
   bad_config           2  the compose file/config is invalid; nothing was touched
+  lock_busy            3  another run holds the environment's lock; nothing was touched
 """
 
 
@@ -47,20 +57,58 @@ def register(
         action="store_true",
         help="on failure, leave the failed stack running for debugging (never in CI)",
     )
+    parser.add_argument(
+        "--wait-lock",
+        metavar="DURATION",
+        help="wait this long for the environment's lock (e.g. 10m; default: lock.wait)",
+    )
     parser.set_defaults(handler=handle)
 
 
 def handle(app: App, args: argparse.Namespace) -> int:
-    from relgate.deploy.stage import deploy
+    from relgate.deploy.stage import deploy, lock_busy
 
     config = app.config()
     environment, _ = config.environment(app.env_name)
     version = args.version or app.env.get("RELGATE_VERSION") or ""
+    wait = _wait(args.wait_lock, config.lock.wait)
     run = app.open_run(config, environment)
     # No run.stage() wrapper: deploy() writes results/deploy.json itself on every path (errors and
     # signals included), with the outcome a fallback result could not know.
-    result = deploy(
-        config, run, environment=environment, version=version, rollback=not args.no_rollback
-    )
+    try:
+        with _locked(app, config, run, environment, version, wait):
+            result = deploy(
+                config, run, environment=environment, version=version,
+                rollback=not args.no_rollback,
+            )  # fmt: skip
+    except LockHeld as exc:
+        app.emit(lock_busy(run, environment=environment, version=version, message=exc.message))
+        raise
     app.emit(result)
     return result.exit_code
+
+
+def _wait(flag: str | None, default: timedelta) -> timedelta:
+    from relgate.fields import parse_duration
+
+    if flag is None:
+        return default
+    try:
+        return parse_duration(flag)
+    except ValueError as exc:
+        raise UsageError(f"--wait-lock {flag}: {exc}") from None
+
+
+def _locked(  # noqa: PLR0917 - one call site
+    app: App, config: RelgateConfig, run: Run, environment: str, version: str, wait: timedelta
+) -> AbstractContextManager[object]:
+    """The environment lock, so two deploys (or a deploy and a rollback) never race."""
+    from relgate.lock import LockOwner, lock_enabled, lock_for
+
+    if not lock_enabled(config, app.env):
+        return nullcontext()
+    owner = LockOwner.me(
+        run_id=run.id, environment=environment, version=version or None, command="deploy",
+        clock=run.clock,
+    )  # fmt: skip
+    return lock_for(config, environment).held(owner, wait=wait)

@@ -169,8 +169,6 @@ class ComposeDriver:
         if target.pinned:
             project = project.with_override(self._pin_override(target))
         else:
-            if self.ctx.config.deploy.git_checkout:
-                self._git_checkout(target.version)
             if self.ctx.config.deploy.pull:
                 out = self.ctx.executor("compose-pull", cmd.pull_cmd(project, services), env=env)
                 if not out.ok:
@@ -186,14 +184,6 @@ class ComposeDriver:
         )
         watch.settled_at = self.ctx.clock()
         return watch, None if up.ok else f"compose up failed: {up.tail(5)}"
-
-    def _git_checkout(self, version: str) -> None:
-        repo = self.ctx.config.resolve_path(self.ctx.config.project.repo_path)
-        out = self.ctx.executor("git-checkout", cmd.git_checkout_cmd(repo, version), timeout_s=120)
-        if not out.ok:
-            raise ConfigError(
-                [Problem(str(repo), None, "", f"git checkout {version} failed: {out.tail(3)}")]
-            )
 
     def _pin_override(self, target: Target) -> Path:
         """An override file running each recorded image by ID: the very bytes that passed."""

@@ -11,11 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from relgate.deploy.commands import git_checkout_cmd
 from relgate.deploy.context import DeployContext
 from relgate.deploy.driver import Driver, Target, Watch
 from relgate.deploy.health import HealthBoard, Verdict
 from relgate.deploy.httpcheck import ClientInAdvance, check_http, health_url
 from relgate.deploy.models import CommandRecord, Decision, HttpCheckRecord, ServiceReport
+from relgate.errors import ConfigError, Problem
 
 __all__ = ["Attempt", "run_attempt", "wait_for_health"]
 
@@ -37,13 +39,24 @@ class Attempt:
 
 
 def run_attempt(
-    ctx: DeployContext, driver: Driver, attempt: Attempt, services: Sequence[str]
+    ctx: DeployContext,
+    driver: Driver,
+    attempt: Attempt,
+    services: Sequence[str],
+    *,
+    post_deploy: bool = True,
 ) -> Attempt:
-    """Fill ``attempt`` as it goes, so an interruption still leaves what was seen."""
+    """Fill ``attempt`` as it goes, so an interruption still leaves what was seen.
+
+    A rollback passes ``post_deploy=False``: those commands (migrations, readiness checks) belong to
+    the version being deployed, not to the one being restored.
+    """
     deploy = ctx.config.deploy
     attempt.board = HealthBoard(
         services, stability_s=deploy.stability_window.total_seconds(), started_at=ctx.clock()
     )
+    if deploy.git_checkout and not attempt.target.pinned:
+        git_checkout(ctx, attempt.target.version)
     http_client = ClientInAdvance(deploy.health) if deploy.health is not None else None
     watch, up_error = driver.start(attempt.target, services)
     attempt.board.replacing(watch.preexisting, watch.settled_at)
@@ -56,11 +69,21 @@ def run_attempt(
         attempt.decision = wait_for_health(ctx, watch, attempt.board, deadline)
         if attempt.passed and http_client is not None:
             _http_gate(ctx, watch, attempt, deadline, http_client)
-        if attempt.passed:
+        if attempt.passed and post_deploy:
             _post_deploy(ctx, driver, attempt)
     finally:
         watch.close()
     return attempt
+
+
+def git_checkout(ctx: DeployContext, version: str) -> None:
+    """Put the application's working tree on ``version`` before anything is built or started."""
+    repo = ctx.config.resolve_path(ctx.config.project.repo_path)
+    out = ctx.executor("git-checkout", git_checkout_cmd(repo, version), timeout_s=120)
+    if not out.ok:
+        raise ConfigError(
+            [Problem(str(repo), None, "", f"git checkout {version} failed: {out.tail(3)}")]
+        )
 
 
 def wait_for_health(

@@ -30,7 +30,7 @@ from relgate.errors import ConfigError, Interrupted, RelgateError
 from relgate.results import Status
 from relgate.run import Run
 
-__all__ = ["deploy", "read_last_good", "redeploy_last_good"]
+__all__ = ["deploy", "lock_busy", "read_last_good", "redeploy_last_good"]
 
 
 @dataclass
@@ -115,6 +115,17 @@ def _close(run: Run, result: DeployResult, live: _Live) -> None:
             result.commands = list(live.ctx.executor.records)
         run.write_result(result)
         report(run, result)
+
+
+def lock_busy(run: Run, *, environment: str, version: str | None, message: str) -> DeployResult:
+    """The result of a deploy that could not take the environment's lock (nothing was touched)."""
+    result = DeployResult(status=Status.ERROR, target_version=version, started_at=run.clock())
+    result.environment = environment
+    _conclude(result, Outcome.LOCK_BUSY, message)
+    result.status = Status.ERROR
+    run.write_result(result)
+    report(run, result)
+    return result
 
 
 def redeploy_last_good(
@@ -300,7 +311,7 @@ def _redeploy(
     attempt = Attempt(target)
     error = None
     try:
-        run_attempt(ctx, driver, attempt, services)
+        run_attempt(ctx, driver, attempt, services, post_deploy=False)
     except RelgateError as exc:
         error = exc.message
     healthy = attempt.passed
@@ -328,7 +339,7 @@ def _conclude(result: DeployResult, outcome: Outcome, summary: str) -> None:
     result.outcome = outcome.value
     result.exit_code = OUTCOME_EXIT[outcome]
     result.status = Status.PASSED if outcome is Outcome.DEPLOYED else Status.FAILED
-    if outcome is Outcome.BAD_CONFIG:
+    if outcome in (Outcome.BAD_CONFIG, Outcome.LOCK_BUSY):
         result.status = Status.ERROR
     result.summary = summary
     if outcome is not Outcome.DEPLOYED:

@@ -103,3 +103,18 @@ def test_sigterm_during_the_gate_still_writes_result_and_logs(
     assert "SIGTERM" in str(result["error"])
     assert result["services"], "what the gate saw is kept"
     assert any((stack.dir / "cli-run/logs/deploy").iterdir())
+
+
+def test_lock_held_is_lock_busy_exit_3(process_stack: ProcessStack) -> None:
+    from relgate.lock import LockOwner, lock_for
+
+    process_stack.extra = {"lock": {"dir": str(process_stack.dir / "locks"), "mode": "always"}}
+    config = process_stack.config()
+    owner = LockOwner.me(run_id="other-run", environment="staging", command="gate")
+    with lock_for(config, "staging").held(owner):
+        proc = _relgate(process_stack, "--json", "deploy", "--version", "v1")
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, out + err
+    assert "other-run" in err
+    assert _result(process_stack)["outcome"] == "lock_busy"
+    assert process_stack.pid() is None  # nothing was started

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from relgate.deploy.state import read_last_good
 from relgate.errors import ConfigError
-from tests.deploy.conftest import ProcessStack
+from tests.deploy.conftest import HERE, ProcessStack
+
+FAKE_APP = HERE / "fake_app.py"
 
 pytestmark = pytest.mark.slow
 
@@ -90,3 +95,80 @@ def test_unknown_placeholder_is_bad_config(process_stack: ProcessStack) -> None:
     with pytest.raises(ConfigError) as caught:
         process_stack.deploy("v1")
     assert "stack.command" in caught.value.message
+
+
+def test_post_deploy_commands_gate_the_deploy(process_stack: ProcessStack) -> None:
+    ok = {"name": "readiness", "command": [sys.executable, "-c", "print('ready')"]}
+    process_stack.deploy_cfg = {"post_deploy": [ok]}
+    first = process_stack.deploy("v1")
+    assert first.outcome == "deployed", first.summary
+    assert [(c.name, c.exit_code) for c in first.post_deploy] == [("post-readiness", 0)]
+
+    failing = {"name": "migrate", "command": [sys.executable, "-c", "raise SystemExit(4)"]}
+    process_stack.deploy_cfg = {"post_deploy": [ok, failing]}
+    second = process_stack.deploy("v2")
+    assert second.outcome == "rolled_back", second.summary
+    assert second.decision is not None
+    assert "post-deploy command 'migrate' exited 4" in second.decision.reason
+    assert process_stack.get() == "version v1"
+
+
+def test_post_deploy_timeout(process_stack: ProcessStack) -> None:
+    slow = {"name": "hang", "command": ["sleep", "30"], "timeout": "0.5s"}
+    process_stack.deploy_cfg = {"post_deploy": [slow]}
+    result = process_stack.deploy("v1")
+    assert result.outcome == "no_previous_version"
+    assert result.post_deploy[0].timed_out
+    assert "timed out" in (result.decision.reason if result.decision else "")
+
+
+def test_git_checkout_before_start(process_stack: ProcessStack, tmp_path: Path) -> None:
+    repo = tmp_path / "app"
+    repo.mkdir()
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}  # fmt: skip
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(repo), *args], env=env, check=True, capture_output=True)
+
+    git("init", "-q")
+    for tag in ("rel-1", "rel-2"):
+        (repo / "app.py").write_text(
+            "import runpy, sys\n"
+            f"sys.argv[1:] = ['--port', sys.argv[2], '--version', 'from-{tag}']\n"
+            f"runpy.run_path({str(FAKE_APP)!r}, run_name='__main__')\n"
+        )
+        git("add", "app.py")
+        git("commit", "-q", "-m", tag)
+        git("tag", tag)
+    process_stack.extra = {"project": {"name": "relgate-test", "repo_path": str(repo)}}
+    process_stack.deploy_cfg = {"git_checkout": True}
+    process_stack.stack_cfg = {
+        "command": [sys.executable, str(repo / "app.py"), "--port", "{port}"]
+    }
+    assert process_stack.deploy("rel-1").outcome == "deployed"
+    assert process_stack.get() == "version from-rel-1"
+    assert process_stack.deploy("rel-2").outcome == "deployed"
+    assert process_stack.get() == "version from-rel-2"
+    with pytest.raises(ConfigError) as caught:
+        process_stack.deploy("rel-9")
+    assert "git checkout rel-9 failed" in caught.value.message
+    assert process_stack.get() == "version from-rel-2"  # nothing was stopped
+
+
+def test_generated_secret_reaches_the_process_but_no_evidence(process_stack: ProcessStack) -> None:
+    check = "import os; t = os.environ['METRICS_TOKEN']; assert len(t) == 64; print(t)"
+    process_stack.extra = {"secrets": [{"name": "METRICS_TOKEN", "generate": True}]}
+    process_stack.deploy_cfg = {
+        "post_deploy": [{"name": "token", "command": [sys.executable, "-c", check]}]
+    }
+    result = process_stack.deploy("v1")
+    assert result.outcome == "deployed", result.summary
+    assert result.generated_secrets == ["METRICS_TOKEN"]
+    token = process_stack.last_run.secrets.values()
+    value = next(v for v in token if len(v) == 64)
+    for path in process_stack.last_run.dir.rglob("*"):
+        if path.is_file():
+            assert value not in path.read_text(errors="replace"), path
+    log = process_stack.last_run.dir / "logs/deploy/01-post-token.log"
+    assert "***" in log.read_text()  # printed by the command, redacted in the log
