@@ -13,7 +13,7 @@ import pytest
 from relgate.deploy.models import DeployResult
 from relgate.deploy.state import read_last_good
 from relgate.errors import ConfigError, ServiceUnreachable
-from tests.deploy.conftest import Stack
+from tests.deploy.conftest import COMPOSE, Stack
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -180,3 +180,41 @@ def test_daemon_unreachable_is_exit_3(compose_stack: Stack) -> None:
     assert "DOCKER_HOST" in caught.value.message
     saved = json.loads((compose_stack.last_run.dir / "results/deploy.json").read_text())
     assert saved["exit_code"] == 3 and saved["status"] == "error"
+
+
+def test_generated_secret_reaches_compose_by_environment_and_post_deploy_execs(
+    compose_stack: Stack,
+) -> None:
+    (compose_stack.dir / "compose.yml").write_text(
+        COMPOSE.replace(
+            "    environment:\n", "    environment:\n      METRICS_TOKEN: ${METRICS_TOKEN:?}\n"
+        )
+    )
+    compose_stack.extra = {"secrets": [{"name": "METRICS_TOKEN", "generate": True}]}
+    check = ["sh", "-c", 'test "$${#METRICS_TOKEN}" -eq 64 && cat /www/index.html']
+    compose_stack.deploy_cfg = {
+        "post_deploy": [{"name": "token", "service": "web", "command": check}]
+    }
+    result = compose_stack.deploy("v1")
+    assert result.outcome == "deployed", result.summary
+    assert result.generated_secrets == ["METRICS_TOKEN"]
+    assert [(c.name, c.exit_code) for c in result.post_deploy] == [("post-token", 0)]
+    assert result.post_deploy[0].argv[-6:-3] == ["exec", "-T", "web"]
+    token = next(v for v in compose_stack.last_run.secrets.values() if len(v) == 64)
+    assert all(token not in " ".join(c.argv) for c in result.commands)  # never on a command line
+    for path in compose_stack.last_run.dir.rglob("*"):
+        if path.is_file():
+            assert token not in path.read_text(errors="replace"), path
+
+
+def test_redeploy_last_good_is_the_quick_rollback(compose_stack: Stack) -> None:
+    from relgate.deploy.stage import redeploy_last_good
+
+    assert compose_stack.deploy("v1").outcome == "deployed"
+    compose_stack.compose("down", "-t", "0")  # the stack is gone (host rebooted, someone ran down)
+    run = compose_stack.open_run("quick-rollback")
+    result = redeploy_last_good(compose_stack.config(), run, environment="staging")
+    assert (result.outcome, result.rolled_back_to, result.exit_code) == ("rolled_back", "v1", 0)
+    assert compose_stack.get() == "version v1"
+    assert not (run.dir / "results/deploy.json").exists()  # the rollback stage writes its own
+    assert any((run.dir / "logs/rollback").iterdir())
