@@ -63,6 +63,7 @@ class StageResult(BaseModel):
 
 # stage -> "module:Class". Imported lazily so loading a bundle does not import every stage.
 RESULT_MODELS: dict[str, str] = {
+    "approvals": "relgate.github.environments:ApprovalsResult",
     "archive": "relgate.evidence.archive:ArchiveResult",
     "deploy": "relgate.deploy.models:DeployResult",
     "gate": "relgate.gate:GateResult",

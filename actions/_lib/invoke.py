@@ -57,16 +57,16 @@ COMMON = (
 )
 
 # The inputs each command takes beyond COMMON, in argv order.
-COMMANDS: dict[str, tuple[str, tuple[Flag, ...]]] = {
-    "preflight": ("preflight", (Flag("version", "--version"),)),
+COMMANDS: dict[str, tuple[tuple[str, ...], tuple[Flag, ...]]] = {
+    "preflight": (("preflight",), (Flag("version", "--version"),)),
     "deploy": (
-        "deploy",
+        ("deploy",),
         (Flag("version", "--version", required=True), Flag("rollback", "--no-rollback", "negbool")),
     ),
-    "smoke": ("smoke", (Flag("scenario", "--scenario"), Flag("base-url", "--base-url"))),
-    "archive": ("archive", ()),
+    "smoke": (("smoke",), (Flag("scenario", "--scenario"), Flag("base-url", "--base-url"))),
+    "archive": (("archive",), ()),
     "notes": (
-        "notes",
+        ("notes",),
         (
             Flag("version", "--version", required=True),
             Flag("since", "--since"),
@@ -75,18 +75,22 @@ COMMANDS: dict[str, tuple[str, tuple[Flag, ...]]] = {
         ),
     ),
     "release": (
-        "release",
+        ("release",),
         (Flag("version", "--version", required=True), Flag("bundle", "--bundle")),
     ),
     "rollback": (
-        "rollback",
+        ("rollback",),
         (
             Flag("mode", "--mode", "choice", ("quick", "full")),
             Flag("to-version", "--to"),
         ),
     ),
+    "approvals": (
+        ("environments", "approvals"),
+        (Flag("workflow-run-id", "--workflow-run-id", required=True),),
+    ),
     "gate": (
-        "gate",
+        ("gate",),
         (Flag("version", "--version", required=True), Flag("wait-lock", "--wait-lock")),
     ),
 }
@@ -117,7 +121,7 @@ def build_argv(command: str, env: Mapping[str, str]) -> list[str]:
         value = input_value(env, flag.input).strip()
         if value:
             argv += [f"{flag.flag}={value}"]
-    argv.append(sub)
+    argv += sub
     for flag in flags:
         argv += _flag_args(flag, input_value(env, flag.input))
     return argv
@@ -183,6 +187,8 @@ def outputs_from(document: Mapping[str, object], code: int) -> dict[str, str]:
                 outputs[key.replace("_", "-")] = "true" if value else "false"
             elif isinstance(value, str | int | float) or value is None:
                 outputs[key.replace("_", "-")] = "" if value is None else str(value)
+            elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+                outputs[key.replace("_", "-")] = ", ".join(value)
         outcome = str(result.get("outcome") or "")
         outputs.setdefault("rolled-back", "true" if outcome == "rolled_back" else "false")
         outputs["result"] = json.dumps(result, sort_keys=True)

@@ -12,6 +12,8 @@ EXAMPLES = """\
   relgate environments apply                 # show the diff, then make GitHub match
   relgate environments apply --only production
   relgate --json environments plan           # the diff as JSON (exit 0 either way)
+  relgate environments approvals             # record who approved this workflow run's
+                                             # deployments in the run's evidence
 
 The token (GITHUB_TOKEN or github.token_env) needs the repository's administration: write
 permission; GITHUB_TOKEN in a workflow does not have it: use a GitHub App or fine-grained token.
@@ -34,7 +36,16 @@ def register(
             "writes only what differs (a second apply makes no write)."
         ),
     )
-    parser.add_argument("action", choices=("plan", "apply"), help="plan: show; apply: change")
+    parser.add_argument(
+        "action",
+        choices=("plan", "apply", "approvals"),
+        help="plan: show; apply: change; approvals: record this run's deployment reviews",
+    )
+    parser.add_argument(
+        "--workflow-run-id",
+        metavar="ID",
+        help="approvals: the workflow run (default: $GITHUB_RUN_ID)",
+    )
     parser.add_argument(
         "--only",
         metavar="NAME",
@@ -45,6 +56,28 @@ def register(
 
 
 def handle(app: App, args: argparse.Namespace) -> int:
+    if args.action == "approvals":
+        return _approvals(app, args)
+    return _plan_or_apply(app, args)
+
+
+def _approvals(app: App, args: argparse.Namespace) -> int:
+    from relgate.errors import UsageError
+    from relgate.github.client import GitHubClient
+    from relgate.github.environments import record_approvals
+
+    workflow_run = args.workflow_run_id or app.env.get("GITHUB_RUN_ID")
+    if not workflow_run:
+        raise UsageError("approvals: no --workflow-run-id and no GITHUB_RUN_ID (not in Actions)")
+    config = app.config()
+    environment, _ = config.environment(app.env_name)
+    client = GitHubClient.from_env(config, app.env, secrets=app.secrets, log=app.reporter.line)
+    run = app.open_run(config, environment)
+    app.emit(record_approvals(client, run, workflow_run))
+    return 0
+
+
+def _plan_or_apply(app: App, args: argparse.Namespace) -> int:
     from relgate.github.client import GitHubClient
     from relgate.github.environments import EnvironmentsResult, apply, plan
     from relgate.results import Status

@@ -28,9 +28,11 @@ from relgate.results import StageResult
 if TYPE_CHECKING:
     from relgate.config import ProtectionConfig, RelgateConfig, ReviewerRef
     from relgate.github.client import GitHubClient
+    from relgate.run import Run
 
 __all__ = [
     "Approval",
+    "ApprovalsResult",
     "Change",
     "EnvironmentState",
     "EnvironmentsResult",
@@ -41,6 +43,7 @@ __all__ = [
     "desired_state",
     "diff",
     "plan",
+    "record_approvals",
 ]
 
 BranchPolicy = Literal["all", "protected", "custom"]
@@ -114,6 +117,15 @@ class EnvironmentsResult(StageResult):
     changes: list[Change] = Field(default_factory=list)
     writes: int = Field(0, description="Write requests sent (0 for plan, and for a no-op apply).")
     requests: int = Field(0, description="HTTP requests sent, reads included.")
+
+
+class ApprovalsResult(StageResult):
+    """Who approved the workflow run's deployments, as recorded in the evidence."""
+
+    stage: Literal["approvals"] = "approvals"
+    workflow_run_id: str = ""
+    approvals: list[Approval] = Field(default_factory=list)
+    approved_by: list[str] = Field(default_factory=list, description="Logins that approved.")
 
 
 # -- desired state ----------------------------------------------------------------------------
@@ -365,6 +377,36 @@ def approvals(client: GitHubClient, run_id: int | str) -> list[Approval]:
         )
         for item in data
     ]
+
+
+def record_approvals(client: GitHubClient, run: Run, workflow_run_id: str) -> ApprovalsResult:
+    """Put the deployment review history of ``workflow_run_id`` into the run's evidence
+    (``results/approvals.json``), so the bundle says who let this deploy through."""
+    from relgate.gha import Summary
+    from relgate.results import Status
+
+    found = approvals(client, workflow_run_id)
+    result = ApprovalsResult(
+        status=Status.PASSED,
+        workflow_run_id=str(workflow_run_id),
+        approvals=found,
+        approved_by=sorted({a.user for a in found if a.state == "approved"}),
+    )
+    result.outcome = "approved" if result.approved_by else "no_review"
+    result.summary = (
+        f"approved by {', '.join(result.approved_by)}"
+        if result.approved_by
+        else "no deployment review recorded for this workflow run"
+    )
+    if found:
+        rows = [[a.user, a.state, ", ".join(a.environments), a.comment] for a in found]
+        table = Summary().heading("Deployment approvals", 3)
+        run.reporter.write_summary(
+            table.table(["who", "decision", "environments", "comment"], rows)
+        )
+    run.reporter.line(result.summary)
+    run.write_result(result)
+    return result
 
 
 # -- HTTP -----------------------------------------------------------------------------------------

@@ -219,3 +219,45 @@ def test_cli_plan_then_apply_then_noop(
     assert code == 0 and result["writes"] == 0 and result["changes"] == []
     assert result["outcome"] == "no_changes" and "production: up to date" in report
     assert TOKEN not in report
+
+
+def test_cli_records_approvals_in_the_run_evidence(
+    tmp_path: Path, config: RelgateConfig, fake: FakeGitHub
+) -> None:
+    from relgate.cli import main
+    from relgate.results import result_model
+
+    fake.seed_environment("staging")
+    run_id = fake.seed_workflow_run()
+    fake.seed_approval(run_id, ["staging"], user="alice", comment="GO")
+    fake.seed_approval(run_id, ["staging"], user="bob", state="rejected", comment="not yet")
+    run_dir = tmp_path / "run"
+    env = {
+        "GITHUB_TOKEN": TOKEN,
+        "RELGATE_CONFIG": str(config.source),
+        "GITHUB_RUN_ID": str(run_id),
+    }
+    out, err = io.StringIO(), io.StringIO()
+    code = main(
+        ["--json", "--run-dir", str(run_dir), "environments", "approvals"],
+        env=env,
+        stdout=out,
+        stderr=err,
+    )
+    assert code == 0, err.getvalue()
+    stored = result_model("approvals").model_validate_json(
+        (run_dir / "results" / "approvals.json").read_text()
+    )
+    assert stored.approved_by == ["alice"]  # type: ignore[attr-defined]
+    assert [a.state for a in stored.approvals] == ["approved", "rejected"]  # type: ignore[attr-defined]
+    assert json.loads(out.getvalue())["outcome"] == "approved"
+    assert writes(fake) == 0
+
+
+def test_approvals_needs_a_workflow_run(config: RelgateConfig, fake: FakeGitHub) -> None:
+    from relgate.cli import main
+
+    err = io.StringIO()
+    env = {"GITHUB_TOKEN": TOKEN, "RELGATE_CONFIG": str(config.source)}
+    code = main(["environments", "approvals"], env=env, stdout=io.StringIO(), stderr=err)
+    assert code == 2

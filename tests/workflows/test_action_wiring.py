@@ -40,6 +40,7 @@ CASES = {
     "release": ("./actions/release", {"version": "N", "bundle": "N", "github-token": "S"}),
     "rollback": ("./actions/rollback", {"mode": "full", "to-version": "N"}),
     "gate": ("./", {"version": "N", "wait-lock": "N", "secrets-env": "X"}),
+    "approvals": ("./actions/approvals", {"workflow-run-id": "N"}),
 }
 
 EXPECTED = {
@@ -66,6 +67,13 @@ EXPECTED = {
     "release": ["--json", "--config=relgate.yml", "release", "--version=N", "--bundle=N"],
     "rollback": ["--json", "--config=relgate.yml", "rollback", "--mode=full", "--to=N"],
     "gate": ["--json", "--config=relgate.yml", "gate", "--version=N", "--wait-lock=N"],
+    "approvals": [
+        "--json",
+        "--config=relgate.yml",
+        "environments",
+        "approvals",
+        "--workflow-run-id=N",
+    ],
 }
 
 

@@ -210,6 +210,10 @@ def world(tmp_path_factory: pytest.TempPathFactory, action_cache: Path) -> Itera
         )
         (repos / "acme" / "relgate").symlink_to(repo)
         fake.seed_commit("relgate under test", sha=sha, branch="main")
+        fake.seed_user("alice")
+        fake.seed_environment("staging", reviewers=[("User", fake.state.user("alice").id)])
+        fake.seed_workflow_run(1, head_sha=sha)  # act's GITHUB_RUN_ID
+        fake.seed_approval(1, ["staging"], user="alice", comment="GO for staging")
         env = {
             "RELGATE_STANDIN_REPOS": str(repos),
             "RELGATE_ACTION_CACHE": str(action_cache),
@@ -255,6 +259,10 @@ def test_gate_and_release_pass_through_workflow_call(world: World, released: Act
     # act discards step summaries: relgate's action keeps them in the run directory (and bundle).
     summary = members["summary.md"].decode()
     assert "9/9" in summary
+    approvals = stage_result(members, "approvals")  # who let this deploy through
+    assert approvals["approved_by"] == ["alice"]
+    assert approvals["approvals"][0]["comment"] == "GO for staging"
+    assert outputs["approved-by"] == "alice"
     assert TOKEN.encode() not in b"".join(members.values())
 
     assert world.fake.ref("refs/tags/v1.0.0")
