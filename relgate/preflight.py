@@ -146,8 +146,8 @@ def preflight(
     """``relgate preflight``: passed only when no check failed (skips do not fail)."""
     name, env_config = config.environment(environment)
     ctx = _Ctx(config, run, name, env_config, version, probe or Probe())
-    result = PreflightResult(status=Status.ERROR, started_at=run.clock(), version=version)
     with run.stage("preflight"):
+        result = PreflightResult(status=Status.ERROR, started_at=run.clock(), version=version)
         for check in CHECKS:
             result.checks.extend(_safely(check, ctx))
         result.tag_commit = ctx.tag_commit

@@ -129,9 +129,10 @@ def rollback(
     """``relgate rollback``: outcome rolled_back | no_previous_version | backup_refused |
     restore_failed | rollback_failed."""
     name, _ = config.environment(environment)
-    result = RollbackResult(status=Status.ERROR, mode=mode, started_at=run.clock())
     app = app or DeployMachinery(config, run, name)
     with run.stage("rollback"):
+        # created inside the stage: run.stage keeps a result that started after it did
+        result = RollbackResult(status=Status.ERROR, mode=mode, started_at=run.clock())
         try:
             result.target_version = _target(result, app, to_version, allow_unrecorded)
             result.version = result.target_version
@@ -146,6 +147,9 @@ def rollback(
             _conclude(result, "rolled_back", f"{result.rolled_back_to} redeployed and healthy")
         except _Failed:
             pass
+        except Interrupted as exc:  # keep the steps done so far in the evidence, then stop
+            _interrupted(run, result, exc)
+            raise
         run.write_result(result)
     _report(run, result)
     return result
@@ -349,6 +353,17 @@ def _smoke(config: RelgateConfig, run: Run, environment: str, result: RollbackRe
         result.smoke_verdict = step.detail = str(getattr(report, "verdict", report.summary))
         if not report.passed:
             raise _Refused(f"smoke after rollback failed: {result.smoke_verdict}")
+
+
+def _interrupted(run: Run, result: RollbackResult, exc: Interrupted) -> None:
+    where = result.steps[-1].name if result.steps else "start"
+    if result.steps:
+        result.steps[-1].status = Status.INTERRUPTED
+    result.status, result.exit_code, result.outcome = Status.INTERRUPTED, 3, "interrupted"
+    result.summary = result.error = f"rollback interrupted during {where}: {exc.message}"
+    if result.safety_dump is not None:
+        result.error += f"; safety dump: {result.safety_dump.path} ({result.restore_command})"
+    run.write_result(result)
 
 
 def _record(run: Run, result: RollbackResult, app: AppControl) -> None:

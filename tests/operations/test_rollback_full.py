@@ -271,3 +271,26 @@ def test_quick_rollback_target(
     assert result.outcome == outcome, result.summary
     assert [c[1] for c in app.calls if c[0] == "redeploy"] == redeployed
     assert not any(c[0] == "stop" for c in app.calls)
+
+
+def test_interrupted_rollback_keeps_its_steps_in_the_evidence(
+    db_workspace: Workspace, pg_cluster: Cluster, database: str
+) -> None:
+    from relgate.errors import Interrupted
+
+    _backup(db_workspace)
+
+    class Cancelled(App):
+        def redeploy(self, version: str | None) -> StageResult:
+            raise Interrupted("interrupted by SIGTERM")
+
+    run = db_workspace.run()
+    with pytest.raises(Interrupted):
+        rollback(db_workspace.config(), run, environment="staging", mode="full",
+                 app=Cancelled(pg_cluster, database))  # fmt: skip
+    saved = RollbackResult.model_validate_json((run.dir / "results" / "rollback.json").read_bytes())
+    assert (saved.status, saved.exit_code, saved.outcome) == (Status.INTERRUPTED, 3, "interrupted")
+    assert [s.status for s in saved.steps][-2:] == [Status.PASSED, Status.INTERRUPTED]
+    assert saved.steps[-1].name == "redeploy last-known-good"
+    assert "rollback interrupted during redeploy last-known-good" in (saved.error or "")
+    assert saved.safety_dump is not None and saved.safety_dump.path in (saved.error or "")
