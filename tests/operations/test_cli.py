@@ -73,3 +73,31 @@ def test_rollback_waits_for_the_lock_then_exits_3_naming_the_holder(workspace: W
     assert code == 3
     assert "another relgate gate for staging is running" in err and "run gh-7-1" in err
     assert "waited 0.3s" in err
+
+
+def test_backup_verify_and_test_restore(
+    db_workspace: Workspace, pg_cluster: object, database: str
+) -> None:
+    assert cli(db_workspace, "backup")[0] == 0
+    code, report, err = cli(db_workspace, "backup", "--verify", "--test-restore")
+    assert code == 0, err
+    assert report["problems"] == [] and report["tables"] == 1
+    assert report["test_restore"]["tables"] == {"public.copies": 3}
+    assert report["test_restore"]["database"] == f"{database}__relgate_verify"
+    assert f"{database}__relgate_verify" not in pg_cluster.databases()  # type: ignore[attr-defined]
+
+
+def test_backup_verify_refuses_a_backup_that_does_not_restore(
+    db_workspace: Workspace, pg_cluster: object, database: str
+) -> None:
+    import gzip
+
+    broken = db_workspace.folder / "broken.sql.gz"
+    broken.write_bytes(
+        gzip.compress(b"CREATE TABLE t (id int);\nINSERT INTO nowhere VALUES (1);\n")
+    )
+    code, report, _ = cli(db_workspace, "backup", "--verify", str(broken), "--test-restore")
+    assert code == 1
+    assert any('relation "nowhere" does not exist' in p for p in report["problems"])
+    assert pg_cluster.psql(database, "SELECT count(*) FROM copies") == "3"  # type: ignore[attr-defined]
+    assert f"{database}__relgate_verify" not in pg_cluster.databases()  # type: ignore[attr-defined]
