@@ -281,7 +281,7 @@ class HealthBoard:
                 parts.append(f"{name}: waiting")
                 continue
             c = containers[0]
-            shown = c.health if c.has_healthcheck else c.state
+            shown = c.health if c.has_healthcheck and c.health != "none" else c.state
             if c.failure:
                 shown = c.failure[0]
             parts.append(f"{name}: {shown}")

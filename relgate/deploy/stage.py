@@ -294,7 +294,9 @@ def _after_failure(  # noqa: PLR0917 - one call site, reads in order
 def _target_of(last: LastGood | None, to_version: str | None) -> Target:
     if last is None:
         return Target(to_version or "")
-    return Target(last.version, {s: img.image_id for s, img in last.services.items()})
+    # Only real image IDs pin anything (the process driver records "process:<version>").
+    pinned = {s: i.image_id for s, i in last.services.items() if i.image_id.startswith("sha256:")}
+    return Target(last.version, pinned)
 
 
 def _redeploy(
@@ -305,7 +307,8 @@ def _redeploy(
     *,
     failure_at: float | None,
 ) -> RollbackRecord:
-    ctx.run.reporter.line(f"rolling back to {target.version} (pinned: {len(target.pinned)} images)")
+    pins = f" (pinned to {len(target.pinned)} recorded image IDs)" if target.pinned else ""
+    ctx.run.reporter.line(f"rolling back to {target.version}{pins}")
     driver.ctx = ctx
     started, t0 = ctx.run.clock(), ctx.monotonic()
     attempt = Attempt(target)
