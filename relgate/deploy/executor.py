@@ -19,13 +19,13 @@ from relgate.deploy.models import CommandRecord
 from relgate.errors import ToolMissing
 from relgate.run import Run
 
-__all__ = ["Executor", "Outcome"]
+__all__ = ["Executor", "Ran"]
 
 _SLUG = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 @dataclass
-class Outcome:
+class Ran:
     record: CommandRecord
     output: str  # redacted; the tail is used in error messages
 
@@ -57,7 +57,7 @@ class Executor:
         timeout_s: float | None = None,
         env: Mapping[str, str] | None = None,
         quiet_log: bool = False,
-    ) -> Outcome:
+    ) -> Ran:
         self._seq += 1
         rel = f"logs/{self.area}/{self._seq:02d}-{_SLUG.sub('-', name)}.log"
         started_at, t0 = self.run.clock(), self.monotonic()
@@ -102,7 +102,7 @@ class Executor:
         if quiet_log:
             self.run.path(rel).unlink(missing_ok=True)
         self.records.append(record)
-        return Outcome(record, output)
+        return Ran(record, output)
 
     def _pump(self, proc: subprocess.Popen[bytes], rel: str, chunks: list[bytes]) -> None:
         assert proc.stdout is not None

@@ -118,3 +118,28 @@ def test_lock_held_is_lock_busy_exit_3(process_stack: ProcessStack) -> None:
     assert "other-run" in err
     assert _result(process_stack)["outcome"] == "lock_busy"
     assert process_stack.pid() is None  # nothing was started
+
+
+@pytest.mark.parametrize(
+    ("fake_docker", "expected"),
+    [
+        pytest.param(None, "docker not found on PATH", id="no-docker"),
+        pytest.param(
+            "echo \"docker: 'compose' is not a docker command.\" >&2; exit 1",
+            "docker compose v2 plugin missing",
+            id="no-compose-plugin",
+        ),
+    ],
+)
+def test_missing_tools_exit_3(tmp_path: Path, fake_docker: str | None, expected: str) -> None:
+    stack = Stack(tmp_path, "relgate-t-tools", 1)
+    (tmp_path / "compose.yml").write_text("services: {web: {image: x}}\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    if fake_docker is not None:
+        (bin_dir / "docker").write_text(f"#!/bin/sh\n{fake_docker}\n")
+        (bin_dir / "docker").chmod(0o755)
+    proc = _relgate(stack, "deploy", "--version", "v1", env={"PATH": str(bin_dir)})
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, out + err
+    assert expected in out + err
