@@ -276,6 +276,9 @@ class DeployConfig(Model):
     stability_window: Duration = Field(
         timedelta(seconds=10), description="Services without healthcheck must stay up this long."
     )
+    soak: Duration = Field(
+        timedelta(0), description="After passing, keep watching this long; any failure rolls back."
+    )
     health: HealthCheckConfig | None = None
     post_deploy: list[PostDeployCommand] = Field(default_factory=list)
     rollback: bool = Field(True, description="Roll back to the last-known-good on failure.")
