@@ -71,6 +71,8 @@ def run_attempt(
             _http_gate(ctx, watch, attempt, deadline, http_client)
         if attempt.passed and post_deploy:
             _post_deploy(ctx, driver, attempt)
+        if attempt.passed and deploy.soak.total_seconds() > 0:
+            _soak(ctx, watch, attempt, deploy.soak.total_seconds())
     finally:
         watch.close()
     return attempt
@@ -116,6 +118,28 @@ def wait_for_health(
         if ctx.monotonic() >= next_poll:
             board.feed_all(watch.snapshot())
             next_poll = ctx.monotonic() + ctx.poll_interval_s
+
+
+def _soak(ctx: DeployContext, watch: Watch, attempt: Attempt, seconds: float) -> None:
+    """Keep watching after the gate passed: a version that degrades minutes later is not "up"."""
+    assert attempt.board is not None
+    board = attempt.board
+    ctx.run.reporter.line(f"soak: watching every service for {seconds:g}s more")
+    end = ctx.monotonic() + seconds
+    next_poll = ctx.monotonic() + ctx.poll_interval_s
+    while (left := end - ctx.monotonic()) > 0:
+        obs = watch.next(min(left, max(next_poll - ctx.monotonic(), 0.0)))
+        if obs is not None:
+            board.feed(obs)
+        if ctx.monotonic() >= next_poll:
+            board.feed_all(watch.snapshot())
+            next_poll = ctx.monotonic() + ctx.poll_interval_s
+        verdict = board.verdict(ctx.clock())
+        if verdict.state == "failed":
+            reason = f"{verdict.reason} (during the {seconds:g}s soak after passing)"
+            attempt.decision = _decide(ctx, Verdict("failed", reason, verdict.service, verdict.at))
+            return
+    ctx.run.reporter.ok(f"soak: stayed healthy for {seconds:g}s")
 
 
 def _progress(ctx: DeployContext, board: HealthBoard, now: float, shown: str) -> str:

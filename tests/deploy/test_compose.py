@@ -218,3 +218,14 @@ def test_redeploy_last_good_is_the_quick_rollback(compose_stack: Stack) -> None:
     assert compose_stack.get() == "version v1"
     assert not (run.dir / "results/deploy.json").exists()  # the rollback stage writes its own
     assert any((run.dir / "logs/rollback").iterdir())
+
+
+def test_degrading_version_is_caught_by_the_soak(compose_stack: Stack) -> None:
+    assert compose_stack.deploy("v1").outcome == "deployed"
+    compose_stack.deploy_cfg = {"soak": "7s"}  # the rollback soaks too: v1 must stay healthy
+    result = compose_stack.deploy("degrade")  # healthy at first, unhealthy ~3 s after start
+    assert result.outcome == "rolled_back", result.summary
+    assert result.decision is not None and "soak" in result.decision.reason
+    statuses = [e.status for e in result.services[0].timeline]
+    assert statuses.index("healthy") < statuses.index("unhealthy")
+    assert compose_stack.get() == "version v1"
