@@ -92,6 +92,7 @@ def wait_for_health(
     ctx: DeployContext, watch: Watch, board: HealthBoard, deadline: float
 ) -> Decision:
     """React to each observation as it arrives; poll inspect slowly as the safety net."""
+    _drain(watch, board)  # events queued during `up` first: they carry the first cause and its time
     board.feed_all(watch.snapshot())
     next_poll = ctx.monotonic() + ctx.poll_interval_s
     shown = ""
@@ -142,6 +143,11 @@ def _soak(ctx: DeployContext, watch: Watch, attempt: Attempt, seconds: float) ->
     ctx.run.reporter.ok(f"soak: stayed healthy for {seconds:g}s")
 
 
+def _drain(watch: Watch, board: HealthBoard) -> None:
+    while (obs := watch.next(0)) is not None:
+        board.feed(obs)
+
+
 def _progress(ctx: DeployContext, board: HealthBoard, now: float, shown: str) -> str:
     line = board.progress_line(now)
     state = line.partition("] ")[2]
@@ -171,8 +177,7 @@ def _http_gate(
     board = attempt.board
 
     def abort() -> str | None:
-        while (obs := watch.next(0)) is not None:
-            board.feed(obs)
+        _drain(watch, board)
         verdict = board.verdict(ctx.clock())
         return verdict.reason if verdict.state == "failed" else None
 

@@ -186,13 +186,14 @@ class HealthBoard:
                 c.restart_base = obs.restart_count
             elif obs.restart_count > c.restart_base and not c.stopping:
                 c.restart_count = obs.restart_count - c.restart_base
-                self._fail(c, obs.at, f"crash loop: restarted {c.restart_count}x")
+                why = f"crash loop: restarted {c.restart_count}x, last exit code {obs.exit_code}"
+                self._fail(c, obs.at, why)
         if state == "running" and c.state != "running":
             c.running_since = obs.started_at or obs.at
             self._note(c, c.running_since, "running")
         c.state = state
         if state == "restarting" and not c.stopping:
-            self._fail(c, obs.at, "restarting (crash loop)")
+            self._fail(c, obs.at, f"restarting (crash loop), last exit code {obs.exit_code}")
         elif state in ("exited", "dead") and not c.stopping:
             self._note(c, obs.at, "exited", f"code {obs.exit_code}")
             self._fail(c, obs.at, f"exited (code {obs.exit_code})")

@@ -80,13 +80,20 @@ def test_unhealthy_upgrade_rolls_back_to_recorded_image(compose_stack: Stack) ->
     assert read_last_good(compose_stack.config(), "staging").version == "v2"  # type: ignore[union-attr]
 
 
-def test_crash_loop_fails_at_once_not_at_timeout(compose_stack: Stack) -> None:
+@pytest.mark.parametrize(
+    ("image", "reason"),
+    [
+        pytest.param("crashloop", "code 1", id="crash-loop"),
+        pytest.param("exits", "code 3", id="exits-at-once"),
+    ],
+)
+def test_crash_fails_at_once_not_at_timeout(compose_stack: Stack, image: str, reason: str) -> None:
     compose_stack.deploy_cfg = {"timeout": "60s"}
     assert compose_stack.deploy("v1").outcome == "deployed"
-    result = compose_stack.deploy("crashloop")
+    result = compose_stack.deploy(image)
     assert result.outcome == "rolled_back", result.summary
     decision = result.decision
-    assert decision is not None and "exited (code 1)" in decision.reason
+    assert decision is not None and reason in decision.reason
     assert decision.latency_s is not None and decision.latency_s < 0.5
     gate_s = (decision.decided_at - result.started_at).total_seconds()
     assert gate_s < 15, f"crash loop took {gate_s:.1f}s to detect; timeout is 60s"

@@ -41,10 +41,14 @@ def test_healthy_only_when_health_says_so() -> None:
         pytest.param(ev("die", T0 + 3, exit_code=137), "web: exited (code 137)", id="die"),
         pytest.param(ev("oom", T0 + 3), "web: killed: out of memory", id="oom"),
         pytest.param(
-            snap(at=T0 + 3, state="restarting"), "web: restarting (crash loop)", id="restarting"
+            snap(at=T0 + 3, state="restarting", exit_code=2),
+            "web: restarting (crash loop), last exit code 2",
+            id="restarting",
         ),
         pytest.param(
-            snap(at=T0 + 3, restart_count=2), "web: crash loop: restarted 2x", id="restart-count"
+            snap(at=T0 + 3, restart_count=2, exit_code=1),
+            "web: crash loop: restarted 2x, last exit code 1",
+            id="restart-count",
         ),
         pytest.param(
             snap(at=T0 + 3, state="exited", exit_code=1),
