@@ -12,6 +12,7 @@ EXAMPLES = """\
   relgate environments apply                 # show the diff, then make GitHub match
   relgate environments apply --only production
   relgate --json environments plan           # the diff as JSON (exit 0 either way)
+  relgate environments plan --check          # exit 1 if GitHub drifted from relgate.yml
   relgate environments approvals             # record who approved this workflow run's
                                              # deployments in the run's evidence
 
@@ -40,6 +41,11 @@ def register(
         "action",
         choices=("plan", "apply", "approvals"),
         help="plan: show; apply: change; approvals: record this run's deployment reviews",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="plan: exit 1 when GitHub differs from relgate.yml (drift detection in CI)",
     )
     parser.add_argument(
         "--workflow-run-id",
@@ -109,6 +115,10 @@ def _plan_or_apply(app: App, args: argparse.Namespace) -> int:
         "no_changes" if not changes else ("applied" if args.action == "apply" else "changes")
     )
     result.requests = client.requests
+    drift = bool(changes) and args.check and args.action == "plan"
+    if drift:
+        result.status, result.exit_code = Status.FAILED, 1
+        report.error(f"{len(changes)} difference(s) between relgate.yml and GitHub (--check)")
     result.finish()
     app.emit(result)
-    return 0
+    return result.exit_code

@@ -219,6 +219,10 @@ def test_cli_plan_then_apply_then_noop(
     assert code == 0 and result["writes"] == 0 and result["changes"] == []
     assert result["outcome"] == "no_changes" and "production: up to date" in report
     assert TOKEN not in report
+    assert run("plan", "--check")[0] == 0  # in sync
+    fake.state.environments["production"].wait_timer = 1  # someone edited it in the UI
+    code, result, report = run("plan", "--check")
+    assert code == 1 and result["status"] == "failed" and "wait_timer: 1 -> 15" in report
 
 
 def test_cli_records_approvals_in_the_run_evidence(
