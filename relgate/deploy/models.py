@@ -173,7 +173,9 @@ class DeployResult(StageResult):
     project: str | None = None
     target_version: str | None = None
     previous_version: str | None = Field(None, description="The last-known-good before this run.")
-    rolled_back: bool = False
+    rolled_back: bool = Field(
+        False, description="True when the last-known-good runs again, healthy."
+    )
     rolled_back_to: str | None = None
     services: list[ServiceReport] = Field(default_factory=list)
     decision: Decision | None = None

@@ -158,7 +158,7 @@ def redeploy_last_good(
         result.drift = _drift(ctx, driver, last)
         record = _redeploy(ctx, driver, target, prepared.services, failure_at=None)
         result.rollback, result.services = record, record.services
-        result.rolled_back = True
+        result.rolled_back = record.healthy
         if record.healthy:
             result.rolled_back_to = target.version
             _conclude(result, Outcome.ROLLED_BACK, f"{target.version} redeployed and healthy")
@@ -280,7 +280,7 @@ def _after_failure(  # noqa: PLR0917 - one call site, reads in order
     failure_at = decision.trigger_at.timestamp() if decision and decision.trigger_at else None
     rctx = ctx.for_area(f"{ctx.area}/rollback")
     record = _redeploy(rctx, driver, _target_of(last, None), services, failure_at=failure_at)
-    result.rollback, result.rolled_back = record, True
+    result.rollback, result.rolled_back = record, record.healthy
     if record.healthy:
         result.rolled_back_to = last.version
         _conclude(result, Outcome.ROLLED_BACK, f"{why}; rolled back to {last.version} (healthy)")

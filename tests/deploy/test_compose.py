@@ -139,6 +139,7 @@ def test_rollback_that_fails_is_rollback_failed(compose_stack: Stack) -> None:
     result = compose_stack.deploy("v3-unhealthy")
     assert (result.outcome, result.exit_code) == ("rollback_failed", 1), result.summary
     assert result.rollback is not None and not result.rollback.healthy
+    assert (result.rolled_back, result.rolled_back_to) == (False, None)  # nothing was restored
     assert "exited" in (result.rollback.error or "")
 
 
