@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from relgate.errors import CannotRun, LockHeld
 
@@ -41,9 +41,11 @@ __all__ = [
     "EnvironmentLock",
     "LockOwner",
     "LockStatus",
+    "Recovery",
     "lock_enabled",
     "lock_for",
     "pid_alive",
+    "recover_all",
 ]
 
 POLL_S = 0.5
@@ -173,6 +175,30 @@ class Acquired:
     owner: LockOwner
     waited_s: float
     took_over: LockOwner | None  # the stale record found on acquisition
+
+
+RecoveryOutcome = Literal["recovered", "free", "not_stale", "held", "blocked"]
+
+
+@dataclass
+class Recovery:
+    """What ``relgate lock recover`` found (and did) for one lock file.
+
+    ``held``: a live process holds the kernel lock and its record does not look stale — normal.
+    ``blocked``: the record looks stale (dead pid / too old) but a live process holds the kernel
+    lock, so nothing was touched; that needs a human (``lock release --force``), hence exit 3.
+    """
+
+    environment: str
+    path: str
+    outcome: RecoveryOutcome
+    detail: str
+    previous: LockOwner | None = None
+    reason: str | None = None
+    holders: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def lock_enabled(config: RelgateConfig, env: Mapping[str, str]) -> bool:
@@ -315,6 +341,82 @@ class EnvironmentLock:
             sleep(POLL_S)
         return f"stopped pid {', '.join(map(str, pids))} (SIGTERM); the lock is free"
 
+    def recover(
+        self, *, by: str, stale_after: timedelta | None = None, clock: Clock = _now
+    ) -> Recovery:
+        """``relgate lock recover``: clear the record if its owner is gone or it is too old.
+
+        The decision is taken while holding the kernel lock (non-blocking), so a run that takes
+        the lock meanwhile cannot have its fresh record cleared; a lock held by a live process is
+        never touched, however stale its record looks.
+        """
+        if not self.path.exists():
+            return self._found("free", "free (no lock file)")
+        fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            if not _try_flock(fd):
+                return self._held(fd, stale_after, clock)
+            try:
+                return self._recover_locked(fd, by, stale_after, clock)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def _recover_locked(
+        self, fd: int, by: str, stale_after: timedelta | None, clock: Clock
+    ) -> Recovery:
+        raw = _read(fd)
+        if not raw.strip():
+            return self._found("free", "free")
+        owner = LockOwner.parse(raw)
+        reason = self._stale_reason(owner, stale_after, clock)
+        if reason is None:
+            return self._found("not_stale", _kept(owner, stale_after), owner)
+        _write(fd, b"")
+        self._audit("recovered", None, previous=owner, by=by, reason=reason)
+        run = f"run {owner.run_id} (pid {owner.pid})" if owner else "an unreadable record"
+        return self._found("recovered", f"recovered: cleared {run}; {reason}", owner, reason)
+
+    def _held(self, fd: int, stale_after: timedelta | None, clock: Clock) -> Recovery:
+        owner = LockOwner.parse(_read(fd))
+        holders = _proc_lock_holders(self.path)
+        by_pid = f" by pid {', '.join(map(str, holders))}" if holders else ""
+        reason = self._stale_reason(owner, stale_after, clock)
+        if reason is None:
+            detail = f"held, not stale: the kernel lock is held{by_pid} by a live process"
+            return self._found("held", detail, owner, None, holders)
+        detail = (
+            f"held, not stale: {reason}, but the kernel lock is held{by_pid} by a live process; "
+            "left untouched (wait, or: relgate lock release --force)"
+        )
+        return self._found("blocked", detail, owner, reason, holders)
+
+    def _stale_reason(
+        self, owner: LockOwner | None, stale_after: timedelta | None, clock: Clock
+    ) -> str | None:
+        if owner is not None and owner.alive() is False:
+            return f"its owner pid {owner.pid} is gone"
+        if stale_after is None:
+            return None
+        started = _started(owner) or datetime.fromtimestamp(self.path.stat().st_mtime, UTC)
+        age = clock() - started
+        if age >= stale_after:
+            return f"the record is {_age(age)} old (--stale-after {_age(stale_after)})"
+        return None
+
+    def _found(
+        self,
+        outcome: RecoveryOutcome,
+        detail: str,
+        previous: LockOwner | None = None,
+        reason: str | None = None,
+        holders: list[int] | None = None,
+    ) -> Recovery:
+        return Recovery(
+            self.environment, str(self.path), outcome, detail, previous, reason, holders or []
+        )
+
     def _clear_stale(self, by: str, previous: LockOwner) -> None:
         fd = self._open()
         try:
@@ -348,6 +450,58 @@ class EnvironmentLock:
         }
         with open(self.audit_path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(entry, sort_keys=True) + "\n")
+
+
+def recover_all(
+    directory: Path,
+    *,
+    by: str,
+    environment: str | None = None,
+    stale_after: timedelta | None = None,
+    clock: Clock = _now,
+) -> list[Recovery]:
+    """:meth:`EnvironmentLock.recover` for every ``*.lock`` in ``directory`` (or one environment)."""
+    if environment is not None:
+        names = [environment]
+    else:
+        names = sorted(p.stem for p in directory.glob("*.lock") if p.is_file())
+    return [
+        EnvironmentLock(directory, name).recover(by=by, stale_after=stale_after, clock=clock)
+        for name in names
+    ]
+
+
+def _kept(owner: LockOwner | None, stale_after: timedelta | None) -> str:
+    if owner is None:
+        who = "the record is unreadable"
+    elif owner.on_this_host():
+        who = f"its owner pid {owner.pid} is alive"
+    else:
+        who = f"its owner is on another host ({owner.host})"
+    age = f"younger than {_age(stale_after)}" if stale_after else "no --stale-after given"
+    return f"free; record kept: {who}, {age}"
+
+
+def _started(owner: LockOwner | None) -> datetime | None:
+    if owner is None:
+        return None
+    try:
+        started = datetime.fromisoformat(owner.started_at)
+    except (TypeError, ValueError):
+        return None
+    return started if started.tzinfo else started.replace(tzinfo=UTC)
+
+
+def _age(td: timedelta) -> str:
+    """``3342s`` reads badly in a table: ``55m42s``, ``26h3m``."""
+    total = round(td.total_seconds())
+    hours, rest = divmod(total, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m" if minutes else f"{hours}h"
+    if minutes:
+        return f"{minutes}m{seconds}s" if seconds else f"{minutes}m"
+    return f"{seconds}s"
 
 
 def _try_flock(fd: int) -> bool:

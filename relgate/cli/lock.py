@@ -14,6 +14,8 @@ EXAMPLES = """\
   relgate --env staging lock status
   relgate --env staging lock release           # clears a record left by a run that died
   relgate --env staging lock release --force   # stops the running gate (SIGTERM; it still archives)
+  relgate lock recover                         # every environment: clear records of dead owners
+  relgate lock recover --stale-after 6h --json # ... and records older than 6h (never a held lock)
 """
 
 
@@ -37,6 +39,18 @@ def register(
         help="stop the running owner with SIGTERM (it archives its evidence, then unlocks)",
     )
     release.set_defaults(handler=handle_release)
+    recover = actions.add_parser(
+        "recover",
+        parents=[common],
+        help="clear records whose owner is gone (or older than --stale-after) in every lock "
+        "of lock.dir (--env: one); never touches a lock a live process holds",
+    )
+    recover.add_argument(
+        "--stale-after",
+        metavar="DURATION",
+        help="also recover records older than this (e.g. 6h), if no live process holds the lock",
+    )
+    recover.set_defaults(handler=handle_recover)
 
 
 def handle_status(app: App, args: argparse.Namespace) -> int:
@@ -65,12 +79,56 @@ def handle_release(app: App, args: argparse.Namespace) -> int:
 
     config = app.config()
     environment, _ = config.environment(app.env_name)
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = str(os.getuid())
-    by = f"{user}@{socket.gethostname()} (pid {os.getpid()})"
+    by = _operator()
     message = lock_for(config, environment).release_by_operator(by=by, force=args.force)
     app.reporter.ok(f"{environment} lock: {message}")
     app.emit({"environment": environment, "message": message, "by": by})
     return 0
+
+
+def handle_recover(app: App, args: argparse.Namespace) -> int:
+    """Exit 0 when everything stale was recovered (or nothing was); 3 when a live holder blocks."""
+    from relgate.errors import UsageError
+    from relgate.fields import parse_duration
+    from relgate.gha import Summary
+    from relgate.lock import recover_all
+
+    try:
+        stale_after = parse_duration(args.stale_after) if args.stale_after else None
+    except ValueError as exc:
+        raise UsageError(f"--stale-after {args.stale_after}: {exc}") from None
+    config = app.config()
+    environment = config.environment(app.env_name)[0] if app.env_name else None
+    directory = config.resolve_path(config.lock.dir)
+    by = _operator()
+    found = recover_all(directory, by=by, environment=environment, stale_after=stale_after)
+    if found:
+        rows = [(r.environment, r.outcome.replace("_", " "), r.detail) for r in found]
+        app.reporter.line(Summary().table(["environment", "lock", "detail"], rows).text().rstrip())
+    else:
+        app.reporter.line(f"no lock files in {directory}; nothing to recover")
+    blocked = [r for r in found if r.outcome == "blocked"]
+    for r in blocked:
+        app.reporter.error(f"{r.environment} lock: {r.detail}")
+    code = 3 if blocked else 0
+    app.emit(
+        {
+            "directory": str(directory),
+            "by": by,
+            "stale_after_s": stale_after.total_seconds() if stale_after else None,
+            "recovered": [r.environment for r in found if r.outcome == "recovered"],
+            "blocked": [r.environment for r in blocked],
+            "locks": [r.to_dict() for r in found],
+            "exit_code": code,
+        }
+    )
+    return code
+
+
+def _operator() -> str:
+    """Who ran the command, for the audit log: user@host (pid N)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()} (pid {os.getpid()})"

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -37,8 +37,9 @@ HOLDER = textwrap.dedent(
     import sys, time
     from pathlib import Path
     from relgate.lock import EnvironmentLock, LockOwner
-    lock = EnvironmentLock(Path(sys.argv[1]), "staging")
-    lock.acquire(LockOwner.me(run_id="holder-run", environment="staging"))
+    env = sys.argv[3] if len(sys.argv) > 3 else "staging"
+    lock = EnvironmentLock(Path(sys.argv[1]), env)
+    lock.acquire(LockOwner.me(run_id="holder-run", environment=env))
     print("locked", flush=True)
     try:
         time.sleep(float(sys.argv[2]))
@@ -48,9 +49,9 @@ HOLDER = textwrap.dedent(
 )
 
 
-def _holder(directory: Path, seconds: float) -> subprocess.Popen[str]:
+def _holder(directory: Path, seconds: float, environment: str = "staging") -> subprocess.Popen[str]:
     proc = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(directory), str(seconds)],
+        [sys.executable, "-c", HOLDER, str(directory), str(seconds), environment],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -124,6 +125,11 @@ def test_a_record_with_a_dead_pid_is_recovered(tmp_path: Path) -> None:
 
 
 def _cli(tmp_path: Path, *argv: str) -> tuple[int, str]:
+    code, out, err = _run(tmp_path, *argv)
+    return code, out + err
+
+
+def _run(tmp_path: Path, *argv: str) -> tuple[int, str, str]:
     config = tmp_path / "relgate.yml"
     config.write_text(
         "project: {name: p}\n"
@@ -132,7 +138,7 @@ def _cli(tmp_path: Path, *argv: str) -> tuple[int, str]:
     )
     out, err = io.StringIO(), io.StringIO()
     code = main(["--config", str(config), *argv], env={}, stdout=out, stderr=err)
-    return code, out.getvalue() + err.getvalue()
+    return code, out.getvalue(), err.getvalue()
 
 
 def test_cli_status_and_release(tmp_path: Path) -> None:
@@ -182,3 +188,89 @@ def test_a_started_service_does_not_inherit_the_lock(tmp_path: Path) -> None:
     finally:
         child.kill()
         child.wait()
+
+
+# -- relgate lock recover ------------------------------------------------------------------------
+def _write_record(locks: Path, environment: str, owner: LockOwner) -> None:
+    locks.mkdir(parents=True, exist_ok=True)
+    owner.environment = environment
+    (locks / f"{environment}.lock").write_text(json.dumps(owner.to_dict()))
+
+
+def _audit(locks: Path, environment: str) -> list[dict[str, object]]:
+    path = locks / f"{environment}.lock.log"
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_recover_clears_dead_owners_and_leaves_a_live_holder_alone(tmp_path: Path) -> None:
+    locks = tmp_path / "locks"
+    _write_record(locks, "staging", _owner("crashed", pid=_dead_pid()))
+    holder = _holder(locks, 30, "production")  # a live gate on another environment
+    try:
+        code, out, _ = _run(tmp_path, "lock", "recover", "--json")
+    finally:
+        holder.kill()
+        holder.wait()
+    doc = json.loads(out)
+    assert code == 0, out
+    assert doc["recovered"] == ["staging"] and doc["blocked"] == []
+    assert [(x["environment"], x["outcome"]) for x in doc["locks"]] == [
+        ("production", "held"),
+        ("staging", "recovered"),
+    ]
+    assert "holder-run" in (locks / "production.lock").read_text()
+    assert _audit(locks, "production") == []
+    assert (locks / "staging.lock").read_text() == ""
+    entry = _audit(locks, "staging")[-1]
+    previous = entry["previous"]
+    assert entry["action"] == "recovered" and isinstance(previous, dict)
+    assert previous["run_id"] == "crashed"
+    assert f"(pid {os.getpid()})" in str(entry["by"]) and "is gone" in str(entry["reason"])
+
+
+@pytest.mark.parametrize(
+    ("stale_after", "expected"),
+    [(None, "not_stale"), ("1h", "recovered"), ("2h", "not_stale")],
+    ids=["no-stale-after", "older-than-stale-after", "younger-than-stale-after"],
+)
+def test_recover_by_age_when_the_owner_is_alive(
+    tmp_path: Path, stale_after: str | None, expected: str
+) -> None:
+    """A record whose pid is alive (a recycled pid, say) but whose kernel lock is free."""
+    locks = tmp_path / "locks"
+    owner = _owner("old")  # this test process: alive
+    owner.started_at = (datetime.now(UTC) - timedelta(minutes=90)).isoformat()
+    _write_record(locks, "staging", owner)
+    argv = ["lock", "recover", "--json", *(["--stale-after", stale_after] if stale_after else [])]
+    code, out, _ = _run(tmp_path, *argv)
+    doc = json.loads(out)
+    assert code == 0 and doc["locks"][0]["outcome"] == expected, out
+    cleared = (locks / "staging.lock").read_text() == ""
+    assert cleared is (expected == "recovered")
+    assert bool(_audit(locks, "staging")) is (expected == "recovered")
+
+
+def test_recover_never_touches_a_lock_held_by_a_live_process(tmp_path: Path) -> None:
+    locks = tmp_path / "locks"
+    holder = _holder(locks, 30)
+    try:
+        before = (locks / "staging.lock").read_text()
+        # not stale: held, exit 0
+        code, out = _cli(tmp_path, "lock", "recover", "--stale-after", "1h")
+        assert code == 0 and "held, not stale" in out, out
+        # looks stale by age, but a live process holds the kernel lock: blocked, exit 3
+        code, out = _cli(tmp_path, "--env", "staging", "lock", "recover", "--stale-after", "0s")
+        assert code == 3 and "held, not stale" in out and "release --force" in out, out
+        assert holder.poll() is None
+        assert (locks / "staging.lock").read_text() == before
+        assert _audit(locks, "staging") == []
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_recover_with_nothing_to_do(tmp_path: Path) -> None:
+    code, out = _cli(tmp_path, "lock", "recover")
+    assert code == 0 and "nothing to recover" in out
+    code, out = _cli(tmp_path, "lock", "recover", "--stale-after", "soon")
+    assert code == 2 and "--stale-after soon" in out
