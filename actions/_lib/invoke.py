@@ -48,6 +48,9 @@ class Flag:
     kind: str = "str"  # str | bool | choice | negbool
     choices: tuple[str, ...] = ()
     required: bool = False
+    # bool only: the flag for 'false' (e.g. --no-smoke). Without it 'false' passes nothing and
+    # relgate.yml's default applies; an empty input always leaves the choice to relgate.yml.
+    off: str = ""
 
 
 COMMON = (
@@ -76,13 +79,23 @@ COMMANDS: dict[str, tuple[tuple[str, ...], tuple[Flag, ...]]] = {
     ),
     "release": (
         ("release",),
-        (Flag("version", "--version", required=True), Flag("bundle", "--bundle")),
+        (
+            Flag("version", "--version", required=True),
+            Flag("bundle", "--bundle"),
+            Flag("notes-file", "--notes"),
+            Flag("commit", "--commit"),
+            Flag("draft", "--draft", "bool"),
+        ),
     ),
     "rollback": (
         ("rollback",),
         (
             Flag("mode", "--mode", "choice", ("quick", "full")),
             Flag("to-version", "--to"),
+            Flag("backup", "--backup"),
+            Flag("smoke", "--smoke", "bool", off="--no-smoke"),
+            Flag("allow-unrecorded", "--allow-unrecorded", "bool"),
+            Flag("wait-lock", "--wait-lock"),
         ),
     ),
     "approvals": (
@@ -136,7 +149,9 @@ def _flag_args(flag: Flag, raw: str) -> list[str]:
     if flag.kind == "negbool":
         return [] if parse_bool(flag.input, value) else [flag.flag]
     if flag.kind == "bool":
-        return [flag.flag] if parse_bool(flag.input, value) else []
+        if parse_bool(flag.input, value):
+            return [flag.flag]
+        return [flag.off] if flag.off else []
     if flag.kind == "choice" and value not in flag.choices:
         raise InputError(
             f"input '{flag.input}' must be one of {', '.join(flag.choices)}, got {value!r}"

@@ -143,3 +143,88 @@ def test_main_runs_relgate_keeps_summary_and_maps_outputs(
     outputs = output.read_text()
     assert "9/9 passed" in outputs and str(tmp_path / "app" / "n.md") in outputs
     assert "run-dir<<" in outputs and str(run_dir) in outputs
+
+
+@pytest.mark.parametrize(
+    ("command", "inputs", "expected"),
+    [
+        pytest.param(
+            "release",
+            {"version": "v1", "notes-file": "-notes $(id).md", "commit": "abc", "draft": "true"},
+            ["--version=v1", "--notes=-notes $(id).md", "--commit=abc", "--draft"],
+            id="release-all",
+        ),
+        pytest.param(
+            "release",
+            {"version": "v1", "draft": "false"},
+            ["--version=v1"],
+            id="release-draft-false-leaves-it-to-relgate-yml",
+        ),
+        pytest.param(
+            "rollback",
+            {"backup": "b.dump", "smoke": "true", "allow-unrecorded": "true", "wait-lock": "10m"},
+            ["--backup=b.dump", "--smoke", "--allow-unrecorded", "--wait-lock=10m"],
+            id="rollback-all",
+        ),
+        pytest.param(
+            "rollback",
+            {"smoke": "FALSE", "allow-unrecorded": "false"},
+            ["--no-smoke"],
+            id="rollback-smoke-false-is-explicit",
+        ),
+        pytest.param("rollback", {"smoke": ""}, [], id="rollback-smoke-empty-uses-relgate-yml"),
+    ],
+)
+def test_release_and_rollback_flags(
+    invoke: ModuleType, command: str, inputs: dict[str, str], expected: list[str]
+) -> None:
+    env = {"RELGATE_INPUT_" + k.upper().replace("-", "_"): v for k, v in inputs.items()}
+    assert invoke.build_argv(command, env) == ["--json", command, *expected]
+
+
+@pytest.mark.parametrize(
+    ("command", "name"),
+    [("release", "draft"), ("rollback", "smoke"), ("rollback", "allow-unrecorded")],
+)
+def test_new_booleans_are_validated_naming_the_input(
+    invoke: ModuleType, command: str, name: str
+) -> None:
+    env = {"RELGATE_INPUT_VERSION": "v1", "RELGATE_INPUT_" + name.upper().replace("-", "_"): "yes"}
+    with pytest.raises(invoke.InputError, match=f"input '{name}' must be 'true' or 'false'"):
+        invoke.build_argv(command, env)
+
+
+# Inputs every action may carry that are not CLI flags of the command (handled by invoke/run.sh).
+_GENERIC = {"working-directory", "github-token", "secrets-env", "setup-python", "smoke-password"}
+
+
+def _wired_inputs(path: Path) -> tuple[str, set[str]]:
+    import yaml
+
+    action = yaml.safe_load(path.read_text(encoding="utf-8"))
+    step = next(s for s in action["runs"]["steps"] if "_lib/run.sh" in s.get("run", ""))
+    command = step["run"].split()[-1]
+    names = {
+        k.removeprefix("RELGATE_INPUT_").lower().replace("_", "-")
+        for k in step["env"]
+        if k.startswith("RELGATE_INPUT_")
+    }
+    for name in names:  # each env entry passes exactly the input of that name
+        key = "RELGATE_INPUT_" + name.upper().replace("-", "_")
+        assert step["env"][key] == f"${{{{ inputs.{name} }}}}", (path, key)
+        assert name in action["inputs"], (path, name)
+    return command, names
+
+
+@pytest.mark.parametrize(
+    "path",
+    [PROJECT / "action.yml", *sorted((PROJECT / "actions").glob("*/action.yml"))],
+    ids=lambda p: p.parent.name if p.parent.name != PROJECT.name else "gate",
+)
+def test_every_action_input_is_wired_to_a_flag(invoke: ModuleType, path: Path) -> None:
+    """An input added to action.yml without an invoke.py flag (or the reverse) is silently dropped."""
+    command, wired = _wired_inputs(path)
+    _, flags = invoke.COMMANDS[command]
+    flag_inputs = {f.input for f in (*invoke.COMMON, *flags)}
+    assert wired - _GENERIC - flag_inputs == set(), "inputs wired to no CLI flag"
+    assert {f.input for f in flags} - wired == set(), "flags whose input the action never passes"
