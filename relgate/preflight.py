@@ -35,6 +35,7 @@ from relgate.results import StageResult, Status
 
 if TYPE_CHECKING:
     from relgate.config import EnvironmentConfig, RelgateConfig
+    from relgate.github.checks import CommitChecks
     from relgate.run import Run
 
 __all__ = ["CheckStatus", "PreflightCheck", "PreflightResult", "Probe", "preflight"]
@@ -618,50 +619,33 @@ def _check_ci(ctx: _Ctx) -> Iterator[PreflightCheck]:
     yield PreflightCheck(name="CI checks", status=status, detail=detail)
 
 
-_GREEN = {"success", "neutral", "skipped"}
-
-
 def github_ci(config: RelgateConfig, env: Mapping[str, str], sha: str) -> tuple[CheckStatus, str]:
     """The commit's check runs and commit statuses, through relgate's GitHub client.
 
     The run's own jobs (same ``GITHUB_RUN_ID``) are ignored: they are in progress by definition.
     """
+    from relgate.github.checks import commit_checks
     from relgate.github.client import GitHubClient
 
     client = GitHubClient.from_env(config, env)
-    own = f"/actions/runs/{env['GITHUB_RUN_ID']}/" if env.get("GITHUB_RUN_ID") else None
-
-    def fetch() -> tuple[list[tuple[str, str, str | None]], str, int]:
-        commit = client.repo.get_commit(sha)
-        runs = [
-            (r.name, r.status, r.conclusion)
-            for r in commit.get_check_runs()
-            if not (own and own in f"{r.html_url or ''} {r.details_url or ''}")
-        ]
-        combined = commit.get_combined_status()
-        return runs, combined.state, combined.total_count
-
-    runs, state, statuses = client.retrying(f"CI checks of {sha[:12]}", fetch)
-    return ci_verdict(sha, runs, state, statuses)
+    return ci_verdict(commit_checks(client, sha, ignore_run_id=env.get("GITHUB_RUN_ID") or None))
 
 
-def ci_verdict(
-    sha: str, runs: Sequence[tuple[str, str, str | None]], state: str, statuses: int
-) -> tuple[CheckStatus, str]:
+def ci_verdict(checks: CommitChecks) -> tuple[CheckStatus, str]:
     """PASS only when every check run concluded green and the commit status (if any) is success."""
-    if not runs and not statuses:
-        return CheckStatus.FAIL, f"no CI checks reported for {sha[:12]}: nothing proves it green"
-    red = [f"{n} ({c})" for n, s, c in runs if s == "completed" and c not in _GREEN]
-    pending = [n for n, s, _ in runs if s != "completed"]
-    if statuses and state != "success":
-        red.append(f"commit status {state}")
-    if red or pending:
+    sha = checks.sha[:12]
+    if not checks.total:
+        return CheckStatus.FAIL, f"no CI checks reported for {sha}: nothing proves it green"
+    red = list(checks.failed)
+    if checks.statuses and checks.state != "success":
+        red.append(f"commit status {checks.state}")
+    if red or checks.pending:
         parts = ([f"failed: {', '.join(red)}"] if red else []) + (
-            [f"still running: {', '.join(pending)}"] if pending else []
+            [f"still running: {', '.join(checks.pending)}"] if checks.pending else []
         )
-        return CheckStatus.FAIL, f"{sha[:12]}: " + "; ".join(parts)
-    green = len(runs) + (1 if statuses else 0)
-    return CheckStatus.PASS, f"{sha[:12]}: {green} check(s) green"
+        return CheckStatus.FAIL, f"{sha}: " + "; ".join(parts)
+    green = checks.passed + (1 if checks.statuses else 0)
+    return CheckStatus.PASS, f"{sha}: {green} check(s) green"
 
 
 # -- helpers ------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from relgate.cli import main
+from relgate.github.checks import CommitChecks
 from relgate.preflight import CheckStatus, PreflightResult, ci_verdict, github_ci, preflight
 from tests._tools import require_tool
 from tests.github_fake import FakeGitHub
@@ -284,9 +285,10 @@ def test_ci_checks_through_the_github_client(
 
 
 def test_ci_verdict_is_pure() -> None:
-    assert (
-        ci_verdict("a" * 40, [("t", "completed", "neutral")], "success", 1)[0] is CheckStatus.PASS
-    )
+    green = CommitChecks(sha="a" * 40, total=2, passed=1, state="success", statuses=1)
+    assert ci_verdict(green) == (CheckStatus.PASS, "aaaaaaaaaaaa: 2 check(s) green")
+    pending_status = CommitChecks(sha="a" * 40, total=2, passed=1, state="pending", statuses=1)
+    assert ci_verdict(pending_status)[0] is CheckStatus.FAIL
     assert github_ci.__doc__ and "GITHUB_RUN_ID" in github_ci.__doc__
 
 
