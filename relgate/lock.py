@@ -381,13 +381,15 @@ class EnvironmentLock:
     def _held(self, fd: int, stale_after: timedelta | None, clock: Clock) -> Recovery:
         owner = LockOwner.parse(_read(fd))
         holders = _proc_lock_holders(self.path)
-        by_pid = f" by pid {', '.join(map(str, holders))}" if holders else ""
+        who = (
+            f"a live process (pid {', '.join(map(str, holders))})" if holders else "a live process"
+        )
         reason = self._stale_reason(owner, stale_after, clock)
         if reason is None:
-            detail = f"held, not stale: the kernel lock is held{by_pid} by a live process"
+            detail = f"held, not stale: {who} holds the kernel lock"
             return self._found("held", detail, owner, None, holders)
         detail = (
-            f"held, not stale: {reason}, but the kernel lock is held{by_pid} by a live process; "
+            f"held, not stale: {reason}, but {who} holds the kernel lock; "
             "left untouched (wait, or: relgate lock release --force)"
         )
         return self._found("blocked", detail, owner, reason, holders)
