@@ -186,5 +186,6 @@ class DeployResult(StageResult):
         default_factory=list, description="How the host differed from the record."
     )
     rollback: RollbackRecord | None = None
+    backup: str | None = Field(None, description="Pre-migration database backup, if taken.")
     last_good_written: bool = False
     generated_secrets: list[str] = Field(default_factory=list, description="Names only.")

@@ -96,6 +96,7 @@ def _deploy(
     result.previous_version = last.version if last else None
     prepared = driver.prepare(Target(version))
     result.drift = _drift(ctx, driver, last)
+    result.backup = _backup_first(ctx)
     live.attempt = Attempt(Target(version))
     attempt = run_attempt(ctx, driver, live.attempt, prepared.services)
     _take_attempt(result, attempt)
@@ -103,7 +104,20 @@ def _deploy(
         _record_last_good(ctx, driver, result, prepared.services, prepared.config_hash)
         _conclude(result, Outcome.DEPLOYED, f"{version} deployed and healthy")
     else:
-        _after_failure(ctx, driver, result, last, prepared.services, rollback)
+        _after_failure(
+            ctx, driver, result, last, prepared.services, rollback and ctx.config.deploy.rollback
+        )
+
+
+def _backup_first(ctx: DeployContext) -> str | None:
+    """``deploy.backup_before_migrations``: dump the database while the old version still runs,
+    so a full rollback has the data as it was. A failed backup stops the deploy (nothing touched)."""
+    if not ctx.config.deploy.backup_before_migrations or ctx.env_config.database is None:
+        return None
+    from relgate.database import backup
+
+    record = backup(ctx.config, ctx.run, ctx.environment, kind="pre-migration")
+    return record.path
 
 
 def _close(run: Run, result: DeployResult, live: _Live) -> None:

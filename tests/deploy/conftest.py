@@ -78,6 +78,7 @@ class Stack:
     deploy_cfg: dict[str, Any] = field(default_factory=dict)
     stack_cfg: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    env_cfg: dict[str, Any] = field(default_factory=dict)
     output: io.StringIO = field(default_factory=io.StringIO)
 
     @property
@@ -179,6 +180,7 @@ class ProcessStack(Stack):
                 "staging": {
                     "base_url": self.base_url,
                     "state_dir": str(self.dir / "state"),
+                    **self.env_cfg,
                     "stack": {
                         "driver": "process",
                         "command": [

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from relgate.deploy.state import read_last_good
-from relgate.errors import ConfigError
+from relgate.errors import ConfigError, RelgateError
 from tests.deploy.conftest import HERE, ProcessStack
 
 FAKE_APP = HERE / "fake_app.py"
@@ -172,3 +172,26 @@ def test_generated_secret_reaches_the_process_but_no_evidence(process_stack: Pro
             assert value not in path.read_text(errors="replace"), path
     log = process_stack.last_run.dir / "logs/deploy/01-post-token.log"
     assert "***" in log.read_text()  # printed by the command, redacted in the log
+
+
+def test_rollback_disabled_in_config(process_stack: ProcessStack) -> None:
+    assert process_stack.deploy("v1").outcome == "deployed"
+    process_stack.deploy_cfg = {"rollback": False}
+    result = process_stack.deploy("crash-v2")
+    assert (result.outcome, result.rolled_back) == ("failed", False)
+
+
+def test_failed_pre_migration_backup_stops_before_anything_changes(
+    process_stack: ProcessStack,
+) -> None:
+    assert process_stack.deploy("v1").outcome == "deployed"
+    pid = process_stack.pid()
+    process_stack.env = {"APP_DB_URL": "postgresql://relgate@127.0.0.1:1/app"}  # nothing listens
+    process_stack.deploy_cfg = {"backup_before_migrations": True}
+    process_stack.extra = {}
+    cfg_env = {"database": {"dsn_env": "APP_DB_URL"}}
+    process_stack.env_cfg = cfg_env
+    with pytest.raises(RelgateError):
+        process_stack.deploy("v2")
+    assert process_stack.pid() == pid and _alive(pid)  # v1 still runs, untouched
+    assert process_stack.get() == "version v1"
