@@ -179,10 +179,17 @@ class ComposeDriver:
                     return Watch(), f"compose build failed: {out.tail(5)}"
         watch = _ComposeWatch(self, services)
         watch.preexisting = {c["Id"] for c in self._project_containers()}
+        # `up` itself may hang (a stop grace period, a stuck daemon): bounded, but generously.
+        limit = max(300.0, 2 * self.ctx.config.deploy.timeout.total_seconds())
         up = self.ctx.executor(
-            "compose-up", cmd.up_cmd(project, services, pinned=bool(target.pinned)), env=env
+            "compose-up",
+            cmd.up_cmd(project, services, pinned=bool(target.pinned)),
+            env=env,
+            timeout_s=limit,
         )
         watch.settled_at = self.ctx.clock()
+        if up.record.timed_out:
+            return watch, f"compose up did not finish within {limit:g}s"
         return watch, None if up.ok else f"compose up failed: {up.tail(5)}"
 
     def _pin_override(self, target: Target) -> Path:

@@ -237,3 +237,42 @@ def test_degrading_version_is_caught_by_the_soak(compose_stack: Stack) -> None:
     statuses = [e.status for e in result.services[0].timeline]
     assert statuses.index("healthy") < statuses.index("unhealthy")
     assert compose_stack.get() == "version v1"
+
+
+TWO_SERVICES = (
+    COMPOSE
+    + """\
+  worker:   # no healthcheck: judged by the stability window
+    image: relgate-test/busybox:1
+    pull_policy: never
+    command: ["sleep", "3600"]
+    stop_signal: SIGKILL
+  migrate:  # a one-shot container outside the gated services
+    image: relgate-test/busybox:1
+    pull_policy: never
+    command: ["true"]
+"""
+)
+
+
+def test_selected_services_and_the_stability_window(compose_stack: Stack) -> None:
+    (compose_stack.dir / "compose.yml").write_text(TWO_SERVICES)
+    compose_stack.stack_cfg = {"services": ["web", "worker"]}
+    compose_stack.deploy_cfg = {"stability_window": "3s"}
+    result = compose_stack.deploy("v1")
+    assert result.outcome == "deployed", result.summary
+    reports = {s.name: s for s in result.services}
+    assert set(reports) == {"web", "worker"}
+    assert reports["worker"].health == "none"
+    assert reports["worker"].time_to_healthy_s is not None
+    assert reports["worker"].time_to_healthy_s >= 3
+    record = read_last_good(compose_stack.config(), "staging")
+    assert record is not None and set(record.services) == {"web", "worker"}
+
+
+def test_unknown_service_is_bad_config(compose_stack: Stack) -> None:
+    compose_stack.stack_cfg = {"services": ["web", "wrokers"]}
+    with pytest.raises(ConfigError) as caught:
+        compose_stack.deploy("v1")
+    assert "no such service: wrokers" in caught.value.message
+    assert compose_stack.running_images() == []
