@@ -106,7 +106,8 @@ class ComposeDriver:
             self._config = json.loads(out.output[out.output.index("{") :])
         except ValueError:
             self._config_failed(out.output)
-        services = list(self.stack.services) or sorted(self._config.get("services", {}))
+        defined = self._config.get("services", {})
+        services = list(self.stack.services) or sorted(set(defined) - one_shot_services(defined))
         unknown = [s for s in services if s not in self._config.get("services", {})]
         if unknown:
             raise ConfigError(
@@ -270,6 +271,23 @@ class ComposeDriver:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def one_shot_services(services: dict[str, Any]) -> set[str]:
+    """Services others wait on with ``condition: service_completed_successfully`` (migrations,
+    seeders): they are meant to exit 0, and ``compose up`` itself fails when they don't, so the
+    gate does not wait for them to be "running and healthy"."""
+    found: set[str] = set()
+    for spec in services.values():
+        depends = spec.get("depends_on") or {}
+        if isinstance(depends, dict):
+            for name, cond in depends.items():
+                if (
+                    isinstance(cond, dict)
+                    and cond.get("condition") == "service_completed_successfully"
+                ):
+                    found.add(name)
+    return found
 
 
 class _ComposeWatch(Watch):

@@ -276,3 +276,37 @@ def test_unknown_service_is_bad_config(compose_stack: Stack) -> None:
         compose_stack.deploy("v1")
     assert "no such service: wrokers" in caught.value.message
     assert compose_stack.running_images() == []
+
+
+ONE_SHOT = (
+    COMPOSE.replace(
+        "    restart: unless-stopped\n",
+        "    restart: unless-stopped\n    depends_on:\n"
+        "      migrate: {condition: service_completed_successfully}\n",
+    )
+    + """\
+  migrate:
+    image: relgate-test/busybox:1
+    pull_policy: never
+    command: ["sh", "-c", "echo migrating; exit ${MIGRATE_EXIT:-0}"]
+"""
+)
+
+
+@pytest.mark.parametrize(
+    ("code", "outcome"),
+    [
+        pytest.param("0", "deployed", id="migration-ok"),
+        pytest.param("5", "no_previous_version", id="migration-fails"),
+    ],
+)
+def test_one_shot_services_are_not_gated_but_must_succeed(
+    compose_stack: Stack, code: str, outcome: str
+) -> None:
+    (compose_stack.dir / "compose.yml").write_text(ONE_SHOT)
+    compose_stack.env = {"MIGRATE_EXIT": code}
+    result = compose_stack.deploy("v1")
+    assert result.outcome == outcome, result.summary
+    assert [s.name for s in result.services] == ["web"]
+    if code != "0":
+        assert result.decision is not None and "compose up failed" in result.decision.reason
