@@ -220,7 +220,9 @@ class ComposeDriver:
     # -- evidence ------------------------------------------------------------------------------
     def capture(self, area: str, services: Sequence[str]) -> dict[str, str]:
         """ps, inspect (with State.Health.Log: the last 5 probe outputs) and logs per service."""
-        self.ctx.executor("compose-ps", cmd.ps_cmd(self.compose), timeout_s=30, env=self._env)
+        ps = self.ctx.executor("compose-ps", cmd.ps_cmd(self.compose), timeout_s=30, env=self._env)
+        if ps.ok:
+            self.ctx.run.write_text(f"artifacts/{area}/ps.json", ps.output)
         last_probe: dict[str, str] = {}
         for c in self._project_containers():
             service = c.get("Labels", {}).get(SERVICE_LABEL, "unknown")

@@ -73,6 +73,7 @@ def test_unhealthy_upgrade_rolls_back_to_recorded_image(compose_stack: Stack) ->
     inspected = list((run_dir / "artifacts/deploy/inspect").glob("web-*.json"))
     assert inspected and "Health" in json.loads(inspected[0].read_text())["State"]
     assert any(p.name.endswith("logs-web.log") for p in (run_dir / "logs/deploy").iterdir())
+    assert "v3-unhealthy" in (run_dir / "artifacts/deploy/ps.json").read_text()
     assert (run_dir / "logs/deploy/rollback").is_dir()
     saved = DeployResult.model_validate_json((run_dir / "results/deploy.json").read_bytes())
     assert saved.outcome == "rolled_back"
