@@ -102,8 +102,12 @@ class ComposeDriver:
         )
         if not out.ok:
             self._config_failed(out.output)
+        # compose's warnings share the stream: the document starts at the first line opening "{"
+        start = re.search(r"^\{", out.output, re.MULTILINE)
         try:
-            self._config = json.loads(out.output[out.output.index("{") :])
+            self._config, _ = json.JSONDecoder().raw_decode(
+                out.output[start.start() :] if start else ""
+            )
         except ValueError:
             self._config_failed(out.output)
         defined = self._config.get("services", {})
