@@ -167,6 +167,22 @@ def compose_stack(app_images: None, tmp_path: Path) -> Iterator[Stack]:
         yield stack
     finally:
         stack.compose("down", "-v", "--remove-orphans", "-t", "0")
+        _remove_leftovers(stack.project)  # e.g. when the test left an invalid compose file
+
+
+def _remove_leftovers(project: str) -> None:
+    label = f"label=com.docker.compose.project={project}"
+    ids = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", label], capture_output=True, text=True, check=False
+    ).stdout.split()
+    if ids:
+        subprocess.run(["docker", "rm", "-f", "-v", *ids], capture_output=True, check=False)
+    networks = subprocess.run(
+        ["docker", "network", "ls", "-q", "--filter", label],
+        capture_output=True, text=True, check=False,
+    ).stdout.split()  # fmt: skip
+    if networks:
+        subprocess.run(["docker", "network", "rm", *networks], capture_output=True, check=False)
 
 
 @dataclass
