@@ -30,7 +30,8 @@ outcomes (also the step output 'outcome'):
   rolled_back          1  the version failed; the last-known-good runs again and is healthy
   rollback_failed      1  the version failed and so did the last-known-good: act now
   no_previous_version  1  the version failed, nothing to go back to: the stack was stopped
-  failed               1  the version failed and --no-rollback left it as is
+  failed               1  the version failed and --no-rollback left it as is, or pull/build
+                          failed before anything changed (the running version is untouched)
   bad_config           2  the compose file/config is invalid; nothing was touched
   lock_busy            3  another run holds the environment's lock; nothing was touched
 """

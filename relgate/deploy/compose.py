@@ -186,6 +186,7 @@ class ComposeDriver:
         watch.preexisting = {c["Id"] for c in self._project_containers()}
         # `up` itself may hang (a stop grace period, a stuck daemon): bounded, but generously.
         limit = max(300.0, 2 * self.ctx.config.deploy.timeout.total_seconds())
+        watch.touched = True
         up = self.ctx.executor(
             "compose-up",
             cmd.up_cmd(project, services, pinned=bool(target.pinned)),

@@ -49,6 +49,8 @@ class Watch:
         # dying is the old version on its way out (possibly crash-looping), not the new one failing.
         self.preexisting: set[str] = set()
         self.settled_at: float | None = None
+        # False while nothing on the host changed (a pull or build failed): no rollback needed.
+        self.touched = False
 
     def next(self, timeout_s: float) -> Observation | None:
         try:

@@ -29,6 +29,7 @@ class Attempt:
     decision: Decision | None = None
     http: HttpCheckRecord | None = None
     post_deploy: list[CommandRecord] = field(default_factory=list)
+    touched: bool = True  # False: it failed before anything on the host changed
 
     @property
     def passed(self) -> bool:
@@ -60,6 +61,7 @@ def run_attempt(
     http_client = ClientInAdvance(deploy.health) if deploy.health is not None else None
     watch, up_error = driver.start(attempt.target, services)
     attempt.board.replacing(watch.preexisting, watch.settled_at)
+    attempt.touched = watch.touched
     deadline = ctx.monotonic() + deploy.timeout.total_seconds()
     try:
         if up_error is not None:

@@ -95,12 +95,13 @@ class ProcessDriver:
 
     # -- changing the host -------------------------------------------------------------------------
     def start(self, target: Target, services: Sequence[str]) -> tuple[Watch, str | None]:
+        watch = _ProcessWatch(self)
+        watch.touched = True
         self._stop_recorded()
         argv = self._argv(target.version)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         env = {**self.ctx.child_env, **self.stack.env, **self.ctx.with_version(target.version)}
         cwd = self.ctx.config.resolve_path(self.stack.cwd) if self.stack.cwd else None
-        watch = _ProcessWatch(self)
         with open(self.log_file, "ab") as log:
             log.write(f"--- relgate: starting {target.version}: {shlex.join(argv)}\n".encode())
             try:

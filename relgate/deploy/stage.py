@@ -104,8 +104,9 @@ def _deploy(
         _record_last_good(ctx, driver, result, prepared.services, prepared.config_hash)
         _conclude(result, Outcome.DEPLOYED, f"{version} deployed and healthy")
     else:
+        rollback = rollback and ctx.config.deploy.rollback
         _after_failure(
-            ctx, driver, result, last, prepared.services, rollback and ctx.config.deploy.rollback
+            ctx, driver, result, last, prepared.services, rollback, touched=attempt.touched
         )
 
 
@@ -274,10 +275,17 @@ def _after_failure(  # noqa: PLR0917 - one call site, reads in order
     last: LastGood | None,
     services: Sequence[str],
     rollback: bool,
+    *,
+    touched: bool,
 ) -> None:
     decision = result.decision
     why = decision.reason if decision else "failed"
     ctx.run.reporter.error(f"deploy of {result.target_version} failed: {why}", title="deploy")
+    if not touched:
+        _conclude(
+            result, Outcome.FAILED, f"{why}; nothing on the host changed (no rollback needed)"
+        )
+        return
     probes = driver.capture(ctx.area, services)
     for service in result.services:
         service.last_probe = probes.get(service.name)

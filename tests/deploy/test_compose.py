@@ -311,3 +311,26 @@ def test_one_shot_services_are_not_gated_but_must_succeed(
     assert [s.name for s in result.services] == ["web"]
     if code != "0":
         assert result.decision is not None and "compose up failed" in result.decision.reason
+
+
+def test_failed_build_changes_nothing_and_does_not_roll_back(compose_stack: Stack) -> None:
+    assert compose_stack.deploy("v1").outcome == "deployed"
+    before = compose_stack.running_images()
+    (compose_stack.dir / "Broken.Dockerfile").write_text(
+        "FROM relgate-test/busybox:1\nRUN exit 7\n"
+    )
+    (compose_stack.dir / "compose.yml").write_text(
+        COMPOSE.replace(
+            "    pull_policy: never\n",
+            "    pull_policy: never\n    build: {context: ., dockerfile: Broken.Dockerfile}\n",
+        )
+    )
+    compose_stack.deploy_cfg = {"build": True}
+    result = compose_stack.deploy("v2")
+    assert (result.outcome, result.exit_code, result.rolled_back) == ("failed", 1, False)
+    assert (
+        "compose build failed" in result.summary and "nothing on the host changed" in result.summary
+    )
+    assert result.rollback is None
+    assert compose_stack.running_images() == before
+    assert compose_stack.get() == "version v1"
