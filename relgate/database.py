@@ -41,6 +41,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 from relgate.errors import BadInputError, CannotRun, ConfigError, Problem, ToolMissing
+from relgate.fsutil import atomic_write
 from relgate.results import utcnow
 
 if TYPE_CHECKING:
@@ -439,19 +440,6 @@ def detect_format(path: Path) -> BackupFormat | None:
     return None
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 # -- backup ------------------------------------------------------------------------------------
 def dump_argv(conn: Connection, fmt: BackupFormat) -> list[str]:
     """pg_dump to stdout; custom format is compressed by pg_dump, plain is gzipped by us."""
@@ -510,7 +498,7 @@ def take_backup(
         run_id=run_id,
         server_version=server_version(conn, runner=runner),
     )
-    _atomic_write(record.sidecar, (record.model_dump_json(indent=2) + "\n").encode())
+    atomic_write(record.sidecar, (record.model_dump_json(indent=2) + "\n").encode())
     return record
 
 

@@ -13,8 +13,6 @@ leaves either the old manifest or the new one, never half of one.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from relgate.errors import BadInputError, VerificationError
 from relgate.fields import require_https
+from relgate.fsutil import atomic_write, write_all
 
 __all__ = [
     "ManifestCheck",
@@ -136,44 +135,6 @@ def _message(error: Any) -> str:
     return str(error["msg"]).removeprefix("Value error, ")
 
 
-def _write_all(fh: IO[bytes], data: bytes) -> None:
-    fh.write(data)
-
-
-def atomic_write(
-    path: Path, data: bytes, *, write: Callable[[IO[bytes], bytes], None] = _write_all
-) -> Path:
-    """Replace ``path`` with ``data`` atomically (``write`` is a seam for crash tests)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh, data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; a served manifest must be readable
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-    return path
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); best effort elsewhere."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def manifest_json(manifest: ReleaseManifest) -> bytes:
     return (manifest.model_dump_json(indent=2) + "\n").encode("utf-8")
 
@@ -182,7 +143,7 @@ def write_manifest(
     manifest: ReleaseManifest,
     path: Path,
     *,
-    write: Callable[[IO[bytes], bytes], None] = _write_all,
+    write: Callable[[IO[bytes], bytes], None] = write_all,
 ) -> Path:
     return atomic_write(path, manifest_json(manifest), write=write)
 
