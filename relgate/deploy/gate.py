@@ -21,6 +21,8 @@ from relgate.errors import ConfigError, Problem
 
 __all__ = ["Attempt", "run_attempt", "wait_for_health"]
 
+SETTLE_S = 0.2
+
 
 @dataclass
 class Attempt:
@@ -102,6 +104,8 @@ def wait_for_health(
         now = ctx.clock()
         verdict = board.verdict(now)
         shown = _progress(ctx, board, now, shown)
+        if verdict.state == "failed" and verdict.from_inspect:
+            verdict = _settle(ctx, watch, board)
         if verdict.state != "pending":
             return _decide(ctx, verdict)
         mono = ctx.monotonic()
@@ -143,6 +147,20 @@ def _soak(ctx: DeployContext, watch: Watch, attempt: Attempt, seconds: float) ->
             attempt.decision = _decide(ctx, Verdict("failed", reason, verdict.service, verdict.at))
             return
     ctx.run.reporter.ok(f"soak: stayed healthy for {seconds:g}s")
+
+
+def _settle(ctx: DeployContext, watch: Watch, board: HealthBoard) -> Verdict:
+    """A failure found by inspect (restart count, state) is real, but the event naming its cause
+    (``die`` with the exit code, at the exact time) may still be in flight: give it a moment."""
+    end = ctx.monotonic() + SETTLE_S
+    while ctx.monotonic() < end:
+        obs = watch.next(end - ctx.monotonic())
+        if obs is None:
+            break
+        board.feed(obs)
+        if not board.verdict(ctx.clock()).from_inspect:
+            break
+    return board.verdict(ctx.clock())
 
 
 def _drain(watch: Watch, board: HealthBoard) -> None:

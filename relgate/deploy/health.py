@@ -57,6 +57,7 @@ class Verdict:
     reason: str = ""
     service: str | None = None
     at: float | None = None  # when the deciding observation happened
+    from_inspect: bool = False  # found by polling: the event with the exact cause may be in flight
 
 
 @dataclass
@@ -72,6 +73,7 @@ class _Container:
     stopping: bool = False
     gone: bool = False
     failure: tuple[str, float] | None = None
+    failure_seen_late: bool = False  # found by an inspect: an event with the cause may follow
     healthy_at: float | None = None
 
 
@@ -93,6 +95,7 @@ class HealthBoard:
         self._services = {name: _Service(name) for name in services}
         self._old: set[str] = set()
         self._old_until = 0.0
+        self._feeding_snapshot = False
 
     def replacing(self, containers: Iterable[str], until: float | None) -> None:
         """Containers that ran before ``up`` (returned at ``until``): their failures before then
@@ -110,6 +113,7 @@ class HealthBoard:
             # An old container being replaced gets kill/stop first: remembered as stopping, so its
             # die that follows is expected and never judged.
             c = self._containers[obs.container] = _Container(obs.container, obs.service)
+        self._feeding_snapshot = obs.kind == "snapshot"
         handler = getattr(self, f"_on_{obs.kind}")
         handler(c, obs)
 
@@ -186,14 +190,13 @@ class HealthBoard:
                 c.restart_base = obs.restart_count
             elif obs.restart_count > c.restart_base and not c.stopping:
                 c.restart_count = obs.restart_count - c.restart_base
-                why = f"crash loop: restarted {c.restart_count}x, last exit code {obs.exit_code}"
-                self._fail(c, obs.at, why)
+                self._fail(c, obs.at, f"crash loop: restarted {c.restart_count}x")
         if state == "running" and c.state != "running":
             c.running_since = obs.started_at or obs.at
             self._note(c, c.running_since, "running")
         c.state = state
         if state == "restarting" and not c.stopping:
-            self._fail(c, obs.at, f"restarting (crash loop), last exit code {obs.exit_code}")
+            self._fail(c, obs.at, f"restarting (crash loop, last exit code {obs.exit_code})")
         elif state in ("exited", "dead") and not c.stopping:
             self._note(c, obs.at, "exited", f"code {obs.exit_code}")
             self._fail(c, obs.at, f"exited (code {obs.exit_code})")
@@ -203,8 +206,9 @@ class HealthBoard:
     def _fail(self, c: _Container, at: float, reason: str) -> None:
         if c.cid in self._old and at <= self._old_until:
             return
-        if c.failure is None:
+        if c.failure is None or at < c.failure[1]:  # the earliest cause wins, whatever came first
             c.failure = (reason, at)
+            c.failure_seen_late = self._feeding_snapshot
 
     # -- output ----------------------------------------------------------------------------
     def current(self, service: str) -> list[_Container]:
@@ -216,13 +220,13 @@ class HealthBoard:
 
     def verdict(self, now: float) -> Verdict:
         failures = [
-            (c.failure[1], c.service, c.failure[0])
+            (c.failure[1], c.service, c.failure[0], c.failure_seen_late)
             for c in self._containers.values()
             if c.failure and not c.stopping and not c.gone
         ]
         if failures:
-            at, service, reason = min(failures)
-            return Verdict("failed", f"{service}: {reason}", service, at)
+            at, service, reason, late = min(failures)
+            return Verdict("failed", f"{service}: {reason}", service, at, late)
         for name in self.selected:
             if not self._service_ok(name, now):
                 return Verdict("pending")

@@ -42,12 +42,12 @@ def test_healthy_only_when_health_says_so() -> None:
         pytest.param(ev("oom", T0 + 3), "web: killed: out of memory", id="oom"),
         pytest.param(
             snap(at=T0 + 3, state="restarting", exit_code=2),
-            "web: restarting (crash loop), last exit code 2",
+            "web: restarting (crash loop, last exit code 2)",
             id="restarting",
         ),
         pytest.param(
             snap(at=T0 + 3, restart_count=2, exit_code=1),
-            "web: crash loop: restarted 2x, last exit code 1",
+            "web: crash loop: restarted 2x",
             id="restart-count",
         ),
         pytest.param(
@@ -200,3 +200,14 @@ def test_kept_old_container_failing_after_up_counts() -> None:
     b.feed(snap(cid="kept", at=T0 + 1.1, health="healthy"))
     b.feed(ev("die", T0 + 3, cid="kept", exit_code=2))
     assert b.verdict(T0 + 3).reason == "web: exited (code 2)"
+
+
+def test_the_event_with_the_cause_replaces_an_inspect_finding() -> None:
+    b = board()
+    b.feed(snap(at=T0 + 1))
+    b.feed(snap(at=T0 + 2, restart_count=1))  # inspect: it restarted (running again, code 0)
+    found = b.verdict(T0 + 2)
+    assert (found.reason, found.from_inspect) == ("web: crash loop: restarted 1x", True)
+    b.feed(ev("die", T0 + 1.5, exit_code=3))  # the event, in flight during the inspect
+    v = b.verdict(T0 + 2.1)
+    assert (v.reason, v.at, v.from_inspect) == ("web: exited (code 3)", T0 + 1.5, False)
