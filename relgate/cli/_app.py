@@ -9,6 +9,8 @@ import json
 import os
 import sys
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 
 from relgate.errors import ExitCode, RelgateError
@@ -80,6 +82,45 @@ class App:
             base_dir=config.base_dir if config is not None else None,
             environment=environment,
         )
+
+    def duration(self, flag: str, value: str | None, default: timedelta) -> timedelta:
+        """A duration flag such as ``--wait-lock 10m``; a bad value is a usage error naming it."""
+        from relgate.errors import UsageError
+        from relgate.fields import parse_duration
+
+        if value is None:
+            return default
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            raise UsageError(f"{flag} {value}: {exc}") from None
+
+    def environment_lock(
+        self,
+        config: RelgateConfig,
+        run: Run,
+        *,
+        environment: str,
+        version: str | None,
+        command: str,
+        wait: timedelta,
+    ) -> AbstractContextManager[object]:
+        """The environment's lock, so two deploys (or a deploy and a rollback) never race.
+
+        A no-op where locks are off (in Actions the workflow's concurrency group is the lock).
+        """
+        from relgate.lock import LockOwner, lock_enabled, lock_for
+
+        if not lock_enabled(config, self.env):
+            return nullcontext()
+        owner = LockOwner.me(
+            run_id=run.id,
+            environment=environment,
+            version=version or None,
+            command=command,
+            clock=run.clock,
+        )
+        return lock_for(config, environment).held(owner, wait=wait)
 
     # -- outputs -----------------------------------------------------------------------------
     def emit(self, result: Any) -> None:

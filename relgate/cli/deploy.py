@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from contextlib import AbstractContextManager, nullcontext
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from relgate.cli import command_parser
 from relgate.cli._app import App
-from relgate.errors import LockHeld, UsageError
+from relgate.errors import LockHeld
 
 if TYPE_CHECKING:
-    from relgate.config import RelgateConfig
-    from relgate.run import Run
+    pass
 
 EXAMPLES = """\
   relgate --env staging deploy --version v1.2.0
@@ -72,12 +69,14 @@ def handle(app: App, args: argparse.Namespace) -> int:
     config = app.config()
     environment, _ = config.environment(app.env_name)
     version = args.version or app.env.get("RELGATE_VERSION") or ""
-    wait = _wait(args.wait_lock, config.lock.wait)
+    wait = app.duration("--wait-lock", args.wait_lock, config.lock.wait)
     run = app.open_run(config, environment)
     # No run.stage() wrapper: deploy() writes results/deploy.json itself on every path (errors and
     # signals included), with the outcome a fallback result could not know.
     try:
-        with _locked(app, config, run, environment, version, wait):
+        with app.environment_lock(
+            config, run, environment=environment, version=version, command="deploy", wait=wait
+        ):
             result = deploy(
                 config, run, environment=environment, version=version,
                 rollback=not args.no_rollback,
@@ -87,29 +86,3 @@ def handle(app: App, args: argparse.Namespace) -> int:
         raise
     app.emit(result)
     return result.exit_code
-
-
-def _wait(flag: str | None, default: timedelta) -> timedelta:
-    from relgate.fields import parse_duration
-
-    if flag is None:
-        return default
-    try:
-        return parse_duration(flag)
-    except ValueError as exc:
-        raise UsageError(f"--wait-lock {flag}: {exc}") from None
-
-
-def _locked(  # noqa: PLR0917 - one call site
-    app: App, config: RelgateConfig, run: Run, environment: str, version: str, wait: timedelta
-) -> AbstractContextManager[object]:
-    """The environment lock, so two deploys (or a deploy and a rollback) never race."""
-    from relgate.lock import LockOwner, lock_enabled, lock_for
-
-    if not lock_enabled(config, app.env):
-        return nullcontext()
-    owner = LockOwner.me(
-        run_id=run.id, environment=environment, version=version or None, command="deploy",
-        clock=run.clock,
-    )  # fmt: skip
-    return lock_for(config, environment).held(owner, wait=wait)

@@ -45,7 +45,6 @@ def register(
 
 
 def handle(app: App, args: argparse.Namespace) -> int:
-    from relgate.fields import parse_duration
     from relgate.gate import gate
 
     version = args.version or app.env.get("RELGATE_VERSION")
@@ -53,10 +52,7 @@ def handle(app: App, args: argparse.Namespace) -> int:
         raise UsageError("gate needs --version VERSION (or RELGATE_VERSION in the environment)")
     config = app.config()
     environment, _ = config.environment(app.env_name)
-    try:
-        wait = parse_duration(args.wait_lock) if args.wait_lock else config.lock.wait
-    except ValueError as exc:
-        raise UsageError(f"--wait-lock {args.wait_lock}: {exc}") from None
+    wait = app.duration("--wait-lock", args.wait_lock, config.lock.wait)
     run = app.open_run(config, environment)
     result = gate(
         config,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from contextlib import AbstractContextManager, nullcontext
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,7 +10,7 @@ from relgate.cli import command_parser
 from relgate.cli._app import App
 
 if TYPE_CHECKING:
-    from relgate.config import RelgateConfig
+    pass
 
 EXAMPLES = """\
   relgate --env staging rollback --mode quick
@@ -73,8 +71,10 @@ def handle(app: App, args: argparse.Namespace) -> int:
     environment, _ = config.environment(app.env_name)
     run = app.open_run(config, environment)
     mode = args.mode or config.rollback.default_mode
-    wait = _wait(args.wait_lock, config.lock.wait)
-    with _locked(app, config, environment, run.id, args.to, wait):
+    wait = app.duration("--wait-lock", args.wait_lock, config.lock.wait)
+    with app.environment_lock(
+        config, run, environment=environment, version=args.to, command="rollback", wait=wait
+    ):
         result = rollback(
             config,
             run,
@@ -93,34 +93,3 @@ def handle(app: App, args: argparse.Namespace) -> int:
         app.reporter.error(result.summary, title="rollback")
     app.emit(result)
     return result.exit_code
-
-
-def _wait(flag: str | None, default: timedelta) -> timedelta:
-    from relgate.errors import UsageError
-    from relgate.fields import parse_duration
-
-    if flag is None:
-        return default
-    try:
-        return parse_duration(flag)
-    except ValueError as exc:
-        raise UsageError(f"--wait-lock {flag}: {exc}") from None
-
-
-def _locked(  # noqa: PLR0917 - one call site
-    app: App,
-    config: RelgateConfig,
-    environment: str,
-    run_id: str,
-    version: str | None,
-    wait: timedelta,
-) -> AbstractContextManager[object]:
-    """The environment lock, so a rollback never races a deploy (a no-op where locks are off)."""
-    from relgate.lock import LockOwner, lock_enabled, lock_for
-
-    if not lock_enabled(config, app.env):
-        return nullcontext()
-    owner = LockOwner.me(
-        run_id=run_id, environment=environment, version=version, command="rollback"
-    )
-    return lock_for(config, environment).held(owner, wait=wait)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from pydantic import ValidationError
 from relgate.config import RelgateConfig
 from relgate.deploy.models import LastGood
 from relgate.errors import BadInputError
+from relgate.fsutil import atomic_write
 
 __all__ = [
     "HISTORY_LIMIT",
@@ -79,28 +78,14 @@ def find_in_history(config: RelgateConfig, environment: str, version: str) -> La
 def write_last_good(config: RelgateConfig, record: LastGood) -> Path:
     path = last_good_path(config, record.environment)
     previous = read_last_good(config, record.environment)
-    _atomic_write(path, record.model_dump_json(indent=2) + "\n")
+    atomic_write(path, (record.model_dump_json(indent=2) + "\n").encode("utf-8"))
     history = [previous] if previous is not None else []
     history += read_history(config, record.environment)
     text = json.dumps(
         [r.model_dump(mode="json") for r in history[:HISTORY_LIMIT]], indent=2, sort_keys=True
     )
-    _atomic_write(_history_path(config, record.environment), text + "\n")
+    atomic_write(_history_path(config, record.environment), (text + "\n").encode("utf-8"))
     return path
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def text_hash(text: str) -> str:
