@@ -83,6 +83,20 @@ class App:
             environment=environment,
         )
 
+    def version(self, value: str | None) -> str | None:
+        """``--version``, else ``$RELGATE_VERSION`` (what the composite actions set)."""
+        return value or self.env.get("RELGATE_VERSION") or None
+
+    def required_version(self, value: str | None) -> str:
+        from relgate.errors import UsageError
+
+        version = self.version(value)
+        if not version:
+            raise UsageError(
+                "--version is required (e.g. --version v1.2.0, or RELGATE_VERSION in the environment)"
+            )
+        return version
+
     def duration(self, flag: str, value: str | None, default: timedelta) -> timedelta:
         """A duration flag such as ``--wait-lock 10m``; a bad value is a usage error naming it."""
         from relgate.errors import UsageError

@@ -6,7 +6,6 @@ import argparse
 
 from relgate.cli import command_parser
 from relgate.cli._app import App
-from relgate.errors import UsageError
 
 EXAMPLES = """\
   relgate --env staging gate --version v1.2.0
@@ -47,9 +46,7 @@ def register(
 def handle(app: App, args: argparse.Namespace) -> int:
     from relgate.gate import gate
 
-    version = args.version or app.env.get("RELGATE_VERSION")
-    if not version:
-        raise UsageError("gate needs --version VERSION (or RELGATE_VERSION in the environment)")
+    version = app.required_version(args.version)
     config = app.config()
     environment, _ = config.environment(app.env_name)
     wait = app.duration("--wait-lock", args.wait_lock, config.lock.wait)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from relgate.cli import command_parser
 from relgate.cli._app import App
-from relgate.errors import UsageError
 
 EXAMPLES = """\
   relgate notes --version v1.2.0 --output RELEASE_NOTES_v1.2.0.md
@@ -64,9 +63,7 @@ def handle(app: App, args: argparse.Namespace) -> int:
     from relgate.notes.stage import build_context, notes, run_results
 
     config = app.config()
-    version = args.version or app.env.get("RELGATE_VERSION")
-    if not version:
-        raise UsageError("--version is required (e.g. --version v1.2.0)")
+    version = app.required_version(args.version)
     if args.strict is not None:
         config.notes.strict = args.strict
     environment = config.environment(app.env_name)[0] if app.env_name else None

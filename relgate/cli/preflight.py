@@ -42,7 +42,7 @@ def handle(app: App, args: argparse.Namespace) -> int:
     config = app.config()
     environment, _ = config.environment(app.env_name)
     run = app.open_run(config, environment)
-    version = args.version or app.env.get("RELGATE_VERSION") or None
+    version = app.version(args.version)
     result = preflight(config, run, environment=environment, version=version)
     app.reporter.set_output("preflight", result.status.value)
     if result.passed:

@@ -44,9 +44,7 @@ def handle(app: App, args: argparse.Namespace) -> int:
     from relgate.release import release
 
     config = app.config()
-    version = args.version or app.env.get("RELGATE_VERSION")
-    if not version:
-        raise UsageError("--version is required (e.g. --version v1.2.0)")
+    version = app.required_version(args.version)
     if not args.bundle:
         raise UsageError("--bundle is required: the evidence bundle made by relgate archive")
     environment = config.environment(app.env_name)[0] if app.env_name else None
