@@ -41,3 +41,11 @@ def test_check_mode_detects_staleness(tmp_path: Path) -> None:
     doc = (PROJECT / "docs" / "actions.md").read_text(encoding="utf-8")
     stale = doc.replace("| `version` |", "| `versoin` |", 1)
     assert gen.updated(stale, gen.render()) != stale
+
+
+def test_readme_actions_summary_is_current() -> None:
+    gen = _generator()
+    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
+    assert gen.updated(readme, gen.render_summary()) == readme, (
+        "run: python scripts/gen_action_docs.py"
+    )
