@@ -189,9 +189,6 @@ class Run:
             result.finish(self.clock())
         return self.write_json(f"results/{result.stage}.json", result)
 
-    def has_result(self, stage: str) -> bool:
-        return self.path(f"results/{stage}.json").is_file()
-
     def read_result(self, stage: str, model: type[R] | None = None) -> R | StageResult | None:
         p = self.path(f"results/{stage}.json")
         if not p.is_file():

@@ -68,7 +68,7 @@ def handle(app: App, args: argparse.Namespace) -> int:
 
     config = app.config()
     environment, _ = config.environment(app.env_name)
-    version = args.version or app.env.get("RELGATE_VERSION") or ""
+    version = app.version(args.version) or ""
     wait = app.duration("--wait-lock", args.wait_lock, config.lock.wait)
     run = app.open_run(config, environment)
     # No run.stage() wrapper: deploy() writes results/deploy.json itself on every path (errors and
