@@ -3,19 +3,34 @@
 ``clean_environ`` strips the variables that change relgate's behaviour (GitHub Actions detection,
 run directories, colours) so a test run inside a CI job behaves like one on a laptop, "without having
 to mock os.environ" everywhere. Tests that want Actions behaviour pass an explicit ``env`` mapping.
+
+It also gives every test its own ``HOME`` and XDG directories *in the process environment*: relgate
+expands ``~`` (the default lock dir ``~/.local/state/relgate/locks``, the state dir) from the real
+``$HOME``, so a test that only put ``HOME`` in the env dict it passed to ``main()`` shared one lock
+file with every other relgate process on the machine — and went red whenever another suite (or
+another engineer's run) held it.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 _KEEP = {"RELGATE_STRICT_TESTS"}
 
+# git needs an identity once HOME no longer points at the user's ~/.gitconfig.
+_GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "relgate tests",
+    "GIT_AUTHOR_EMAIL": "tests@relgate.invalid",
+    "GIT_COMMITTER_NAME": "relgate tests",
+    "GIT_COMMITTER_EMAIL": "tests@relgate.invalid",
+}
+
 
 @pytest.fixture(autouse=True)
-def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     for name in list(os.environ):
         if name in _KEEP:
             continue
@@ -24,5 +39,22 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
             "ACT",
             "NO_COLOR",
             "FORCE_COLOR",
+            "DOCKER_HOST",
+            "DOCKER_CONTEXT",
         }:
             monkeypatch.delenv(name, raising=False)
+    home: Path = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    for var, sub in (
+        ("XDG_STATE_HOME", ".local/state"),
+        ("XDG_CONFIG_HOME", ".config"),
+        ("XDG_CACHE_HOME", ".cache"),
+        ("XDG_DATA_HOME", ".local/share"),
+    ):
+        (home / sub).mkdir(parents=True, exist_ok=True)
+        monkeypatch.setenv(var, str(home / sub))
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    for var, value in _GIT_IDENTITY.items():
+        monkeypatch.setenv(var, value)
+    # git must not read the machine's global config (HOME changed) nor a system one.
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
