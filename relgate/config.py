@@ -338,14 +338,17 @@ class RollbackConfig(Model):
 
 
 class LockConfig(Model):
-    dir: str = Field(
-        "~/.local/state/relgate/locks", description="Lock files, one per environment, on the host."
+    dir: str | None = Field(
+        None,
+        description="Lock files, one per project + environment + engine, on the host running "
+        "relgate (default: $XDG_STATE_HOME/relgate/locks, else ~/.local/state/relgate/locks). "
+        "Must not be world-writable.",
     )
     wait: Duration = Field(timedelta(0), description="Default --wait-lock.")
     mode: Literal["auto", "always", "never"] = Field(
         "auto",
-        description="auto: lock outside GitHub Actions only (there the concurrency group is the "
-        "lock); always; never.",
+        description="auto and always: lock everywhere, GitHub Actions included (a concurrency "
+        "group serialises one repository's runs, not an operator or another repository); never.",
     )
 
 

@@ -413,12 +413,13 @@ def _environment_lock(
     from relgate.lock import LockOwner, lock_enabled, lock_for
 
     if not lock_enabled(config, run.env):
-        result.lock = {"mode": "none", "why": f"lock.mode {config.lock.mode} (in Actions: the "
-                       "workflow's concurrency group is the lock)"}  # fmt: skip
+        result.lock = {"mode": "none", "why": "lock.mode never"}
         yield
         return
-    lock = lock_for(config, environment)
-    owner = LockOwner.me(run_id=run.id, environment=environment, version=version, clock=run.clock)
+    lock = lock_for(config, environment, run.env)
+    owner = LockOwner.me(
+        run_id=run.id, environment=environment, version=version, clock=run.clock, key=lock.key
+    )
 
     def waiting(holder: Any, left: float) -> None:
         who = holder.describe() if holder else "another run holds it"
@@ -427,6 +428,7 @@ def _environment_lock(
     with lock.held(owner, wait=wait, on_wait=waiting) as acquired:
         result.lock = {
             "path": str(lock.path),
+            "key": lock.key.describe(),
             "owner": owner.to_dict(),
             "waited_s": acquired.waited_s,
         }

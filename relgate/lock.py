@@ -1,4 +1,11 @@
-"""One lock per environment on the deploy host: the kernel's ``flock`` plus an owner record.
+"""One lock per project + environment + engine: the kernel's ``flock`` plus an owner record.
+
+What is locked is what can be changed: a compose project (or swarm stack, or process) in one
+environment on one Docker Engine (``DOCKER_HOST``, else the local socket). Two repositories with an
+environment called ``staging`` on one engine never block each other; an operator's ``relgate deploy``
+on the deploy host and a CI gate for the same project and engine always do — in GitHub Actions too,
+where the workflow's ``concurrency`` group serialises one repository's runs and nothing else. The
+file is ``<lock.dir>/<project>@<environment>@<engine>.lock``.
 
 Why ``flock``: the kernel releases it when the holder dies, however it dies (SIGKILL, OOM, power
 cut of a container), so the lock itself never goes stale. What *can* go stale is the owner record
@@ -11,8 +18,11 @@ got to clear it. So:
   descriptor, a process on a shared filesystem): waiting or ``relgate lock release --force`` is the
   answer, never deleting the file (a deleted lock file lets two runs "hold" two different files).
 
-The descriptor is opened close-on-exec, so services started by a deploy do not inherit the lock.
-In GitHub Actions the workflow's ``concurrency`` group is the lock (``lock.mode: auto``).
+The descriptor is opened close-on-exec, so services started by a deploy do not inherit the lock,
+and with ``O_NOFOLLOW`` relative to the lock directory's descriptor: a lock file replaced by a
+symlink is refused, never followed (a gate must not truncate the file it points to). The directory
+must not be world-writable (anyone could plant such a link, or delete a lock file so that two runs
+each "hold" a different one); it is created ``0700`` when missing.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ import json
 import os
 import signal
 import socket
+import stat
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
@@ -39,11 +50,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EnvironmentLock",
+    "LockKey",
     "LockOwner",
     "LockStatus",
     "Recovery",
+    "lock_dir",
     "lock_enabled",
     "lock_for",
+    "lock_key",
     "pid_alive",
     "recover_all",
 ]
@@ -67,6 +81,35 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class LockKey:
+    """What one lock serialises: a project's environment on one engine.
+
+    ``engine`` is the ``DOCKER_HOST`` (or ``process@<host>`` for the process driver); ``engine_id``
+    is its file-name form: ``local`` for the default socket, else a readable slug plus a hash of
+    the exact value, so two hosts that slug alike never share a lock.
+    """
+
+    project: str
+    environment: str
+    engine: str
+    engine_id: str
+
+    @property
+    def stem(self) -> str:
+        return f"{self.project}@{self.environment}@{self.engine_id}"
+
+    def describe(self) -> str:
+        return f"{self.project}/{self.environment} on {self.engine}"
+
+    @classmethod
+    def from_stem(cls, stem: str) -> LockKey | None:
+        parts = stem.split("@")
+        if len(parts) != 3 or not all(parts):
+            return None
+        return cls(parts[0], parts[1], parts[2], parts[2])
+
+
 @dataclass
 class LockOwner:
     """Who holds (or last held) the lock."""
@@ -79,6 +122,8 @@ class LockOwner:
     environment: str
     version: str | None = None
     command: str = "gate"
+    project: str | None = None
+    engine: str | None = None
 
     @classmethod
     def me(
@@ -89,6 +134,7 @@ class LockOwner:
         version: str | None = None,
         command: str = "gate",
         clock: Clock = _now,
+        key: LockKey | None = None,
     ) -> LockOwner:
         try:
             user = getpass.getuser()
@@ -103,6 +149,8 @@ class LockOwner:
             environment,
             version,
             command,
+            key.project if key else None,
+            key.engine if key else None,
         )
 
     @classmethod
@@ -128,8 +176,9 @@ class LockOwner:
 
     def describe(self) -> str:
         where = "" if self.on_this_host() else f" on {self.host}"
+        what = f"{self.project}/{self.environment}" if self.project else self.environment
         return (
-            f"another relgate {self.command} for {self.environment} is running since "
+            f"another relgate {self.command} for {what} is running since "
             f"{self.since()} (pid {self.pid}{where}, run {self.run_id}, user {self.user})"
         )
 
@@ -196,28 +245,46 @@ class Recovery:
     previous: LockOwner | None = None
     reason: str | None = None
     holders: list[int] = field(default_factory=list)
+    project: str = ""
+    engine: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def lock_enabled(config: RelgateConfig, env: Mapping[str, str]) -> bool:
-    mode = config.lock.mode
-    return mode == "always" or (mode == "auto" and env.get("GITHUB_ACTIONS") != "true")
+    """``never`` turns locks off; ``auto`` and ``always`` lock everywhere, GitHub Actions included:
+    a workflow's concurrency group serialises one repository's runs, not an operator on the deploy
+    host nor another repository deploying to the same engine."""
+    return config.lock.mode != "never"
 
 
-def lock_for(config: RelgateConfig, environment: str) -> EnvironmentLock:
-    return EnvironmentLock(config.resolve_path(config.lock.dir), environment)
+def lock_key(config: RelgateConfig, environment: str, env: Mapping[str, str]) -> LockKey:
+    from relgate.places import engine_of, stack_engine, stack_project
+
+    engine = stack_engine(config, environment, env)
+    return LockKey(stack_project(config, environment), environment, engine, engine_of(engine))
+
+
+def lock_dir(config: RelgateConfig) -> Path:
+    from relgate.places import state_home
+
+    return config.resolve_path(config.lock.dir) if config.lock.dir else state_home() / "locks"
+
+
+def lock_for(config: RelgateConfig, environment: str, env: Mapping[str, str]) -> EnvironmentLock:
+    return EnvironmentLock(lock_dir(config), lock_key(config, environment, env))
 
 
 class EnvironmentLock:
-    """The lock file ``<dir>/<environment>.lock`` and its audit log ``<environment>.lock.log``."""
+    """The lock file ``<dir>/<key>.lock`` and its audit log ``<key>.lock.log``."""
 
-    def __init__(self, directory: Path, environment: str) -> None:
+    def __init__(self, directory: Path, key: LockKey) -> None:
         self.directory = directory
-        self.environment = environment
-        self.path = directory / f"{environment}.lock"
-        self.audit_path = directory / f"{environment}.lock.log"
+        self.key = key
+        self.environment = key.environment
+        self.path = directory / f"{key.stem}.lock"
+        self.audit_path = directory / f"{key.stem}.lock.log"
         self._fd: int | None = None
 
     # -- holding ----------------------------------------------------------------------------
@@ -289,7 +356,7 @@ class EnvironmentLock:
 
     # -- operators ------------------------------------------------------------------------
     def status(self) -> LockStatus:
-        if not self.path.exists():
+        if not os.path.lexists(self.path):
             return LockStatus(str(self.path), False, None, None)
         fd = self._open()
         try:
@@ -317,6 +384,9 @@ class EnvironmentLock:
 
         A kernel lock cannot be taken from a live process; ``--force`` therefore sends SIGTERM to
         the holder, which (being relgate) still archives its evidence and then releases the lock.
+        Only ever the relgate run recorded as the owner of *this* lock, and only when the kernel
+        confirms that process holds this very file: never another project's process, never a
+        program that merely inherited a descriptor (see :meth:`_forceable_owner`).
         """
         status = self.status()
         if not status.held:
@@ -326,20 +396,46 @@ class EnvironmentLock:
             return f"cleared the stale record of run {status.owner.run_id} (pid {status.owner.pid})"
         if not force:
             raise LockHeld(f"refusing: {status.describe()}; add --force to stop the holder")
-        pids = sorted({*status.holders, *([status.owner.pid] if status.owner else [])})
-        pids = [p for p in pids if p != os.getpid() and pid_alive(p)]
-        if not pids:
-            raise CannotRun(f"{self.path} is locked but no holder process could be found")
-        self._audit("forced-release", None, previous=status.owner, by=by, signalled=pids)
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
+        pid = self._forceable_owner(status)
+        self._audit("forced-release", None, previous=status.owner, by=by, signalled=[pid])
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        pids = [pid]
         deadline = clock() + timeout
         while self.status().held:
             if clock() >= deadline:
                 raise CannotRun(f"sent SIGTERM to pid {pids}, but the lock is still held")
             sleep(POLL_S)
         return f"stopped pid {', '.join(map(str, pids))} (SIGTERM); the lock is free"
+
+    def _forceable_owner(self, status: LockStatus) -> int:
+        """The pid ``--force`` may signal, or CannotRun saying why none may be."""
+        owner = status.owner
+        if owner is None:
+            raise CannotRun(
+                f"{self.path} is locked but has no owner record; nothing was signalled "
+                "(relgate lock status shows the holder)"
+            )
+        mismatch = (owner.project is not None and owner.project != self.key.project) or (
+            owner.environment != self.key.environment
+        )
+        if mismatch:
+            raise CannotRun(
+                f"{self.path}: the record names {owner.project}/{owner.environment}, not "
+                f"{self.key.describe()}; nothing was signalled"
+            )
+        if not owner.on_this_host() or owner.pid == os.getpid() or not pid_alive(owner.pid):
+            raise CannotRun(
+                f"{self.path} is locked but its recorded owner (pid {owner.pid} on {owner.host}) "
+                "is not a live process on this host; nothing was signalled"
+            )
+        if status.holders and owner.pid not in status.holders:
+            raise CannotRun(
+                f"{self.path}: the kernel lock is held by pid "
+                f"{', '.join(map(str, status.holders))}, not by the recorded owner pid "
+                f"{owner.pid}; nothing was signalled (stop the holder yourself if it is stuck)"
+            )
+        return owner.pid
 
     def recover(
         self, *, by: str, stale_after: timedelta | None = None, clock: Clock = _now
@@ -350,9 +446,9 @@ class EnvironmentLock:
         the lock meanwhile cannot have its fresh record cleared; a lock held by a live process is
         never touched, however stale its record looks.
         """
-        if not self.path.exists():
+        if not os.path.lexists(self.path):
             return self._found("free", "free (no lock file)")
-        fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
+        fd = self._open(create=False)
         try:
             if not _try_flock(fd):
                 return self._held(fd, stale_after, clock)
@@ -416,7 +512,15 @@ class EnvironmentLock:
         holders: list[int] | None = None,
     ) -> Recovery:
         return Recovery(
-            self.environment, str(self.path), outcome, detail, previous, reason, holders or []
+            self.environment,
+            str(self.path),
+            outcome,
+            detail,
+            previous,
+            reason,
+            holders or [],
+            self.key.project,
+            self.key.engine,
         )
 
     def _clear_stale(self, by: str, previous: LockOwner) -> None:
@@ -430,9 +534,29 @@ class EnvironmentLock:
             os.close(fd)
 
     # -- files ----------------------------------------------------------------------------
-    def _open(self) -> int:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    def _open(self, *, create: bool = True) -> int:
+        """The lock file, opened relative to the checked directory, never through a symlink."""
+        dir_fd = _owned_dir(self.directory)
+        flags = os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW | (os.O_CREAT if create else 0)
+        try:
+            fd = os.open(self.path.name, flags, 0o660, dir_fd=dir_fd)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise CannotRun(
+                    f"{self.path} is a symbolic link: refusing to follow it (a lock file is a "
+                    "plain file relgate creates); remove the link and run again"
+                ) from None
+            raise
+        finally:
+            os.close(dir_fd)
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+            os.close(fd)
+            raise CannotRun(
+                f"{self.path} is not a plain file with a single link: refusing to use it as a "
+                "lock; remove it and run again"
+            )
+        return fd
 
     def _audit(
         self,
@@ -450,7 +574,13 @@ class EnvironmentLock:
             "previous": previous.to_dict() if previous else None,
             **extra,
         }
-        with open(self.audit_path, "a", encoding="utf-8") as fh:
+        dir_fd = _owned_dir(self.directory)
+        try:
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+            fd = os.open(self.audit_path.name, flags, 0o660, dir_fd=dir_fd)
+        finally:
+            os.close(dir_fd)
+        with os.fdopen(fd, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(entry, sort_keys=True) + "\n")
 
 
@@ -458,19 +588,40 @@ def recover_all(
     directory: Path,
     *,
     by: str,
-    environment: str | None = None,
+    key: LockKey | None = None,
     stale_after: timedelta | None = None,
     clock: Clock = _now,
 ) -> list[Recovery]:
-    """:meth:`EnvironmentLock.recover` for every ``*.lock`` in ``directory`` (or one environment)."""
-    if environment is not None:
-        names = [environment]
+    """:meth:`EnvironmentLock.recover` for every ``*.lock`` in ``directory`` (or the one of ``key``).
+
+    Files whose name is not ``<project>@<environment>@<engine>.lock`` are not relgate's: skipped.
+    """
+    if key is not None:
+        keys = [key]
     else:
-        names = sorted(p.stem for p in directory.glob("*.lock") if p.is_file())
+        found = (LockKey.from_stem(p.stem) for p in directory.glob("*.lock") if p.is_file())
+        keys = sorted((k for k in found if k is not None), key=lambda k: k.stem)
     return [
-        EnvironmentLock(directory, name).recover(by=by, stale_after=stale_after, clock=clock)
-        for name in names
+        EnvironmentLock(directory, k).recover(by=by, stale_after=stale_after, clock=clock)
+        for k in keys
     ]
+
+
+def _owned_dir(directory: Path) -> int:
+    """A descriptor of the lock directory, created ``0700`` if missing; refuse one anybody can
+    write to (world-writable): there, anyone could swap a lock file for a link or delete it."""
+    if not directory.exists():
+        directory.mkdir(parents=True, mode=0o700, exist_ok=True)
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    st = os.fstat(fd)
+    if st.st_mode & stat.S_IWOTH:
+        os.close(fd)
+        raise CannotRun(
+            f"lock directory {directory} is world-writable (mode {stat.S_IMODE(st.st_mode):o}): "
+            "anyone could replace a lock file there; use a directory only relgate's users can "
+            f"write (chmod o-w {directory}, or lock.dir elsewhere)"
+        )
+    return fd
 
 
 def _kept(owner: LockOwner | None, stale_after: timedelta | None) -> str:

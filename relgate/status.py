@@ -11,6 +11,7 @@ only: nothing decides anything from it (evidence is chosen explicitly, by bundle
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -147,7 +148,7 @@ def _short(image_id: str | None) -> str:
 def _lock(config: RelgateConfig, name: str, st: EnvironmentStatus) -> None:
     from relgate.lock import lock_for
 
-    lock = lock_for(config, name).status()
+    lock = lock_for(config, name, os.environ).status()
     st.lock, st.lock_held = lock.describe(), lock.held
 
 

@@ -119,22 +119,23 @@ class App:
         command: str,
         wait: timedelta,
     ) -> AbstractContextManager[object]:
-        """The environment's lock, so two deploys (or a deploy and a rollback) never race.
-
-        A no-op where locks are off (in Actions the workflow's concurrency group is the lock).
+        """The lock of this project's environment on its engine, so two deploys (or a deploy and a
+        rollback) never race — in GitHub Actions too. A no-op only with ``lock.mode: never``.
         """
         from relgate.lock import LockOwner, lock_enabled, lock_for
 
         if not lock_enabled(config, self.env):
             return nullcontext()
+        lock = lock_for(config, environment, self.env)
         owner = LockOwner.me(
             run_id=run.id,
             environment=environment,
             version=version or None,
             command=command,
             clock=run.clock,
+            key=lock.key,
         )
-        return lock_for(config, environment).held(owner, wait=wait)
+        return lock.held(owner, wait=wait)
 
     # -- outputs -----------------------------------------------------------------------------
     def emit(self, result: Any) -> None:

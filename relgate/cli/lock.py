@@ -23,7 +23,11 @@ def register(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
     parser = command_parser(
-        sub, common, "lock", "show or release the environment lock (deploy host)", EXAMPLES
+        sub,
+        common,
+        "lock",
+        "show or release the lock of this project's environment on its engine",
+        EXAMPLES,
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     status = actions.add_parser("status", parents=[common], help="who holds the lock, since when")
@@ -58,11 +62,14 @@ def handle_status(app: App, args: argparse.Namespace) -> int:
 
     config = app.config()
     environment, _ = config.environment(app.env_name)
-    status = lock_for(config, environment).status()
-    app.reporter.line(f"{environment} lock ({status.path}): {status.describe()}")
+    lock = lock_for(config, environment, app.env)
+    status = lock.status()
+    app.reporter.line(f"{lock.key.describe()} lock ({status.path}): {status.describe()}")
     app.emit(
         {
             "environment": environment,
+            "project": lock.key.project,
+            "engine": lock.key.engine,
             "path": status.path,
             "held": status.held,
             "owner": status.owner.to_dict() if status.owner else None,
@@ -80,8 +87,9 @@ def handle_release(app: App, args: argparse.Namespace) -> int:
     config = app.config()
     environment, _ = config.environment(app.env_name)
     by = _operator()
-    message = lock_for(config, environment).release_by_operator(by=by, force=args.force)
-    app.reporter.ok(f"{environment} lock: {message}")
+    lock = lock_for(config, environment, app.env)
+    message = lock.release_by_operator(by=by, force=args.force)
+    app.reporter.ok(f"{lock.key.describe()} lock: {message}")
     app.emit({"environment": environment, "message": message, "by": by})
     return 0
 
@@ -91,20 +99,24 @@ def handle_recover(app: App, args: argparse.Namespace) -> int:
     from relgate.errors import UsageError
     from relgate.fields import parse_duration
     from relgate.gha import Summary
-    from relgate.lock import recover_all
+    from relgate.lock import lock_dir, lock_key, recover_all
 
     try:
         stale_after = parse_duration(args.stale_after) if args.stale_after else None
     except ValueError as exc:
         raise UsageError(f"--stale-after {args.stale_after}: {exc}") from None
     config = app.config()
-    environment = config.environment(app.env_name)[0] if app.env_name else None
-    directory = config.resolve_path(config.lock.dir)
+    key = lock_key(config, config.environment(app.env_name)[0], app.env) if app.env_name else None
+    directory = lock_dir(config)
     by = _operator()
-    found = recover_all(directory, by=by, environment=environment, stale_after=stale_after)
+    found = recover_all(directory, by=by, key=key, stale_after=stale_after)
     if found:
-        rows = [(r.environment, r.outcome.replace("_", " "), r.detail) for r in found]
-        app.reporter.line(Summary().table(["environment", "lock", "detail"], rows).text().rstrip())
+        rows = [
+            (f"{r.project}/{r.environment}", r.engine, r.outcome.replace("_", " "), r.detail)
+            for r in found
+        ]
+        table = Summary().table(["environment", "engine", "lock", "detail"], rows)
+        app.reporter.line(table.text().rstrip())
     else:
         app.reporter.line(f"no lock files in {directory}; nothing to recover")
     blocked = [r for r in found if r.outcome == "blocked"]

@@ -110,8 +110,9 @@ def test_lock_held_is_lock_busy_exit_3(process_stack: ProcessStack) -> None:
 
     process_stack.extra = {"lock": {"dir": str(process_stack.dir / "locks"), "mode": "always"}}
     config = process_stack.config()
-    owner = LockOwner.me(run_id="other-run", environment="staging", command="gate")
-    with lock_for(config, "staging").held(owner):
+    lock = lock_for(config, "staging", {})
+    owner = LockOwner.me(run_id="other-run", environment="staging", command="gate", key=lock.key)
+    with lock.held(owner):
         proc = _relgate(process_stack, "--json", "deploy", "--version", "v1")
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 3, out + err

@@ -19,7 +19,7 @@ from relgate.evidence.archive import archive
 from relgate.evidence.bundle import verify_bundle
 from relgate.gate import GateResult, StageFn, gate
 from relgate.gha import Reporter
-from relgate.lock import EnvironmentLock, LockOwner
+from relgate.lock import LockOwner, lock_for
 from relgate.results import StageResult, Status
 from relgate.run import Run
 
@@ -162,7 +162,7 @@ def test_an_interruption_archives_then_stops(tmp_path: Path) -> None:
     assert (result.status, result.exit_code) == (Status.INTERRUPTED, 3)
     assert result.verdict.startswith("GATE INTERRUPTED during smoke")
     assert verify_bundle(Path(result.bundle_path or "")).verdicts["smoke"] == "interrupted"
-    assert not EnvironmentLock(tmp_path / "locks", "staging").status().held
+    assert not lock_for(_config(tmp_path), "staging", {}).status().held
 
 
 def test_a_secret_in_the_evidence_fails_the_gate_at_archive(tmp_path: Path) -> None:
@@ -190,11 +190,13 @@ def test_optional_stages_left_out_are_recorded_as_skipped(tmp_path: Path) -> Non
 
 def test_a_held_lock_stops_the_gate_before_anything_runs(tmp_path: Path) -> None:
     calls: Calls = []
+    _config(tmp_path)
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys,time; from pathlib import Path; from relgate.lock import EnvironmentLock, LockOwner;"
-         "EnvironmentLock(Path(sys.argv[1]),'staging').acquire(LockOwner.me(run_id='other',environment='staging'));"
-         "print('locked',flush=True); time.sleep(30)", str(tmp_path / "locks")],
+         "import sys,time; from relgate.config import load_config; from relgate.lock import LockOwner, lock_for;"
+         "lock = lock_for(load_config(sys.argv[1], env={}), 'staging', {});"
+         "lock.acquire(LockOwner.me(run_id='other',environment='staging',key=lock.key));"
+         "print('locked',flush=True); time.sleep(30)", str(tmp_path / "relgate.yml")],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -213,7 +215,8 @@ def test_a_stale_record_is_taken_over_and_recorded_in_the_evidence(tmp_path: Pat
     stale = LockOwner.me(run_id="crashed-run", environment="staging")
     stale.pid = dead.pid
     (tmp_path / "locks").mkdir()
-    (tmp_path / "locks" / "staging.lock").write_text(json.dumps(stale.to_dict()))
+    lock = lock_for(_config(tmp_path), "staging", {})
+    lock.path.write_text(json.dumps(stale.to_dict()))
     calls: Calls = []
     result, _, out = _run_gate(tmp_path, _all(calls))
     assert result.exit_code == 0
@@ -223,7 +226,8 @@ def test_a_stale_record_is_taken_over_and_recorded_in_the_evidence(tmp_path: Pat
     assert "took over the staging lock" in out
 
 
-def test_in_actions_the_concurrency_group_is_the_lock(tmp_path: Path) -> None:
+def test_in_actions_the_lock_is_taken_too(tmp_path: Path) -> None:
+    """A concurrency group serialises one repository's runs, not an operator on the deploy host."""
     calls: Calls = []
     config = _config(tmp_path)
     config.lock.mode = "auto"
@@ -238,8 +242,11 @@ def test_in_actions_the_concurrency_group_is_the_lock(tmp_path: Path) -> None:
     result = gate(
         config, run, environment="staging", version="v1", wait_lock=timedelta(0), stages=_all(calls)
     )
-    assert result.lock is not None and result.lock["mode"] == "none"
-    assert not (tmp_path / "locks").exists()
+    assert result.lock is not None and result.lock["key"] == (
+        "shop/staging on unix:///var/run/docker.sock"
+    )
+    assert result.lock["path"] == str(tmp_path / "locks" / "shop@staging@local.lock")
+    assert not lock_for(config, "staging", env).status().held
     assert "verdict<<ghadelimiter_" in (tmp_path / "out.txt").read_text()
 
 

@@ -11,8 +11,9 @@ import time
 
 import pytest
 
+from relgate.config import load_config
 from relgate.evidence.bundle import verify_bundle
-from relgate.lock import EnvironmentLock
+from relgate.lock import EnvironmentLock, lock_for
 from tests.gate.conftest import Project, start_gate
 
 pytestmark = pytest.mark.slow
@@ -45,20 +46,24 @@ def test_sigterm_still_archives_and_releases_the_lock(
         assert report.verdicts["smoke"] == "skipped"
     assert report.verdicts["preflight"] == "passed"
 
-    status = EnvironmentLock(proj.locks, "staging").status()
+    status = _lock(proj).status()
     assert not status.held and status.owner is None, status.describe()
+
+
+def _lock(proj: Project) -> EnvironmentLock:
+    return lock_for(load_config(proj.config, env={}), "staging", {})
 
 
 def test_two_gates_on_one_environment(project) -> None:  # type: ignore[no-untyped-def]
     proj: Project = project(slow_seconds=8)  # the first gate holds the lock ~9 s
     first = start_gate(proj, "--version", "v1.0.0")
     first.wait_for("▶ deploy")
-    record = json.loads((proj.locks / "staging.lock").read_text())
+    record = json.loads(_lock(proj).path.read_text())
 
     second = start_gate(proj, "--version", "v1.0.1")
     assert second.finish(timeout=20) == 3
     pattern = (
-        rf"another relgate gate for staging is running since \d\d:\d\d:\d\d UTC "
+        rf"another relgate gate for gatetest/staging is running since \d\d:\d\d:\d\d UTC "
         rf"\(pid {first.proc.pid}, run {re.escape(record['run_id'])}, user \S+\)"
     )
     assert re.search(pattern, second.output), second.output

@@ -15,8 +15,13 @@ from pathlib import Path
 import pytest
 
 from relgate.cli import main
-from relgate.errors import LockHeld
-from relgate.lock import EnvironmentLock, LockOwner
+from relgate.errors import CannotRun, LockHeld
+from relgate.lock import EnvironmentLock, LockKey, LockOwner
+from relgate.places import LOCAL_ENGINE
+
+
+def _key(environment: str = "staging", project: str = "p") -> LockKey:
+    return LockKey(project, environment, LOCAL_ENGINE, "local")
 
 
 def _owner(run_id: str = "r1", pid: int | None = None) -> LockOwner:
@@ -36,10 +41,11 @@ HOLDER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from relgate.lock import EnvironmentLock, LockOwner
+    from relgate.lock import EnvironmentLock, LockKey, LockOwner
     env = sys.argv[3] if len(sys.argv) > 3 else "staging"
-    lock = EnvironmentLock(Path(sys.argv[1]), env)
-    lock.acquire(LockOwner.me(run_id="holder-run", environment=env))
+    key = LockKey("p", env, "unix:///var/run/docker.sock", "local")
+    lock = EnvironmentLock(Path(sys.argv[1]), key)
+    lock.acquire(LockOwner.me(run_id="holder-run", environment=env, key=key))
     print("locked", flush=True)
     try:
         time.sleep(float(sys.argv[2]))
@@ -60,7 +66,7 @@ def _holder(directory: Path, seconds: float, environment: str = "staging") -> su
 
 
 def test_acquire_writes_the_record_and_release_clears_it(tmp_path: Path) -> None:
-    lock = EnvironmentLock(tmp_path, "staging")
+    lock = EnvironmentLock(tmp_path, _key())
     acquired = lock.acquire(_owner())
     assert acquired.took_over is None
     record = json.loads(lock.path.read_text())
@@ -79,10 +85,12 @@ def test_held_by_another_process_names_it(tmp_path: Path) -> None:
     holder = _holder(tmp_path, 30)
     try:
         with pytest.raises(LockHeld) as caught:
-            EnvironmentLock(tmp_path, "staging").acquire(_owner())
+            EnvironmentLock(tmp_path, _key()).acquire(_owner())
         assert f"(pid {holder.pid}, run holder-run" in caught.value.message
-        assert caught.value.message.startswith("another relgate gate for staging is running since ")
-        status = EnvironmentLock(tmp_path, "staging").status()
+        assert caught.value.message.startswith(
+            "another relgate gate for p/staging is running since "
+        )
+        status = EnvironmentLock(tmp_path, _key()).status()
         assert status.held and status.owner_alive is True
         assert status.holders in ([], [holder.pid])  # /proc/locks, where the kernel shows it
     finally:
@@ -93,7 +101,7 @@ def test_held_by_another_process_names_it(tmp_path: Path) -> None:
 def test_wait_lock_waits_with_progress(tmp_path: Path) -> None:
     holder = _holder(tmp_path, 1.0)
     seen: list[float] = []
-    acquired = EnvironmentLock(tmp_path, "staging").acquire(
+    acquired = EnvironmentLock(tmp_path, _key()).acquire(
         _owner(), wait=timedelta(seconds=30), on_wait=lambda owner, left: seen.append(left)
     )
     holder.wait()
@@ -106,7 +114,7 @@ def test_the_kernel_frees_the_lock_of_a_killed_holder_and_the_record_is_taken_ov
     holder = _holder(tmp_path, 30)
     holder.kill()  # SIGKILL: no chance to clear its record
     holder.wait()
-    lock = EnvironmentLock(tmp_path, "staging")
+    lock = EnvironmentLock(tmp_path, _key())
     assert "stale record left by run holder-run" in lock.status().describe()
     acquired = lock.acquire(_owner("next"))
     assert acquired.took_over is not None and acquired.took_over.pid == holder.pid
@@ -116,7 +124,7 @@ def test_the_kernel_frees_the_lock_of_a_killed_holder_and_the_record_is_taken_ov
 
 
 def test_a_record_with_a_dead_pid_is_recovered(tmp_path: Path) -> None:
-    lock = EnvironmentLock(tmp_path, "staging")
+    lock = EnvironmentLock(tmp_path, _key())
     tmp_path.mkdir(exist_ok=True)
     lock.path.write_text(json.dumps(_owner("crashed", pid=_dead_pid()).to_dict()))
     acquired = lock.acquire(_owner("new"))
@@ -158,7 +166,7 @@ def test_cli_status_and_release(tmp_path: Path) -> None:
         holder.wait(10)
     finally:
         holder.kill()
-    audit = [json.loads(x) for x in (locks / "staging.lock.log").read_text().splitlines()]
+    audit = [json.loads(x) for x in (locks / "p@staging@local.lock.log").read_text().splitlines()]
     assert audit[-1]["action"] == "forced-release" and "(pid " in audit[-1]["by"]
     assert audit[-1]["previous"]["run_id"] == "holder-run"
 
@@ -166,19 +174,21 @@ def test_cli_status_and_release(tmp_path: Path) -> None:
 def test_cli_release_clears_a_stale_record(tmp_path: Path) -> None:
     locks = tmp_path / "locks"
     locks.mkdir()
-    (locks / "staging.lock").write_text(json.dumps(_owner("gone", pid=_dead_pid()).to_dict()))
+    (locks / "p@staging@local.lock").write_text(
+        json.dumps(_owner("gone", pid=_dead_pid()).to_dict())
+    )
     code, out = _cli(tmp_path, "lock", "status")
     assert "stale record left by run gone" in out
     code, out = _cli(tmp_path, "lock", "release")
     assert code == 0 and "cleared the stale record of run gone" in out
-    assert (locks / "staging.lock").read_text() == ""
-    assert json.loads((locks / "staging.lock.log").read_text().splitlines()[-1])["action"] == (
-        "cleared-stale"
-    )
+    assert (locks / "p@staging@local.lock").read_text() == ""
+    assert json.loads((locks / "p@staging@local.lock.log").read_text().splitlines()[-1])[
+        "action"
+    ] == ("cleared-stale")
 
 
 def test_a_started_service_does_not_inherit_the_lock(tmp_path: Path) -> None:
-    lock = EnvironmentLock(tmp_path, "staging")
+    lock = EnvironmentLock(tmp_path, _key())
     lock.acquire(_owner())
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
@@ -194,11 +204,11 @@ def test_a_started_service_does_not_inherit_the_lock(tmp_path: Path) -> None:
 def _write_record(locks: Path, environment: str, owner: LockOwner) -> None:
     locks.mkdir(parents=True, exist_ok=True)
     owner.environment = environment
-    (locks / f"{environment}.lock").write_text(json.dumps(owner.to_dict()))
+    (locks / f"p@{environment}@local.lock").write_text(json.dumps(owner.to_dict()))
 
 
 def _audit(locks: Path, environment: str) -> list[dict[str, object]]:
-    path = locks / f"{environment}.lock.log"
+    path = locks / f"p@{environment}@local.lock.log"
     return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
 
 
@@ -218,9 +228,9 @@ def test_recover_clears_dead_owners_and_leaves_a_live_holder_alone(tmp_path: Pat
         ("production", "held"),
         ("staging", "recovered"),
     ]
-    assert "holder-run" in (locks / "production.lock").read_text()
+    assert "holder-run" in (locks / "p@production@local.lock").read_text()
     assert _audit(locks, "production") == []
-    assert (locks / "staging.lock").read_text() == ""
+    assert (locks / "p@staging@local.lock").read_text() == ""
     entry = _audit(locks, "staging")[-1]
     previous = entry["previous"]
     assert entry["action"] == "recovered" and isinstance(previous, dict)
@@ -245,7 +255,7 @@ def test_recover_by_age_when_the_owner_is_alive(
     code, out, _ = _run(tmp_path, *argv)
     doc = json.loads(out)
     assert code == 0 and doc["locks"][0]["outcome"] == expected, out
-    cleared = (locks / "staging.lock").read_text() == ""
+    cleared = (locks / "p@staging@local.lock").read_text() == ""
     assert cleared is (expected == "recovered")
     assert bool(_audit(locks, "staging")) is (expected == "recovered")
 
@@ -254,7 +264,7 @@ def test_recover_never_touches_a_lock_held_by_a_live_process(tmp_path: Path) -> 
     locks = tmp_path / "locks"
     holder = _holder(locks, 30)
     try:
-        before = (locks / "staging.lock").read_text()
+        before = (locks / "p@staging@local.lock").read_text()
         # not stale: held, exit 0
         code, out = _cli(tmp_path, "lock", "recover", "--stale-after", "1h")
         assert code == 0 and "held, not stale" in out, out
@@ -262,7 +272,7 @@ def test_recover_never_touches_a_lock_held_by_a_live_process(tmp_path: Path) -> 
         code, out = _cli(tmp_path, "--env", "staging", "lock", "recover", "--stale-after", "0s")
         assert code == 3 and "held, not stale" in out and "release --force" in out, out
         assert holder.poll() is None
-        assert (locks / "staging.lock").read_text() == before
+        assert (locks / "p@staging@local.lock").read_text() == before
         assert _audit(locks, "staging") == []
     finally:
         holder.kill()
@@ -274,3 +284,166 @@ def test_recover_with_nothing_to_do(tmp_path: Path) -> None:
     assert code == 0 and "nothing to recover" in out
     code, out = _cli(tmp_path, "lock", "recover", "--stale-after", "soon")
     assert code == 2 and "--stale-after soon" in out
+
+
+# -- what a lock locks (issue 13) ---------------------------------------------------------------
+def _config_for(tmp_path: Path, project: str, *, mode: str = "auto") -> Path:
+    folder = tmp_path / project
+    folder.mkdir(exist_ok=True)
+    config = folder / "relgate.yml"
+    config.write_text(
+        f"project: {{name: {project}}}\n"
+        "environments: {staging: {base_url: 'https://s.example.com'}}\n"
+        f"lock: {{dir: {tmp_path / 'locks'}, mode: {mode}}}\n"
+    )
+    return config
+
+
+@pytest.mark.parametrize(
+    ("other_project", "other_host", "blocks"),
+    [
+        pytest.param("shop", None, True, id="same-project-same-engine"),
+        pytest.param("blog", None, False, id="other-project-same-engine"),
+        pytest.param("shop", "tcp://10.0.0.7:2376", False, id="same-project-other-engine"),
+    ],
+)
+def test_the_lock_is_keyed_by_project_environment_and_engine(
+    tmp_path: Path, other_project: str, other_host: str | None, blocks: bool
+) -> None:
+    from relgate.config import load_config
+    from relgate.lock import lock_for
+
+    mine = lock_for(load_config(_config_for(tmp_path, "shop"), env={}), "staging", {})
+    env = {"DOCKER_HOST": other_host} if other_host else {}
+    theirs = lock_for(load_config(_config_for(tmp_path, other_project), env={}), "staging", env)
+    mine.acquire(_owner("mine"))
+    try:
+        if blocks:
+            with pytest.raises(LockHeld):
+                theirs.acquire(_owner("theirs"))
+        else:
+            theirs.acquire(_owner("theirs"))
+            theirs.release()
+    finally:
+        mine.release()
+    assert (mine.path == theirs.path) is blocks
+
+
+def test_an_operator_deploy_during_a_ci_gate_is_refused_naming_the_holder(tmp_path: Path) -> None:
+    """The CI gate (GITHUB_ACTIONS=true) takes the lock; the operator's deploy on the host sees it."""
+    config = _config_for(tmp_path, "shop")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(
+            """
+            import sys, time
+            from relgate.config import load_config
+            from relgate.lock import LockOwner, lock_enabled, lock_for
+            env = {"GITHUB_ACTIONS": "true", "RUNNER_ENVIRONMENT": "self-hosted"}
+            config = load_config(sys.argv[1], env={})
+            assert lock_enabled(config, env)
+            lock = lock_for(config, "staging", env)
+            lock.acquire(LockOwner.me(run_id="gh-77-1", environment="staging", key=lock.key))
+            print("locked", flush=True)
+            time.sleep(30)
+            """), str(config)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        out, err = io.StringIO(), io.StringIO()
+        code = main(
+            ["--config", str(config), "--env", "staging", "--run-dir", str(tmp_path / "run"),
+             "deploy", "--version", "v2"],
+            env={}, stdout=out, stderr=err,
+        )  # fmt: skip
+    finally:
+        holder.kill()
+        holder.wait()
+    assert code == 3, out.getvalue() + err.getvalue()
+    text = out.getvalue() + err.getvalue()
+    assert "another relgate gate for shop/staging is running since" in text
+    assert f"(pid {holder.pid}, run gh-77-1" in text
+
+
+def test_a_symlinked_lock_file_is_refused_and_its_target_left_untouched(tmp_path: Path) -> None:
+    victim = tmp_path / "precious.txt"
+    victim.write_text("do not truncate me\n")
+    locks = tmp_path / "locks"
+    locks.mkdir(mode=0o700)
+    lock = EnvironmentLock(locks, _key())
+    lock.path.symlink_to(victim)
+    with pytest.raises(CannotRun, match="is a symbolic link: refusing to follow it"):
+        lock.acquire(_owner())
+    with pytest.raises(CannotRun, match="symbolic link"):
+        lock.status()
+    with pytest.raises(CannotRun, match="symbolic link"):
+        lock.recover(by="test")
+    assert victim.read_text() == "do not truncate me\n"
+    assert lock.path.is_symlink()
+
+
+def test_a_hard_linked_lock_file_is_refused(tmp_path: Path) -> None:
+    victim = tmp_path / "locks" / "other-file"
+    victim.parent.mkdir(mode=0o700)
+    victim.write_text("keep\n")
+    lock = EnvironmentLock(victim.parent, _key())
+    os.link(victim, lock.path)
+    with pytest.raises(CannotRun, match="single link"):
+        lock.acquire(_owner())
+    assert victim.read_text() == "keep\n"
+
+
+def test_a_world_writable_lock_dir_is_refused(tmp_path: Path) -> None:
+    locks = tmp_path / "locks"
+    locks.mkdir()
+    locks.chmod(0o777)
+    with pytest.raises(CannotRun, match="world-writable"):
+        EnvironmentLock(locks, _key()).acquire(_owner())
+    assert list(locks.iterdir()) == []
+
+
+def test_a_missing_lock_dir_is_created_private(tmp_path: Path) -> None:
+    lock = EnvironmentLock(tmp_path / "a" / "locks", _key())
+    lock.acquire(_owner())
+    lock.release()
+    assert (tmp_path / "a" / "locks").stat().st_mode & 0o777 == 0o700
+
+
+def test_force_never_signals_a_process_that_is_not_the_recorded_holder(tmp_path: Path) -> None:
+    """The kernel lock is held by one process, the record names another live process (a record
+    copied from another project, a recycled pid): --force signals neither."""
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    holder = _holder(tmp_path, 30)
+    try:
+        lock = EnvironmentLock(tmp_path, _key())
+        owner = _owner("forged", pid=bystander.pid)
+        fd = os.open(lock.path, os.O_WRONLY)
+        try:
+            os.pwrite(fd, json.dumps({**owner.to_dict(), "project": "p"}).encode().ljust(4096), 0)
+        finally:
+            os.close(fd)
+        with pytest.raises(CannotRun, match="nothing was signalled"):
+            lock.release_by_operator(by="test", force=True)
+        assert bystander.poll() is None and holder.poll() is None
+    finally:
+        for proc in (bystander, holder):
+            proc.kill()
+            proc.wait()
+
+
+def test_force_refuses_a_record_of_another_project(tmp_path: Path) -> None:
+    holder = _holder(tmp_path, 30)
+    try:
+        lock = EnvironmentLock(tmp_path, _key())
+        record = json.loads(lock.path.read_text())
+        fd = os.open(lock.path, os.O_WRONLY)
+        try:
+            os.pwrite(fd, json.dumps({**record, "project": "other"}).encode().ljust(4096), 0)
+        finally:
+            os.close(fd)
+        with pytest.raises(CannotRun, match="names other/staging, not p/staging"):
+            lock.release_by_operator(by="test", force=True)
+        assert holder.poll() is None
+    finally:
+        holder.kill()
+        holder.wait()

@@ -67,11 +67,12 @@ def test_rollback_waits_for_the_lock_then_exits_3_naming_the_holder(workspace: W
     from tests.operations.conftest import write_config
 
     write_config(workspace.folder, extra=f"lock:\n  dir: {workspace.folder / 'locks'}\n")
-    owner = LockOwner.me(run_id="gh-7-1", environment="staging", command="gate")
-    with lock_for(workspace.config(), "staging").held(owner):
+    lock = lock_for(workspace.config(), "staging", {})
+    owner = LockOwner.me(run_id="gh-7-1", environment="staging", command="gate", key=lock.key)
+    with lock.held(owner):
         code, _, err = cli(workspace, "rollback", "--mode", "quick", "--wait-lock", "300ms")
     assert code == 3
-    assert "another relgate gate for staging is running" in err and "run gh-7-1" in err
+    assert "another relgate gate for gradeapp/staging is running" in err and "run gh-7-1" in err
     assert "waited 0.3s" in err
 
 

@@ -79,8 +79,9 @@ def test_status_shows_lock_holder_backup_and_survives_a_broken_record(workspace:
         )
     )
     config = workspace.config()
-    owner = LockOwner.me(run_id="gh-42-1", environment="staging", command="gate")
-    with lock_for(config, "staging").held(owner):
+    lock = lock_for(config, "staging", {})
+    owner = LockOwner.me(run_id="gh-42-1", environment="staging", command="gate", key=lock.key)
+    with lock.held(owner):
         report = status(config, workspace.run(), probe_running=False)
     st = report.environments[0]
     assert st.lock_held is True and "run gh-42-1" in st.lock
