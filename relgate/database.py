@@ -525,14 +525,15 @@ def backup(
     run: Run,
     environment: str,
     *,
+    app_version: str | None,
     kind: BackupKind = "manual",
     runner: CommandRunner = run_command,
 ) -> BackupRecord:
     """Back up ``environment``'s database into ``database.backup_dir`` with its sidecar.
 
     Called by ``relgate backup`` and by the deploy stage before migrations
-    (``deploy.backup_before_migrations``). The recorded ``app_version`` is the environment's
-    last-known-good version (the data's version), else the run's version.
+    (``deploy.backup_before_migrations``). ``app_version`` is the version whose data this is: the
+    caller knows it (the deploy's last-known-good); the database code never reads deploy state.
     """
     conn, db = connect(config, environment, run.env, run.secrets)
     when = run.clock()
@@ -547,7 +548,7 @@ def backup(
         kind=kind,
         project=config.project.name,
         environment=environment,
-        app_version=_running_version(config, environment) or run.version,
+        app_version=app_version,
         run_id=run.id,
         clock=run.clock,
         timeout=db.timeout.total_seconds(),
@@ -555,19 +556,6 @@ def backup(
     )
     run.write_json(f"artifacts/backup/{target.name}.json", record)
     return record
-
-
-def _running_version(config: RelgateConfig, environment: str) -> str | None:
-    try:
-        from relgate.deploy.state import read_last_good  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
-    try:
-        last = read_last_good(config, environment)
-    except Exception:  # a damaged record must not block a backup
-        return None
-    version = getattr(last, "version", None)
-    return str(version) if version else None
 
 
 def find_backups(config: RelgateConfig, environment: str) -> list[BackupRecord]:

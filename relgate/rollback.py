@@ -428,7 +428,8 @@ class DeployMachinery:
 
     def stop(self, keep: Sequence[str]) -> str:
         from relgate.deploy.context import DeployContext  # type: ignore[import-not-found,unused-ignore]
-        from relgate.deploy.driver import Target, open_driver  # type: ignore[import-not-found,unused-ignore]
+        from relgate.deploy.driver import open_driver  # type: ignore[import-not-found,unused-ignore]
+        from relgate.deploy.target import Target
 
         name, env_config = self.config.environment(self.environment)
         ctx = DeployContext(self.config, self.run, name, env_config, area="rollback")

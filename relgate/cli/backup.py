@@ -54,6 +54,7 @@ def register(
 
 def handle(app: App, args: argparse.Namespace) -> int:
     from relgate.database import backup
+    from relgate.deploy.state import running_version
 
     if args.verify is not None:
         return _verify(app, args)
@@ -65,7 +66,8 @@ def handle(app: App, args: argparse.Namespace) -> int:
     environment, _ = config.environment(app.env_name)
     run = app.open_run(config, environment)
     run.version = args.version
-    record = backup(config, run, environment)
+    version = args.version or running_version(config, environment)
+    record = backup(config, run, environment, app_version=version)
     app.reporter.ok(
         f"backup {record.path} ({record.size} bytes, sha256 {record.sha256}, "
         f"version {record.app_version or 'unknown'})"

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from relgate.deploy import commands as cmd
-from relgate.deploy.driver import Prepared, Target, Watch
 from relgate.deploy.health import Kind, Observation
 from relgate.deploy.models import CommandRecord, ServiceImage
 from relgate.deploy.state import text_hash
+from relgate.deploy.target import Prepared, Target, Watch
 from relgate.errors import ConfigError, Problem, ServiceUnreachable, ToolMissing
 
 if TYPE_CHECKING:

@@ -3,67 +3,24 @@
 A driver knows how to bring one environment's stack to a :class:`Target` and how to *watch* it; the
 stage (``relgate.deploy.stage``) owns everything else — the health gate, the HTTP check, post-deploy
 commands, the last-good record, rollback and evidence — so compose, process and (later) swarm share
-one set of semantics.
+one set of semantics. The data a driver takes and returns (:class:`Target`, :class:`Prepared`,
+:class:`Watch`) lives in :mod:`relgate.deploy.target`, so driver modules never import this factory.
 """
 
 from __future__ import annotations
 
-import queue
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from relgate.deploy.health import Observation
 from relgate.deploy.models import CommandRecord, ServiceImage
+from relgate.deploy.target import Prepared, Target, Watch
 from relgate.errors import NotBuiltYet
 
 if TYPE_CHECKING:
     from relgate.config import PostDeployCommand
     from relgate.deploy.context import DeployContext
 
-__all__ = ["Driver", "Prepared", "Target", "Watch", "open_driver"]
-
-
-@dataclass(frozen=True)
-class Target:
-    """What to run: a version, plus exact image IDs when going back to a recorded release."""
-
-    version: str
-    pinned: dict[str, str] = field(default_factory=dict)  # service -> image ID
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """What a driver learned before touching anything."""
-
-    services: list[str]
-    config_hash: str | None = None
-
-
-class Watch:
-    """A queue of observations fed by the driver's watcher threads; closed when the gate ends."""
-
-    def __init__(self) -> None:
-        self.queue: queue.Queue[Observation] = queue.Queue()
-        # Containers that existed before `up`, and when `up` returned: until then, one of them
-        # dying is the old version on its way out (possibly crash-looping), not the new one failing.
-        self.preexisting: set[str] = set()
-        self.settled_at: float | None = None
-        # False while nothing on the host changed (a pull or build failed): no rollback needed.
-        self.touched = False
-
-    def next(self, timeout_s: float) -> Observation | None:
-        try:
-            return self.queue.get(timeout=max(timeout_s, 0.0))
-        except queue.Empty:
-            return None
-
-    def snapshot(self) -> list[Observation]:
-        """The safety net: one inspect pass over everything (events can be missed)."""
-        return []
-
-    def close(self) -> None:
-        """Stop the watcher threads (closes the event stream)."""
+__all__ = ["Driver", "open_driver"]
 
 
 class Driver(Protocol):

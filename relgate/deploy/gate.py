@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 
 from relgate.deploy.commands import git_checkout_cmd
 from relgate.deploy.context import DeployContext
-from relgate.deploy.driver import Driver, Target, Watch
+from relgate.deploy.driver import Driver
 from relgate.deploy.health import HealthBoard, Verdict
 from relgate.deploy.httpcheck import ClientInAdvance, check_http, health_url
 from relgate.deploy.models import CommandRecord, Decision, HttpCheckRecord, ServiceReport
+from relgate.deploy.target import Target, Watch
 from relgate.errors import ConfigError, Problem
 
 __all__ = ["Attempt", "run_attempt", "wait_for_health"]

@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from relgate.deploy.driver import Prepared, Target, Watch
 from relgate.deploy.health import Observation
 from relgate.deploy.httpcheck import health_url
 from relgate.deploy.models import CommandRecord, ServiceImage
 from relgate.deploy.state import text_hash
+from relgate.deploy.target import Prepared, Target, Watch
 from relgate.errors import ConfigError, Problem
 
 if TYPE_CHECKING:

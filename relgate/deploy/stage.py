@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from relgate.config import RelgateConfig
 from relgate.deploy.context import DeployContext, check_version
-from relgate.deploy.driver import Driver, Target, open_driver
+from relgate.deploy.driver import Driver, open_driver
 from relgate.deploy.gate import Attempt, run_attempt
 from relgate.deploy.models import (
     OUTCOME_EXIT,
@@ -26,6 +26,7 @@ from relgate.deploy.models import (
 )
 from relgate.deploy.report import report
 from relgate.deploy.state import env_hash, find_in_history, read_last_good, write_last_good
+from relgate.deploy.target import Target
 from relgate.errors import ConfigError, Interrupted, RelgateError
 from relgate.results import Status
 from relgate.run import Run
@@ -96,7 +97,7 @@ def _deploy(
     result.previous_version = last.version if last else None
     prepared = driver.prepare(Target(version))
     result.drift = _drift(ctx, driver, last)
-    result.backup = _backup_first(ctx)
+    result.backup = _backup_first(ctx, last.version if last else version)
     live.attempt = Attempt(Target(version))
     attempt = run_attempt(ctx, driver, live.attempt, prepared.services)
     _take_attempt(result, attempt)
@@ -110,14 +111,16 @@ def _deploy(
         )
 
 
-def _backup_first(ctx: DeployContext) -> str | None:
+def _backup_first(ctx: DeployContext, data_version: str) -> str | None:
     """``deploy.backup_before_migrations``: dump the database while the old version still runs,
     so a full rollback has the data as it was. A failed backup stops the deploy (nothing touched)."""
     if not ctx.config.deploy.backup_before_migrations or ctx.env_config.database is None:
         return None
     from relgate.database import backup
 
-    record = backup(ctx.config, ctx.run, ctx.environment, kind="pre-migration")
+    record = backup(
+        ctx.config, ctx.run, ctx.environment, app_version=data_version, kind="pre-migration"
+    )
     return record.path
 
 

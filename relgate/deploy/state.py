@@ -26,6 +26,7 @@ __all__ = [
     "find_in_history",
     "last_good_path",
     "read_last_good",
+    "running_version",
     "text_hash",
     "write_last_good",
 ]
@@ -57,6 +58,16 @@ def read_last_good(config: RelgateConfig, environment: str) -> LastGood | None:
             f"{path}: the last-known-good record is unreadable ({exc.__class__.__name__}); "
             "fix or delete it (the next passing deploy writes a new one)"
         ) from None
+
+
+def running_version(config: RelgateConfig, environment: str) -> str | None:
+    """The last-known-good version: the version whose data the database holds, for a backup's
+    record. None when there is none, or when the record is damaged (that must not block a backup)."""
+    try:
+        last = read_last_good(config, environment)
+    except BadInputError:
+        return None
+    return last.version if last else None
 
 
 def read_history(config: RelgateConfig, environment: str) -> list[LastGood]:

@@ -86,8 +86,9 @@ def test_backup_records_digest_and_passes_its_check(
         return db.run_command(argv, **kw)
 
     run = db_workspace.run()
-    run.version = "v1.0.0"
-    record = db.backup(db_workspace.config(), run, "staging", runner=recording)
+    record = db.backup(
+        db_workspace.config(), run, "staging", app_version="v1.0.0", runner=recording
+    )
 
     path = Path(record.path)
     assert path.suffix == (".dump" if fmt == "custom" else ".gz")

@@ -64,7 +64,7 @@ def _backup(ws: Workspace, *, age: timedelta = timedelta(0)) -> db.BackupRecord:
     run = ws.run("backup-run")
     run.clock = lambda: utcnow() - age  # type: ignore[method-assign]
     run.version = "v1.0.0"
-    return db.backup(ws.config(), run, "staging")
+    return db.backup(ws.config(), run, "staging", app_version="v1.0.0")
 
 
 def _state(cluster: Cluster, database: str) -> tuple[str, str]:

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from relgate.database import backup
+from relgate.deploy.state import running_version
 from relgate.rollback import rollback
 from tests.operations.conftest import V2_MIGRATION, Cluster, Workspace, free_port
 
@@ -66,7 +67,12 @@ def test_full_rollback_through_the_process_driver(
 ) -> None:
     ws, port = process_ws
     assert _deploy(ws, "v1.0.0") == "deployed"
-    backup(ws.config(), ws.run("backup"), "staging")
+    backup(
+        ws.config(),
+        ws.run("backup"),
+        "staging",
+        app_version=running_version(ws.config(), "staging"),
+    )
     assert _deploy(ws, "v2.0.0") == "deployed"
     pg_cluster.psql(database, V2_MIGRATION)
 

@@ -91,6 +91,7 @@ def test_full_rollback_end_to_end_with_the_deploy_driver(
     v1 deployed and backed up, v2 deployed with its migration, full rollback → v1 serving on v1
     data, the v2 table gone, the app stopped during the restore."""
     from relgate.database import backup
+    from relgate.deploy.state import running_version
     from tests.operations.conftest import V1_SCHEMA, V2_MIGRATION
 
     cluster = pg_cluster
@@ -105,7 +106,10 @@ def test_full_rollback_end_to_end_with_the_deploy_driver(
     stack.write_config = lambda: stack.config_path.write_text(text)  # keep the database section
     cluster.psql(database, V1_SCHEMA)  # type: ignore[attr-defined]
     assert stack.deploy("v1").outcome == "deployed"
-    backup(stack.config(), stack.open_run("backup"), "staging")
+    config = stack.config()
+    backup(
+        config, stack.open_run("backup"), "staging", app_version=running_version(config, "staging")
+    )
     assert stack.deploy("v2").outcome == "deployed"
     cluster.psql(database, V2_MIGRATION)  # type: ignore[attr-defined]
     # v2 is the last-known-good now: going back to v1 is an explicit, recorded --to

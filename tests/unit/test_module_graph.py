@@ -1,0 +1,73 @@
+"""Who imports whom, read from the source (function-level imports included, since a lazy import
+still ties two modules together): the deploy package has no import loop, and the database code
+never reaches into deploy state (the caller passes the running version in)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "relgate"
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                continue
+            found.update(t for t in targets if t in modules and t != name)
+        graph[name] = found
+    return graph
+
+
+def _cycle_through(graph: dict[str, set[str]], start: str, within: str) -> list[str] | None:
+    """A path start → … → start using only modules under ``within``, or None."""
+    stack: list[tuple[str, list[str]]] = [(start, [start])]
+    seen: set[str] = set()
+    while stack:
+        node, path = stack.pop()
+        for nxt in sorted(graph.get(node, ())):
+            if not nxt.startswith(within):
+                continue
+            if nxt == start:
+                return [*path, nxt]
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append((nxt, [*path, nxt]))
+    return None
+
+
+def test_the_deploy_package_has_no_import_loop() -> None:
+    graph = _graph()
+    loops = {
+        name: cycle
+        for name in graph
+        if name.startswith("relgate.deploy")
+        and (cycle := _cycle_through(graph, name, "relgate.deploy")) is not None
+    }
+    assert loops == {}
+
+
+@pytest.mark.parametrize(
+    "forbidden", ["relgate.deploy.state", "relgate.deploy.stage"], ids=["state", "stage"]
+)
+def test_database_code_does_not_read_deploy_state(forbidden: str) -> None:
+    graph = _graph()
+    offenders = [m for m in graph if m.startswith("relgate.database") and forbidden in graph[m]]
+    assert offenders == []
