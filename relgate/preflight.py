@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
-from relgate.errors import RelgateError
+from relgate.errors import Interrupted, RelgateError
 from relgate.fields import is_loopback_host
 from relgate.results import StageResult, Status
 
@@ -164,6 +164,8 @@ def _safely(check: Callable[[_Ctx], Iterable[PreflightCheck]], ctx: _Ctx) -> lis
     label = check.__name__.removeprefix("_check_").replace("_", " ")
     try:
         return list(check(ctx))
+    except Interrupted:
+        raise  # a signal is not a failed check: the stage records it as interrupted
     except RelgateError as exc:
         return [_fail(label, " ".join(exc.lines()))]
     except OSError as exc:

@@ -374,6 +374,8 @@ def _record(run: Run, result: RollbackResult, app: AppControl) -> None:
     try:
         with _step(run, result, "record last-known-good") as step:
             step.detail = app.record(result.rolled_back_to)
+    except Interrupted:
+        raise
     except RelgateError as exc:
         result.warnings.append(f"the last-known-good record was not updated: {exc.message}")
 

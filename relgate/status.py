@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from relgate.errors import Interrupted
+
 if TYPE_CHECKING:
     from relgate.config import RelgateConfig
     from relgate.run import Run
@@ -98,6 +100,8 @@ def environment_status(
 def _guarded(st: EnvironmentStatus, what: str, read: Callable[[], Any]) -> Any:
     try:
         return read()
+    except Interrupted:
+        raise
     except ImportError as exc:
         st.problems.append(f"{what}: not available in this build ({exc.name})")
     except Exception as exc:  # status must show the rest even when one source is broken

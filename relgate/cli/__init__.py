@@ -192,6 +192,8 @@ def main(
     previous = signal.signal(signal.SIGTERM, _on_signal) if _main_thread() else None
     try:
         return app.finish(int(args.handler(app, args)))
+    except Interrupted as exc:  # never a failure: exit 3, reported as an interruption
+        return app.fail(exc)
     except RelgateError as exc:
         return app.fail(exc)
     except KeyboardInterrupt:

@@ -211,7 +211,7 @@ def _terminate_group(pid: int, timeout: float = 5.0) -> None:
 
 
 def _verify(result: GateResult, reporter: Reporter) -> bool:
-    from relgate.errors import RelgateError
+    from relgate.errors import Interrupted, RelgateError
     from relgate.evidence.bundle import verify_bundle
 
     if not result.bundle_path:
@@ -219,6 +219,8 @@ def _verify(result: GateResult, reporter: Reporter) -> bool:
         return False
     try:
         report = verify_bundle(Path(result.bundle_path))
+    except Interrupted:
+        raise
     except RelgateError as exc:
         reporter.error(exc.message, title="demo: the bundle does not verify")
         return False

@@ -53,7 +53,7 @@ import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.cookies import SimpleCookie
+from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -315,7 +315,7 @@ class _Handler(BaseHTTPRequestHandler):
         jar: SimpleCookie = SimpleCookie()
         try:
             jar.load(self.headers.get("Cookie") or "")
-        except Exception:
+        except CookieError:
             return None
         morsel = jar.get(name)
         return morsel.value if morsel else None

@@ -12,7 +12,6 @@ Foreign errors are mapped here, at the boundary: docker-py / requests connection
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import threading
@@ -27,7 +26,7 @@ from relgate.deploy.health import Kind, Observation
 from relgate.deploy.models import CommandRecord, ServiceImage
 from relgate.deploy.state import text_hash
 from relgate.deploy.target import Prepared, Target, Watch
-from relgate.errors import ConfigError, Problem, ServiceUnreachable, ToolMissing
+from relgate.errors import ConfigError, Interrupted, Problem, ServiceUnreachable, ToolMissing
 
 if TYPE_CHECKING:
     from relgate.config import ComposeStack, PostDeployCommand
@@ -138,7 +137,7 @@ class ComposeDriver:
             with docker_errors(self.host):
                 # version="auto": the engine may be older than docker-py's default API (1.41 here)
                 self._client = docker.from_env(version="auto", environment=self.ctx.child_env)
-        except BaseException as exc:  # raised in the caller's thread by client()
+        except BaseException as exc:  # interrupt-safe: a worker thread; raised by client()
             self._connect_error = exc
 
     def client(self) -> Any:
@@ -234,6 +233,8 @@ class ComposeDriver:
             try:
                 with docker_errors(self.host):
                     info = self.client().api.inspect_container(c["Id"])
+            except Interrupted:
+                raise
             except Exception:  # noqa: S112 - evidence is best effort; the container may be gone
                 continue
             self.ctx.run.write_json(f"artifacts/{area}/inspect/{service}-{c['Id'][:12]}.json", info)
@@ -269,6 +270,8 @@ class ComposeDriver:
         try:
             with docker_errors(self.host):
                 info = self.client().api.inspect_container(container_id)
+        except Interrupted:
+            raise
         except Exception:  # gone between the event and the inspect
             return None
         return snapshot_of(info, self.ctx.clock())
@@ -328,7 +331,7 @@ class _ComposeWatch(Watch):
                     snap = self.driver.inspect(obs.container)
                     if snap is not None:
                         self.queue.put(snap)
-        except Exception:  # noqa: S110 - the stream errors when closed or on a daemon
+        except Exception:  # noqa: S110 # interrupt-safe: the events thread; closed/daemon restart
             pass  # restart; the inspect poll (the safety net) carries on either way
 
     def snapshot(self) -> list[Observation]:
@@ -342,8 +345,12 @@ class _ComposeWatch(Watch):
 
     def close(self) -> None:
         self._closed.set()
-        with contextlib.suppress(Exception):  # closing a dead stream is fine
+        try:
             self.stream.close()
+        except Interrupted:
+            raise
+        except Exception:  # noqa: S110 - closing a dead stream is fine
+            pass
         self.thread.join(timeout=2)
 
 

@@ -73,7 +73,7 @@ def _capture_quietly(live: _Live) -> None:
     if live.driver is None or live.ctx is None or live.attempt is None:
         return
     board = live.attempt.board
-    with contextlib.suppress(Exception):
+    with contextlib.suppress(Exception):  # interrupt-safe: a 2nd signal only cuts this short
         live.driver.capture(live.ctx.area, board.selected if board else [])
 
 
@@ -340,6 +340,8 @@ def _redeploy(
     error = None
     try:
         run_attempt(ctx, driver, attempt, services, post_deploy=False)
+    except Interrupted:
+        raise
     except RelgateError as exc:
         error = exc.message
     healthy = attempt.passed

@@ -335,13 +335,15 @@ def _fetch_approvals(config: RelgateConfig, env: Mapping[str, str]) -> list[dict
     run_id = env.get("GITHUB_RUN_ID")
     if not run_id or not env.get(config.github.token_env):
         return []
-    from relgate.errors import RelgateError
+    from relgate.errors import Interrupted, RelgateError
     from relgate.github.client import GitHubClient
     from relgate.github.environments import approvals
 
     try:
         client = GitHubClient.from_env(config, env)
         found = approvals(client, run_id)
+    except Interrupted:
+        raise
     except RelgateError:
         return []
     return [a.model_dump(mode="json") for a in found]
