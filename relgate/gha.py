@@ -11,7 +11,12 @@ This is the only module that knows the workflow-command syntax. Three layers, as
   annotations, debug lines, progress and the step summary. Outside Actions the same calls print a
   readable terminal report (colour only on a TTY, never with ``NO_COLOR``).
 
-Everything a reporter prints or writes goes through the secret registry first.
+Everything a reporter prints or writes goes through the secret registry *before* it is encoded:
+the encoders here (:func:`format_command`, :func:`append_file_command`, summary cells) take only
+:class:`~relgate.secrets.Redacted` text, and a :class:`Summary` keeps its parts raw until
+:meth:`Summary.markdown` renders them with the registry (escaping HTML first would hide
+``Pa55&amp;word`` from a redaction that looks for ``Pa55&word``). The final write is redacted
+again, as a second net.
 """
 
 from __future__ import annotations
@@ -20,13 +25,13 @@ import html
 import os
 import secrets as _random
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TextIO
 
-from relgate.secrets import SecretRegistry
+from relgate.secrets import Redacted, SecretRegistry
 
 __all__ = [
     "Reporter",
@@ -45,25 +50,40 @@ def in_actions(env: Mapping[str, str]) -> bool:
     return env.get("GITHUB_ACTIONS") == "true"
 
 
-def escape_data(value: str) -> str:
-    """Escape a command's message: ``%``, CR and LF (the runner decodes these)."""
+def _escape_data(value: str) -> str:
     return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def escape_property(value: str) -> str:
+def escape_data(value: Redacted) -> str:
+    """Escape a command's message: ``%``, CR and LF (the runner decodes these)."""
+    return _escape_data(value)
+
+
+def escape_property(value: Redacted) -> str:
     """Escape a command property: like :func:`escape_data`, plus ``:`` and ``,``."""
-    return escape_data(value).replace(":", "%3A").replace(",", "%2C")
+    return _escape_data(value).replace(":", "%3A").replace(",", "%2C")
 
 
-def format_command(name: str, properties: Mapping[str, object] | None, message: str) -> str:
+Property = Redacted | int | None
+
+
+def format_command(name: str, properties: Mapping[str, Property] | None, message: Redacted) -> str:
+    """``::name k=v,…::message``; properties and message are redacted text (or numbers)."""
     props = ",".join(
-        f"{k}={escape_property(str(v))}" for k, v in (properties or {}).items() if v is not None
+        f"{k}={escape_property(v) if isinstance(v, str) else v}"
+        for k, v in (properties or {}).items()
+        if v is not None
     )
     return f"::{name}{' ' + props if props else ''}::{escape_data(message)}"
 
 
+def _mask_command(value: str) -> str:
+    # The one command that must carry a raw value: the runner needs it to mask it.
+    return f"::add-mask::{_escape_data(value)}"
+
+
 def append_file_command(
-    path: str | Path, key: str, value: str, *, delimiter: str | None = None
+    path: str | Path, key: str, value: Redacted, *, delimiter: str | None = None
 ) -> None:
     """Append ``key`` = ``value`` to an environment file (GITHUB_OUTPUT, GITHUB_ENV).
 
@@ -80,38 +100,45 @@ def append_file_command(
         fh.write(f"{key}<<{delimiter}\n{value}\n{delimiter}\n")
 
 
-def _cell(value: object) -> str:
-    text = html.escape(str(value), quote=False)
+def _cell(value: Redacted) -> str:
+    text = html.escape(value, quote=False)
     return text.replace("|", "\\|").replace("\r\n", "\n").replace("\n", "<br>")
+
+
+_Part = Callable[[SecretRegistry], str]
 
 
 @dataclass
 class Summary:
     """A markdown job-summary builder: chain calls, then :meth:`markdown` or :meth:`text`.
 
-    Every text argument is escaped (HTML and table syntax); :meth:`raw` is the only door for
-    trusted markdown such as relgate's own rendered templates.
+    Parts are kept raw and rendered by :meth:`markdown` with the secret registry: every text
+    argument is redacted, then escaped (HTML and table syntax). :meth:`raw` is the only door for
+    trusted markdown such as relgate's own rendered templates (still redacted).
     """
 
-    _md: list[str] = field(default_factory=list)
+    _md: list[_Part] = field(default_factory=list)
     _txt: list[str] = field(default_factory=list)
 
     def heading(self, text: str, level: int = 2) -> Summary:
-        self._md.append(f"{'#' * level} {_cell(text)}\n")
+        self._md.append(lambda s: f"{'#' * level} {_cell(s.redact(text))}\n")
         self._txt.append(f"\n{text}\n" + ("=" if level <= 2 else "-") * len(text))
         return self
 
     def paragraph(self, text: str) -> Summary:
-        self._md.append(f"{_cell(text)}\n")
+        self._md.append(lambda s: f"{_cell(s.redact(text))}\n")
         self._txt.append(text)
         return self
 
     def table(self, header: Sequence[str], rows: Sequence[Sequence[object]]) -> Summary:
-        self._md.append("| " + " | ".join(_cell(h) for h in header) + " |")
-        self._md.append("|" + "|".join(" --- " for _ in header) + "|")
-        for row in rows:
-            self._md.append("| " + " | ".join(_cell(c) for c in row) + " |")
-        self._md.append("")
+        def render(s: SecretRegistry) -> str:
+            lines = ["| " + " | ".join(_cell(s.redact(h)) for h in header) + " |"]
+            lines.append("|" + "|".join(" --- " for _ in header) + "|")
+            for row in rows:
+                lines.append("| " + " | ".join(_cell(s.redact(str(c))) for c in row) + " |")
+            return "\n".join(lines) + "\n"
+
+        self._md.append(render)
         cells = [[str(h) for h in header]] + [[str(c) for c in row] for row in rows]
         widths = [max(len(r[i]) if i < len(r) else 0 for r in cells) for i in range(len(header))]
         for n, row in enumerate(cells):
@@ -121,32 +148,39 @@ class Summary:
         return self
 
     def details(self, label: str, body: str, *, code: bool = True) -> Summary:
-        inner = (
-            f"\n\n```text\n{body.replace('```', '` ``')}\n```\n\n" if code else f"\n\n{body}\n\n"
-        )
-        self._md.append(f"<details><summary>{_cell(label)}</summary>{inner}</details>\n")
+        def render(s: SecretRegistry) -> str:
+            clean = s.redact(body)
+            inner = (
+                f"\n\n```text\n{clean.replace('```', '` ``')}\n```\n\n"
+                if code
+                else f"\n\n{clean}\n\n"
+            )
+            return f"<details><summary>{_cell(s.redact(label))}</summary>{inner}</details>\n"
+
+        self._md.append(render)
         self._txt.append(f"{label}:\n" + "\n".join("  " + line for line in body.splitlines()))
         return self
 
     def bullets(self, items: Sequence[str]) -> Summary:
-        self._md.extend(f"- {_cell(i)}" for i in items)
-        self._md.append("")
+        listed = list(items)
+        self._md.append(lambda s: "".join(f"- {_cell(s.redact(i))}\n" for i in listed))
         self._txt.extend(f"  - {i}" for i in items)
         return self
 
     def mermaid(self, source: str, text: str) -> Summary:
         """A Mermaid diagram in the summary; ``text`` is what a terminal shows instead."""
-        self._md.append(f"```mermaid\n{source}\n```\n")
+        self._md.append(lambda s: f"```mermaid\n{s.redact(source)}\n```\n")
         self._txt.append(text)
         return self
 
     def raw(self, markdown: str, text: str | None = None) -> Summary:
-        self._md.append(markdown)
+        self._md.append(lambda s: s.redact(markdown))
         self._txt.append(markdown if text is None else text)
         return self
 
-    def markdown(self) -> str:
-        return "\n".join(self._md).rstrip() + "\n"
+    def markdown(self, secrets: SecretRegistry) -> str:
+        """The summary as markdown: each part redacted with ``secrets``, then escaped."""
+        return "\n".join(part(secrets) for part in self._md).rstrip() + "\n"
 
     def text(self) -> str:
         return "\n".join(self._txt).strip("\n") + "\n"
@@ -213,7 +247,7 @@ class Reporter:
         for line in value.splitlines() or [value]:
             if line.strip():
                 self._end_progress()
-                self.stream.write(format_command("add-mask", None, line) + "\n")
+                self.stream.write(_mask_command(line) + "\n")
         self.stream.flush()
 
     # -- logging ---------------------------------------------------------------------------
@@ -225,7 +259,7 @@ class Reporter:
 
     def debug(self, text: str) -> None:
         if self.actions:
-            self._write(format_command("debug", None, text))
+            self._write(format_command("debug", None, self.secrets.redact(text)))
         elif self.debug_enabled:
             self._write(self._paint(f"debug: {text}", "debug"))
 
@@ -241,14 +275,15 @@ class Reporter:
         col: int | None = None,
     ) -> None:
         if self.actions:
-            props = {
-                "title": title,
-                "file": file,
+            redact = self.secrets.redact
+            props: dict[str, Property] = {
+                "title": redact(title) if title is not None else None,
+                "file": redact(file) if file is not None else None,
                 "line": line,
                 "endLine": end_line,
                 "col": col,
             }
-            self._write(format_command(level, props, self.secrets.redact(message)))
+            self._write(format_command(level, props, redact(message)))
             return
         where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
         head = f"{level}: {where}{title + ': ' if title else ''}"
@@ -267,7 +302,7 @@ class Reporter:
     @contextmanager
     def group(self, title: str) -> Iterator[None]:
         if self.actions:
-            self._write(format_command("group", None, title))
+            self._write(format_command("group", None, self.secrets.redact(title)))
         else:
             self._write(self._paint(f"▶ {title}", "bold"))
         try:
@@ -313,7 +348,8 @@ class Reporter:
     # -- summary ---------------------------------------------------------------------------
     def write_summary(self, summary: Summary, *, echo: bool = True) -> None:
         """Append to the job summary (Actions) or the run's summary file, and show it on a TTY."""
-        markdown = self.secrets.redact(summary.markdown())
+        # Rendered from redacted parts, then redacted whole again (the second net).
+        markdown = self.secrets.redact(summary.markdown(self.secrets))
         if self.summary_path is not None:
             self.summary_path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.summary_path, "a", encoding="utf-8") as fh:

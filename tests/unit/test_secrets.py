@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
 import json
 import re
 import urllib.parse
@@ -10,7 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relgate.secrets import REDACTED, SecretRegistry, encoded_forms, looks_secret_name
+from relgate.secrets import (
+    REDACTED,
+    Redacted,
+    SecretRegistry,
+    encoded_forms,
+    looks_secret_name,
+    register_environment,
+    url_credentials,
+)
 
 SECRET = "p@ss w0rd/+é"
 
@@ -133,3 +142,92 @@ def test_property_no_form_survives(secret: str, prefix: str, suffix: str) -> Non
         json.dumps(prefix + secret + suffix),
     ):
         assert not _reveals(r.redact(leak), secret), leak
+
+
+ISSUE_SECRET = 'Pa55/w0rd+&"x 9='
+
+
+@pytest.mark.parametrize(
+    "leak",
+    [
+        pytest.param(html.escape(ISSUE_SECRET, quote=False), id="html-noquote"),
+        pytest.param(html.escape(ISSUE_SECRET), id="html-quote"),
+        pytest.param(ISSUE_SECRET.replace("&", "&amp;").replace('"', "&quot;"), id="xml-attr"),
+        pytest.param(ISSUE_SECRET.replace("&", "&amp;").replace('"', "&#34;"), id="markupsafe"),
+        pytest.param(json.dumps(json.dumps(ISSUE_SECRET)[1:-1])[1:-1], id="json-twice"),
+        pytest.param(
+            re.sub(
+                r"%[0-9A-F]{2}",
+                lambda m: m.group(0).lower(),
+                urllib.parse.quote(ISSUE_SECRET, safe=""),
+            ),
+            id="url-lowercase",
+        ),
+        pytest.param(ISSUE_SECRET.encode().hex(), id="hex"),
+        pytest.param(ISSUE_SECRET.encode().hex().upper(), id="HEX"),
+    ],
+)
+def test_escaped_forms_are_redacted_by_the_second_net(leak: str) -> None:
+    assert leak != ISSUE_SECRET
+    out = registry(ISSUE_SECRET).redact(f"<p>{leak}</p>")
+    assert out == f"<p>{REDACTED}</p>"
+
+
+def test_redact_returns_the_redacted_type() -> None:
+    assert isinstance(registry(ISSUE_SECRET).redact("x"), Redacted)
+    assert isinstance(SecretRegistry().redact("x"), Redacted)
+
+
+@pytest.mark.parametrize("cut", range(60, 100, 3))
+def test_clip_redacts_before_it_truncates(cut: int) -> None:
+    text = "x" * 72 + ISSUE_SECRET + "y" * 40
+    clipped = registry(ISSUE_SECRET).clip(text, cut)
+    assert len(clipped) <= cut
+    assert ISSUE_SECRET[:6] not in clipped, clipped
+
+
+def test_clip_leaves_short_text_alone() -> None:
+    assert registry(ISSUE_SECRET).clip("short", 80) == "short"
+    assert registry(ISSUE_SECRET).clip("abcdef", 4) == "abc…"
+
+
+@pytest.mark.parametrize("offset", [0, 10, 20, 28, 31, 40])
+def test_hex_dump_never_spells_a_secret_or_its_prefix(offset: int) -> None:
+    data = b"\x00" * offset + ISSUE_SECRET.encode() + b"\xff" * 64
+    dump = registry(ISSUE_SECRET).hex(data, 32)
+    assert len(dump) <= 64
+    assert ISSUE_SECRET.encode()[:4].hex() not in dump, dump
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        ("DEPLOY_TOKEN", True),
+        ("SMOKE_PASS", True),
+        ("DB_PASSWD", True),
+        ("SIGNING_KEY", True),
+        ("CLIENT_SECRET", True),
+        ("KEYBOARD", False),
+        ("TOKENS_DIR", False),
+        ("HOME", False),
+    ],
+)
+def test_secret_looking_names(name: str, secret: bool) -> None:
+    assert looks_secret_name(name) is secret
+
+
+def test_url_credentials_and_environment_registration() -> None:
+    text = "https://admin:hunter2%21@example.com/x ssh://git@h https://ghp_0123456789abcdef@h"
+    assert url_credentials(text) == [
+        "hunter2!",
+        "hunter2%21",
+        "admin:hunter2%21",
+        "ghp_0123456789abcdef",
+    ]
+    reg = SecretRegistry()
+    names = register_environment(
+        {"DEPLOY_TOKEN": "tok-123456", "HOME": "/root", "DB_URL": "postgres://app:pw-9876@db/x"},
+        reg,
+    )
+    assert names == ["DEPLOY_TOKEN"]
+    assert reg.redact("tok-123456 pw-9876 /root") == "*** *** /root"
