@@ -301,11 +301,14 @@ def connect(
     environment: str,
     env: Mapping[str, str],
     secrets: SecretRegistry | None = None,
+    *,
+    version: str | None = None,
 ) -> tuple[Connection, DatabaseConfig]:
     """The connection of ``environment``'s database (raises ConfigError when there is none).
 
     With ``secrets``, the DSN and its password are registered for redaction: ``dsn_env`` rarely
-    has a secret-looking name (``STAGING_DATABASE_URL``), yet it holds a password.
+    has a secret-looking name (``STAGING_DATABASE_URL``), yet it holds a password. With
+    ``database.service``, ``version`` is the running version compose interpolates (as deploy did).
     """
     _, envcfg = config.environment(environment)
     db = envcfg.database
@@ -339,14 +342,19 @@ def connect(
         return Connection(name, child, (), None, db.maintenance_db, label), db
     assert db.service is not None
     name = db.name or db.user
-    prefix = (*compose_base(config, envcfg), "exec", "-T", db.service)
+    prefix, variables = _compose_exec(config, envcfg, db.service, version)
     label = f"{name} in compose service {db.service}"
-    return Connection(name, dict(env), prefix, db.user, db.maintenance_db, label), db
+    child = {**env, **variables}
+    return Connection(name, child, prefix, db.user, db.maintenance_db, label), db
 
 
-def compose_base(config: RelgateConfig, envcfg: EnvironmentConfig) -> list[str]:
-    """``docker compose -p … -f …`` for the environment's stack (compose driver only)."""
+def _compose_exec(
+    config: RelgateConfig, envcfg: EnvironmentConfig, service: str, version: str | None
+) -> tuple[tuple[str, ...], Mapping[str, str]]:
+    """``docker compose … exec -T <service>`` on the very project deploy runs (same name, files,
+    profiles, env file and directory), and the variables compose interpolates there."""
     from relgate.config import ComposeStack
+    from relgate.deploy.commands import ComposeProject, compose_variables, exec_cmd
 
     stack = envcfg.stack
     if not isinstance(stack, ComposeStack):
@@ -354,10 +362,8 @@ def compose_base(config: RelgateConfig, envcfg: EnvironmentConfig) -> list[str]:
             f"database.service needs the compose driver (this environment uses {stack.driver}); "
             "use database.dsn_env instead"
         )
-    argv = ["docker", "compose", "-p", stack.project_name or config.project.name]
-    for f in stack.files:
-        argv += ["-f", str(config.resolve_path(f))]
-    return argv
+    project = ComposeProject.from_stack(config, stack)
+    return tuple(exec_cmd(project, service, ())), compose_variables(config, envcfg, version)
 
 
 def _source(config: RelgateConfig) -> str:
@@ -535,7 +541,7 @@ def backup(
     (``deploy.backup_before_migrations``). ``app_version`` is the version whose data this is: the
     caller knows it (the deploy's last-known-good); the database code never reads deploy state.
     """
-    conn, db = connect(config, environment, run.env, run.secrets)
+    conn, db = connect(config, environment, run.env, run.secrets, version=app_version)
     when = run.clock()
     target = config.resolve_path(db.backup_dir) / backup_file_name(
         config.project.name, environment, when, db.format, kind

@@ -48,7 +48,7 @@ def stack_project(config: RelgateConfig, environment: str) -> str:
     """The name the engine knows the stack by: compose project, swarm stack, or project name."""
     stack = config.environments[environment].stack
     if stack.driver == "compose":
-        from relgate.deploy.compose import project_name
+        from relgate.deploy.commands import project_name
 
         return project_name(stack.project_name or config.project.name)
     if stack.driver == "swarm":

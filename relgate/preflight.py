@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +34,8 @@ from relgate.results import StageResult, Status
 
 if TYPE_CHECKING:
     from relgate.config import EnvironmentConfig, RelgateConfig
+    from relgate.deploy.commands import ComposeProject
+    from relgate.deploy.engine import EngineInfo
     from relgate.github.checks import CommitChecks
     from relgate.run import Run
 
@@ -63,26 +64,35 @@ class PreflightResult(StageResult):
 
 
 CommandRun = Callable[[Sequence[str], Mapping[str, str], Path | None], tuple[int, str]]
+EngineProbe = Callable[[Mapping[str, str], Path | None], "EngineInfo"]
+ComposeCheck = Callable[["ComposeProject", Mapping[str, str], Path | None], str | None]
 CiCheck = Callable[["RelgateConfig", Mapping[str, str], str], tuple[CheckStatus, str]]
 
 
 def _run(argv: Sequence[str], env: Mapping[str, str], cwd: Path | None) -> tuple[int, str]:
     """Run a read-only command; (exit code, stdout+stderr). 127 when the program is missing."""
+    from relgate import proc
+    from relgate.errors import ToolMissing
+
     try:
-        proc = subprocess.run(
-            list(argv),
-            env=dict(env),
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    except FileNotFoundError:
+        done = proc.run(argv, env=env, cwd=cwd, merge_stderr=True, timeout=60)
+    except ToolMissing:
         return 127, f"{argv[0]}: not found"
-    except subprocess.TimeoutExpired:
+    if done.timed_out:
         return 124, f"{' '.join(argv[:3])}: timed out after 60s"
-    return proc.returncode, (proc.stdout + proc.stderr).strip()
+    return int(done.returncode or 0), done.out.strip()
+
+
+def _probe_engine(env: Mapping[str, str], cwd: Path | None) -> EngineInfo:
+    from relgate.deploy.engine import probe_engine
+
+    return probe_engine(env, cwd)
+
+
+def _check_compose(project: ComposeProject, env: Mapping[str, str], cwd: Path | None) -> str | None:
+    from relgate.deploy.engine import check_compose_config
+
+    return check_compose_config(project, env, cwd)
 
 
 def _disk_free(path: Path) -> int:
@@ -93,10 +103,12 @@ def _disk_free(path: Path) -> int:
 
 @dataclass
 class Probe:
-    """How preflight looks at the world."""
+    """How preflight looks at the world (Docker only through :mod:`relgate.deploy.engine`)."""
 
     which: Callable[[str], str | None] = shutil.which
-    run: CommandRun = _run
+    run: CommandRun = _run  # git, psql
+    engine: EngineProbe = _probe_engine
+    compose_config: ComposeCheck = _check_compose
     disk_free: Callable[[Path], int] = _disk_free
     ci: CiCheck | None = None  # default: the GitHub client (relgate.github)
 
@@ -118,6 +130,13 @@ class _Ctx:
 
     def sh(self, *argv: str, env: Mapping[str, str] | None = None) -> tuple[int, str]:
         return self.probe.run(list(argv), env or self.run.env, self.config.base_dir)
+
+    def engine(self) -> EngineInfo:
+        """Asked once per preflight: the compose and daemon checks share the answer."""
+        if "engine" not in self.facts:
+            self.facts["engine"] = self.probe.engine(self.run.env, self.config.base_dir)
+        info: EngineInfo = self.facts["engine"]
+        return info
 
     def git(self, *args: str) -> tuple[int, str]:
         repo = self.config.resolve_path(self.config.project.repo_path)
@@ -228,12 +247,10 @@ def _check_tools(ctx: _Ctx) -> Iterator[PreflightCheck]:
 def _compose_v2(ctx: _Ctx) -> PreflightCheck:
     if not ctx.probe.which("docker"):
         return _fail("tool: docker compose v2", "needs the docker CLI")
-    code, out = ctx.sh("docker", "compose", "version", "--short")
-    version = out.strip().lstrip("v")
-    if code != 0 or not re.match(r"^[2-9]\d*\.", version):
-        detail = out.splitlines()[-1] if out else f"exit {code}"
-        return _fail("tool: docker compose v2", f"the compose v2 plugin is missing ({detail})")
-    return _pass("tool: docker compose v2", version)
+    info = ctx.engine()
+    if info.compose_version is None:
+        return _fail("tool: docker compose v2", info.compose_error or "no answer")
+    return _pass("tool: docker compose v2", info.compose_version)
 
 
 def _check_docker_daemon(ctx: _Ctx) -> Iterator[PreflightCheck]:
@@ -243,12 +260,12 @@ def _check_docker_daemon(ctx: _Ctx) -> Iterator[PreflightCheck]:
     if not ctx.probe.which("docker"):
         yield _fail("docker daemon", "no docker CLI to reach it with")
         return
-    code, out = ctx.sh("docker", "info", "--format", "{{.ServerVersion}}")
-    ctx.facts["docker"] = code == 0
-    if code != 0:
-        yield _fail("docker daemon", f"not reachable: {_last_line(out)}")
+    info = ctx.engine()
+    ctx.facts["docker"] = info.reachable
+    if info.server_version is None:
+        yield _fail("docker daemon", info.server_error or "not reachable")
     else:
-        yield _pass("docker daemon", f"Docker Engine {out.strip()}")
+        yield _pass("docker daemon", f"Docker Engine {info.server_version}")
 
 
 def _check_compose_file(ctx: _Ctx) -> Iterator[PreflightCheck]:
@@ -275,37 +292,17 @@ def _check_compose_file(ctx: _Ctx) -> Iterator[PreflightCheck]:
     if not ctx.facts.get("docker"):
         yield _skip("compose file", "exists; not validated (the Docker daemon is not reachable)")
         return
-    code, out = ctx.sh(*_compose_config_argv(ctx, stack), env=_compose_env(ctx))
-    if code != 0:
-        yield _fail("compose file", f"docker compose config refuses it: {_last_line(out)}")
+    from relgate.deploy.commands import ComposeProject, compose_variables
+
+    project = ComposeProject.from_stack(ctx.config, stack)
+    variables = compose_variables(ctx.config, ctx.env_config, ctx.version or "preflight")
+    refused = ctx.probe.compose_config(project, {**ctx.run.env, **variables}, ctx.config.base_dir)
+    if refused is not None:
+        yield _fail("compose file", f"docker compose config refuses it: {refused}")
     else:
         yield _pass(
             "compose file", ", ".join(f.name for f in files) + " accepted by compose config"
         )
-
-
-def _compose_config_argv(ctx: _Ctx, stack: Any) -> list[str]:
-    """Deploy's own builder, so preflight validates exactly what deploy will run."""
-    from relgate.deploy.commands import ComposeProject, config_cmd  # type: ignore[import-not-found,unused-ignore]
-    from relgate.deploy.compose import project_name  # type: ignore[import-not-found,unused-ignore]
-
-    resolve = ctx.config.resolve_path
-    project = ComposeProject(
-        name=project_name(stack.project_name or ctx.config.project.name),
-        files=tuple(resolve(f) for f in stack.files),
-        profiles=tuple(stack.profiles),
-        env_file=resolve(stack.env_file) if stack.env_file else None,
-        project_dir=resolve(stack.working_dir) if stack.working_dir else None,
-    )
-    argv: list[str] = config_cmd(project)
-    return argv
-
-
-def _compose_env(ctx: _Ctx) -> dict[str, str]:
-    env = dict(ctx.run.env)
-    env.update(ctx.env_config.variables)
-    env[ctx.config.deploy.version_variable] = ctx.version or "preflight"
-    return env
 
 
 # -- git -----------------------------------------------------------------------------------------
@@ -551,7 +548,9 @@ def _check_backup(ctx: _Ctx) -> Iterator[PreflightCheck]:
             f"required, but none recorded in {ctx.config.resolve_path(db.backup_dir)} (run relgate backup)",
         )
         return
-    conn, _ = connect(ctx.config, ctx.environment, ctx.run.env, ctx.run.secrets)
+    conn, _ = connect(
+        ctx.config, ctx.environment, ctx.run.env, ctx.run.secrets, version=ctx.version
+    )
     path = Path(records[0].path)
     check = check_backup(path, max_age=db.max_backup_age, now=ctx.run.clock(), conn=conn)
     if check.ok:

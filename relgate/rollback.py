@@ -200,7 +200,8 @@ def _database(
     backup: Path | None,
     runner: CommandRunner,
 ) -> None:
-    conn, db = connect(config, environment, run.env, run.secrets)
+    running = app.recorded(None) or result.target_version
+    conn, db = connect(config, environment, run.env, run.secrets, version=running)
     with _guard(run, result, "check backup", "backup_refused") as step:
         path = backup or _newest_backup(config, environment)
         check = check_backup(
@@ -338,7 +339,7 @@ def _database_answers(
 ) -> None:
     """The seed's checklist: "DB accessible" after the rollback, not just the app healthy."""
     with _guard(run, result, "database reachable", "rollback_failed") as step:
-        conn, _ = connect(config, environment, run.env, run.secrets)
+        conn, _ = connect(config, environment, run.env, run.secrets, version=result.rolled_back_to)
         version = server_version(conn, runner=runner)
         if version is None:
             raise _Refused(f"the restored database {conn.label} does not answer")

@@ -88,12 +88,14 @@ def _verify(app: App, args: argparse.Namespace) -> int:
         find_backups,
         rehearse_restore,
     )
+    from relgate.deploy.state import running_version
     from relgate.errors import BadInputError
 
     config = app.config()
     environment, _ = config.environment(app.env_name)
     run = app.open_run(config, environment)
-    conn, db = connect(config, environment, app.env, app.secrets)
+    version = running_version(config, environment)
+    conn, db = connect(config, environment, app.env, app.secrets, version=version)
     if args.verify:
         path = Path(args.verify)
     else:

@@ -7,23 +7,36 @@ child's environment, which ``ps`` does not show to other users.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from relgate.config import ComposeStack, EnvironmentConfig, RelgateConfig
 
 __all__ = [
     "ComposeProject",
     "build_cmd",
     "compose_base",
+    "compose_variables",
     "config_cmd",
     "exec_cmd",
     "git_checkout_cmd",
     "logs_cmd",
+    "project_name",
     "ps_cmd",
     "pull_cmd",
     "stop_cmd",
     "up_cmd",
 ]
+
+
+def project_name(text: str) -> str:
+    """Compose's rule: lowercase letters, digits, dashes and underscores, starting alphanumeric."""
+    name = re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-_")
+    return name or "relgate"
 
 
 @dataclass(frozen=True)
@@ -36,10 +49,36 @@ class ComposeProject:
     env_file: Path | None = None
     project_dir: Path | None = None
 
+    @classmethod
+    def from_stack(cls, config: RelgateConfig, stack: ComposeStack) -> ComposeProject:
+        """The one way an environment's compose stack becomes a project: deploy, preflight and the
+        database (``database.service``) all address the same project, files, profiles, env file and
+        directory, under the same normalised name."""
+        resolve = config.resolve_path
+        return cls(
+            name=project_name(stack.project_name or config.project.name),
+            files=tuple(resolve(f) for f in stack.files),
+            profiles=tuple(stack.profiles),
+            env_file=resolve(stack.env_file) if stack.env_file else None,
+            project_dir=resolve(stack.working_dir) if stack.working_dir else None,
+        )
+
     def with_override(self, override: Path) -> ComposeProject:
         return ComposeProject(
             self.name, (*self.files, override), self.profiles, self.env_file, self.project_dir
         )
+
+
+def compose_variables(
+    config: RelgateConfig, env_config: EnvironmentConfig, version: str | None
+) -> Mapping[str, str]:
+    """What compose interpolates besides the caller's environment: the environment's variables and,
+    when known, the version variable (``${RELGATE_VERSION:?}`` in a file fails every command,
+    ``exec`` included, when it is unset)."""
+    variables = dict(env_config.variables)
+    if version:
+        variables[config.deploy.version_variable] = version
+    return variables
 
 
 def compose_base(p: ComposeProject) -> list[str]:

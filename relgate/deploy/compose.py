@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from relgate.config import ComposeStack, PostDeployCommand
     from relgate.deploy.context import DeployContext
 
-__all__ = ["ComposeDriver", "project_name"]
+__all__ = ["ComposeDriver"]
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -40,12 +40,6 @@ ONEOFF_LABEL = "com.docker.compose.oneoff"
 CONFIG_HASH_LABEL = "com.docker.compose.config-hash"
 EVENTS = ["create", "start", "restart", "die", "oom", "kill", "stop", "destroy", "health_status"]
 _INSPECT_AFTER = {"create", "start", "restart", "health", "die"}
-
-
-def project_name(text: str) -> str:
-    """Compose's rule: lowercase letters, digits, dashes and underscores, starting alphanumeric."""
-    name = re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-_")
-    return name or "relgate"
 
 
 @contextmanager
@@ -72,15 +66,8 @@ class ComposeDriver:
         self.ctx = ctx
         stack: ComposeStack = ctx.env_config.stack  # type: ignore[assignment]
         self.stack = stack
-        resolve = ctx.config.resolve_path
-        self.project = project_name(stack.project_name or ctx.config.project.name)
-        self.compose = cmd.ComposeProject(
-            name=self.project,
-            files=tuple(resolve(f) for f in stack.files),
-            profiles=tuple(stack.profiles),
-            env_file=resolve(stack.env_file) if stack.env_file else None,
-            project_dir=resolve(stack.working_dir) if stack.working_dir else None,
-        )
+        self.compose = cmd.ComposeProject.from_stack(ctx.config, stack)
+        self.project = self.compose.name
         self.host = ctx.child_env.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
         self._client: Any = None
         # Importing docker-py and negotiating the API version take ~0.15 s: done in a thread while

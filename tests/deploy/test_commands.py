@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from relgate.deploy import commands as cmd
-from relgate.deploy.compose import project_name
 from relgate.deploy.context import check_version
 from relgate.deploy.process import render_command
 from relgate.errors import UsageError
@@ -98,7 +97,7 @@ def test_override_is_appended_last() -> None:
     ],
 )
 def test_project_name(text: str, expected: str) -> None:
-    assert project_name(text) == expected
+    assert cmd.project_name(text) == expected
 
 
 @pytest.mark.parametrize(

@@ -60,15 +60,44 @@ def test_missing_dsn_variable_is_a_config_error(workspace: Workspace) -> None:
         db.connect(workspace.config(), "staging", workspace.env)
 
 
-def test_compose_service_connection_builds_exec_argv(workspace: Workspace) -> None:
-    stack = "    stack:\n      driver: compose\n      files: [compose.yml]\n      project_name: grading\n"
+@pytest.mark.parametrize(
+    ("stack", "base"),
+    [
+        pytest.param(
+            "    stack:\n      driver: compose\n      files: [compose.yml]\n      project_name: grading\n",
+            ["--project-name", "grading", "--file", "{d}/compose.yml"],
+            id="project-name",
+        ),
+        pytest.param(
+            "    stack:\n      driver: compose\n      files: [compose.yml]\n      profiles: [db]\n"
+            "      env_file: stack.env\n      working_dir: app\n",
+            ["--project-name", "gradeapp", "--project-directory", "{d}/app",
+             "--file", "{d}/compose.yml", "--profile", "db", "--env-file", "{d}/stack.env"],
+            id="directory-profiles-env-file",
+        ),
+        pytest.param(
+            "    stack:\n      driver: compose\n      files: [compose.yml]\n      project_name: Korrigo\n",
+            ["--project-name", "korrigo", "--file", "{d}/compose.yml"],
+            id="capitals-normalised-as-deploy",
+        ),
+    ],
+)  # fmt: skip
+def test_compose_service_connection_addresses_deploys_project(
+    workspace: Workspace, stack: str, base: list[str]
+) -> None:
+    from relgate.deploy.commands import ComposeProject, compose_base
+
     write_config(workspace.folder, database={"service": "db", "name": "grading"}, stack=stack)
-    conn, _ = db.connect(workspace.config(), "staging", workspace.env)
+    config = workspace.config()
+    conn, _ = db.connect(config, "staging", workspace.env, version="v7")
+    deployed = ComposeProject.from_stack(config, config.environments["staging"].stack)  # type: ignore[arg-type]
+    expected = ["docker", "compose", *(a.format(d=workspace.folder) for a in base)]
+    assert compose_base(deployed) == expected
     assert db.dump_argv(conn, "custom") == [
-        "docker", "compose", "-p", "grading", "-f", str(workspace.folder / "compose.yml"),
-        "exec", "-T", "db", "pg_dump", "--username", "postgres", "--format=custom",
+        *expected, "exec", "-T", "db", "pg_dump", "--username", "postgres", "--format=custom",
         "--dbname=grading",
     ]  # fmt: skip
+    assert conn.env["RELGATE_VERSION"] == "v7"  # compose interpolates it in exec too
 
 
 @pytest.mark.parametrize("fmt", ["custom", "plain"])

@@ -71,3 +71,32 @@ def test_database_code_does_not_read_deploy_state(forbidden: str) -> None:
     graph = _graph()
     offenders = [m for m in graph if m.startswith("relgate.database") and forbidden in graph[m]]
     assert offenders == []
+
+
+def _docker_argvs(path: Path) -> list[int]:
+    """Lines where an argv starting ``"docker", "<subcommand>"`` is written (a list, a tuple, or
+    the arguments of a call)."""
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.List | ast.Tuple):
+            items = node.elts
+        elif isinstance(node, ast.Call):
+            items = list(node.args)
+        else:
+            continue
+        if (
+            len(items) >= 2
+            and all(isinstance(i, ast.Constant) and isinstance(i.value, str) for i in items[:2])
+            and items[0].value == "docker"  # type: ignore[attr-defined]
+        ):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_only_the_deploy_package_runs_docker() -> None:
+    found = {
+        str(path.relative_to(PACKAGE.parent)): lines
+        for path in PACKAGE.rglob("*.py")
+        if "deploy" not in path.relative_to(PACKAGE).parts and (lines := _docker_argvs(path))
+    }
+    assert found == {}
