@@ -55,6 +55,7 @@ __all__ = [
     "ProcessStack",
     "ProjectConfig",
     "ProtectionConfig",
+    "ReleaseCheck",
     "ReleaseConfig",
     "RelgateConfig",
     "RollbackConfig",
@@ -132,6 +133,27 @@ class ComposeStack(Model):
     profiles: list[str] = Field(default_factory=list)
     env_file: str | None = None
     working_dir: str | None = None
+    images: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per-service image reference templates, e.g. core: "
+        "registry.example/app/core:{version} ({version} is the release version; write another "
+        "service's own version in its template). relgate applies them in an override file, so "
+        "no variable exported in the environment can change them.",
+    )
+
+    @field_validator("images")
+    @classmethod
+    def _image_templates(cls, v: dict[str, str]) -> dict[str, str]:
+        from relgate.images import check_template
+
+        for service, template in v.items():
+            if not re.match(r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$", service):
+                raise ValueError(f"{service!r} is not a compose service name")
+            try:
+                check_template(template)
+            except ValueError as exc:
+                raise ValueError(f"images.{service}: {exc}") from exc
+        return v
 
 
 class SwarmStack(Model):
@@ -239,7 +261,23 @@ class EnvironmentConfig(Model):
 
 
 # -- stages ---------------------------------------------------------------------------------------
+class ReleaseCheck(Model):
+    """A release check run in the application's checkout before anything is deployed (the runbook's
+    ``composer release:check``, ``composer audit``): its exit code decides."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.:-]*$", max_length=64)
+    command: list[str] = Field(min_length=1, description="argv, run without a shell.")
+    cwd: str | None = Field(None, description="Relative to project.repo_path (default: it).")
+    timeout: Duration = timedelta(minutes=10)
+    env: dict[str, str] = Field(default_factory=dict, description="Extra environment (no secrets).")
+
+
 class PreflightConfig(Model):
+    checks: list[ReleaseCheck] = Field(
+        default_factory=list,
+        description="Release checks run in the checkout (not the stack); any failure fails "
+        "preflight, with each check's exit code, duration and last output lines in the evidence.",
+    )
     tools: list[str] = Field(default_factory=list, description="Extra programs that must exist.")
     min_disk_free: ByteSize = Field(1024**3, description="Free space needed at the run directory.")
     require_tag: bool = Field(True, description="The version's git tag must exist.")
@@ -249,6 +287,14 @@ class PreflightConfig(Model):
         True, description="https base URLs resolve, and their certificate is trusted and valid."
     )
     min_cert_days: int = Field(14, ge=0, description="Fail when the certificate expires sooner.")
+
+    @field_validator("checks")
+    @classmethod
+    def _unique_checks(cls, v: list[ReleaseCheck]) -> list[ReleaseCheck]:
+        names = [c.name for c in v]
+        if dupes := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"release check names must be unique: {', '.join(dupes)}")
+        return v
 
 
 class HealthCheckConfig(Model):

@@ -8,7 +8,8 @@ without ``--version``) is skipped with its reason, never silently passed.
 
 Checks, in order: tools, Docker daemon, compose file, git tag, main up to date, base URLs, TLS
 (DNS, trusted certificate, expiry), secrets, database reachable, database backup, release-notes
-templates, disk space, CI of the commit.
+templates, disk space, CI of the commit, then the configured release checks (``preflight.checks``,
+run in the checkout: see :mod:`relgate.release_checks`).
 
 The outside world (``which``, commands, disk usage, GitHub) comes in through :class:`Probe`, so tests
 replace only what cannot run here.
@@ -30,6 +31,7 @@ from pydantic import BaseModel, Field
 
 from relgate.errors import Interrupted, RelgateError
 from relgate.fields import is_loopback_host
+from relgate.release_checks import ReleaseCheckRecord, run_release_check
 from relgate.results import StageResult, Status
 
 if TYPE_CHECKING:
@@ -61,6 +63,9 @@ class PreflightResult(StageResult):
     checks: list[PreflightCheck] = Field(default_factory=list)
     failed: list[str] = Field(default_factory=list, description="Names of the failed checks.")
     tag_commit: str | None = None
+    release_checks: list[ReleaseCheckRecord] = Field(
+        default_factory=list, description="preflight.checks as they ran (in the checkout)."
+    )
 
 
 CommandRun = Callable[[Sequence[str], Mapping[str, str], Path | None], tuple[int, str]]
@@ -171,6 +176,7 @@ def preflight(
         for check in CHECKS:
             result.checks.extend(_safely(check, ctx))
         result.tag_commit = ctx.tag_commit
+        result.release_checks = list(ctx.facts.get("release_checks", []))
         result.failed = [c.name for c in result.checks if c.status is CheckStatus.FAIL]
         _conclude(result)
         run.write_result(result)
@@ -662,6 +668,16 @@ def _bytes(n: int) -> str:
     return f"{n} B"
 
 
+def _check_release_commands(ctx: _Ctx) -> Iterator[PreflightCheck]:
+    """preflight.checks, in the checkout (last: the slowest, and they need nothing above)."""
+    records: list[ReleaseCheckRecord] = ctx.facts.setdefault("release_checks", [])
+    for check in ctx.config.preflight.checks:
+        record = run_release_check(ctx.config, ctx.run, check)
+        records.append(record)
+        row = _pass if record.ok else _fail
+        yield row(f"release check: {check.name}", record.verdict())
+
+
 CHECKS: tuple[Callable[[_Ctx], Iterable[PreflightCheck]], ...] = (
     _check_tools,
     _check_docker_daemon,
@@ -676,4 +692,5 @@ CHECKS: tuple[Callable[[_Ctx], Iterable[PreflightCheck]], ...] = (
     _check_notes_template,
     _check_disk,
     _check_ci,
+    _check_release_commands,
 )

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from relgate.deploy import commands as cmd
+from relgate.deploy import imagecheck
 from relgate.deploy.health import Kind, Observation
 from relgate.deploy.models import CommandRecord, ServiceImage
 from relgate.deploy.state import text_hash
@@ -79,10 +80,19 @@ class ComposeDriver:
         self._config: dict[str, Any] = {}
         # compose interpolates the version variable in every command (ps, logs, stop too)
         self._env: dict[str, str] = {}
+        self._base = self.compose
+        self._expected: dict[str, str] = {}  # service -> the reference the version asks for
 
     # -- before touching anything --------------------------------------------------------------
     def prepare(self, target: Target) -> Prepared:
         self._env = self.ctx.with_version(target.version)
+        self.compose = self._base
+        if self.stack.images:
+            override = self.ctx.run.write_text(
+                f"artifacts/{self.ctx.area}/images.override.yml",
+                imagecheck.images_override_text(self.stack.images, target.version),
+            )
+            self.compose = self._base.with_override(override)
         out = self.ctx.executor(
             "compose-config", cmd.config_cmd(self.compose, fmt="json"), env=self._env, timeout_s=60
         )
@@ -106,6 +116,15 @@ class ComposeDriver:
                     for s in unknown
                 ]
             )
+        imagecheck.check_overrides(
+            self._base.files,
+            services,
+            managed=self.stack.images,
+            relgate_vars={**self.ctx.deploy_vars, **self._env},
+            inherited=self.ctx.run.env,
+            version=target.version,
+        )
+        self._expected = imagecheck.expected_images(self._config, services)
         self.client()  # the daemon must answer before anything is changed
         return Prepared(services, text_hash(json.dumps(self._config, sort_keys=True)))
 
@@ -159,6 +178,9 @@ class ComposeDriver:
         project = self.compose
         if target.pinned:
             project = project.with_override(self._pin_override(target))
+            error = self._pull_missing_pins(project, target)
+            if error:
+                return Watch(), error
         else:
             if self.ctx.config.deploy.pull:
                 out = self.ctx.executor("compose-pull", cmd.pull_cmd(project, services), env=env)
@@ -184,8 +206,47 @@ class ComposeDriver:
             return watch, f"compose up did not finish within {limit:g}s"
         return watch, None if up.ok else f"compose up failed: {up.tail(5)}"
 
+    def verify_images(self, target: Target, services: Sequence[str]) -> str | None:
+        """Read from the engine what each service runs; a difference from what ``target`` asks
+        for fails the attempt (one line per service)."""
+        expected = {s: ref for s, ref in self._expected.items() if s in services}
+        expected.update({s: ref for s, ref in target.pinned.items() if s in services})
+        with docker_errors(self.host):
+            lines = imagecheck.mismatches(
+                self.client().api, self.images(services), expected, version=target.version
+            )
+        for line in lines:
+            self.ctx.run.reporter.error(line, title="deploy")
+        return "; ".join(lines) or None
+
+    def _pull_missing_pins(self, project: cmd.ComposeProject, target: Target) -> str | None:
+        """Images pinned by registry digest that are no longer on the host are pulled back by
+        that digest (the same bytes); an image pinned by local ID cannot be, and ``up`` says so."""
+        import docker.errors
+
+        missing = []
+        with docker_errors(self.host):
+            api = self.client().api
+            for service, ref in sorted(target.pinned.items()):
+                if "@sha256:" not in ref:
+                    continue
+                try:
+                    api.inspect_image(ref)
+                except docker.errors.ImageNotFound:
+                    missing.append(service)
+        if not missing:
+            return None
+        self.ctx.run.reporter.line(
+            f"pulling back by digest (not on this host any more): {', '.join(missing)}"
+        )
+        out = self.ctx.executor(
+            "compose-pull-pinned", cmd.pull_cmd(project, missing), env=self._env
+        )
+        return None if out.ok else f"pulling the pinned images back failed: {out.tail(5)}"
+
     def _pin_override(self, target: Target) -> Path:
-        """An override file running each recorded image by ID: the very bytes that passed."""
+        """An override file running each recorded image by registry digest or ID: the very bytes
+        that passed."""
         lines = ["# written by relgate: rollback to recorded image IDs", "services:"]
         for service, image_id in sorted(target.pinned.items()):
             lines += [f"  {json.dumps(service)}:", f"    image: {json.dumps(image_id)}"]
@@ -243,14 +304,7 @@ class ComposeDriver:
                 service = labels.get(SERVICE_LABEL)
                 if service not in services or c.get("State") != "running":
                     continue
-                image = api.inspect_image(c["ImageID"])
-                configured = self._config.get("services", {}).get(service, {}).get("image")
-                out[service] = ServiceImage(
-                    image=configured or c.get("Image", ""),
-                    image_id=c["ImageID"],
-                    repo_digests=list(image.get("RepoDigests") or []),
-                    config_hash=labels.get(CONFIG_HASH_LABEL),
-                )
+                out[service] = imagecheck.running_image(api, c)
         return out
 
     def inspect(self, container_id: str) -> Observation | None:

@@ -43,6 +43,10 @@ class Driver(Protocol):
         """
         ...
 
+    def verify_images(self, target: Target, services: Sequence[str]) -> str | None:
+        """Read from the engine what runs; the reason it is not what ``target`` asks for, if so."""
+        ...
+
     def exec(self, command: PostDeployCommand) -> CommandRecord:
         """Run a post-deploy command (in a service, or on the host)."""
         ...

@@ -72,6 +72,8 @@ def run_attempt(
             attempt.decision = _decide(ctx, Verdict("failed", up_error, None, ctx.clock()))
             return attempt
         attempt.decision = wait_for_health(ctx, watch, attempt.board, deadline)
+        if attempt.passed:
+            _what_runs(ctx, driver, attempt, services)
         if attempt.passed and http_client is not None:
             _http_gate(ctx, watch, attempt, deadline, http_client)
         if attempt.passed and post_deploy:
@@ -215,6 +217,16 @@ def _http_gate(
         attempt.decision = _decide(ctx, Verdict("failed", reason, None, now))
     else:
         ctx.run.reporter.ok(f"health URL {url}: HTTP {attempt.http.status_code}")
+
+
+def _what_runs(
+    ctx: DeployContext, driver: Driver, attempt: Attempt, services: Sequence[str]
+) -> None:
+    """Healthy is not enough: it must be what the version asked for (read from the engine).
+    Checked once healthy, so a failing version is not held up by it."""
+    reason = driver.verify_images(attempt.target, services)
+    if reason is not None:
+        attempt.decision = _decide(ctx, Verdict("failed", reason, None, ctx.clock()))
 
 
 def _post_deploy(ctx: DeployContext, driver: Driver, attempt: Attempt) -> None:

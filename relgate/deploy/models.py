@@ -88,8 +88,9 @@ class ServiceReport(_Model):
     state: str = Field("missing", description="running, exited, restarting, missing…")
     health: str = Field("none", description="healthy, unhealthy, starting, or none (no check).")
     containers: list[str] = Field(default_factory=list)
-    image: str | None = None
+    image: str | None = Field(None, description="Reference running, read from the engine.")
     image_id: str | None = None
+    registry_digest: str | None = Field(None, description="Manifest digest in its registry.")
     restarts: int = 0
     time_to_healthy_s: float | None = None
     last_probe: str | None = Field(None, description="Output of the last failing health probe.")
@@ -121,9 +122,12 @@ class HttpCheckRecord(_Model):
 class ServiceImage(_Model):
     """The exact image a service ran, so a rollback can run the very same bytes again."""
 
-    image: str = Field(description="The reference as configured, e.g. registry/app:v2.")
+    image: str = Field(description="The reference the container runs, read from the engine.")
     image_id: str = Field(description="sha256:… image ID on the deploy host.")
     repo_digests: list[str] = Field(default_factory=list)
+    registry_digest: str | None = Field(
+        None, description="sha256:… manifest digest in the reference's registry (None: local)."
+    )
     config_hash: str | None = Field(None, description="Compose's com.docker.compose.config-hash.")
 
 

@@ -144,6 +144,9 @@ class ProcessDriver:
         if self.proc is not None:
             self.proc.poll()
 
+    def verify_images(self, target: Target, services: Sequence[str]) -> str | None:
+        return None  # no images: the process runs what its command line says
+
     def exec(self, command: PostDeployCommand) -> CommandRecord:
         return self.ctx.executor(
             f"post-{command.name}", list(command.command), timeout_s=command.timeout.total_seconds()

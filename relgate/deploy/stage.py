@@ -28,6 +28,7 @@ from relgate.deploy.report import report
 from relgate.deploy.state import env_hash, find_in_history, read_last_good, write_last_good
 from relgate.deploy.target import Target
 from relgate.errors import ConfigError, Interrupted, RelgateError
+from relgate.images import repository
 from relgate.results import Status
 from relgate.run import Run
 
@@ -269,6 +270,7 @@ def _merge_images(result: DeployResult, images: dict[str, ServiceImage]) -> None
         if service.name in images:
             service.image = images[service.name].image
             service.image_id = images[service.name].image_id
+            service.registry_digest = images[service.name].registry_digest
 
 
 def _after_failure(  # noqa: PLR0917 - one call site, reads in order
@@ -319,8 +321,15 @@ def _after_failure(  # noqa: PLR0917 - one call site, reads in order
 def _target_of(last: LastGood | None, to_version: str | None) -> Target:
     if last is None:
         return Target(to_version or "")
-    # Only real image IDs pin anything (the process driver records "process:<version>").
-    pinned = {s: i.image_id for s, i in last.services.items() if i.image_id.startswith("sha256:")}
+    # Only real images pin anything (the process driver records "process:<version>"). An image
+    # that came from a registry is pinned by its digest there, so it can be pulled back if it was
+    # pruned from the host; a locally built one by its image ID.
+    pinned: dict[str, str] = {}
+    for service, image in last.services.items():
+        if image.registry_digest:
+            pinned[service] = f"{repository(image.image)}@{image.registry_digest}"
+        elif image.image_id.startswith("sha256:"):
+            pinned[service] = image.image_id
     return Target(last.version, pinned)
 
 
@@ -332,7 +341,7 @@ def _redeploy(
     *,
     failure_at: float | None,
 ) -> RollbackRecord:
-    pins = f" (pinned to {len(target.pinned)} recorded image IDs)" if target.pinned else ""
+    pins = f" (pinned to {len(target.pinned)} recorded images)" if target.pinned else ""
     ctx.run.reporter.line(f"rolling back to {target.version}{pins}")
     driver.ctx = ctx
     started, t0 = ctx.run.clock(), ctx.monotonic()

@@ -19,7 +19,7 @@ class Target:
     """What to run: a version, plus exact image IDs when going back to a recorded release."""
 
     version: str
-    pinned: dict[str, str] = field(default_factory=dict)  # service -> image ID
+    pinned: dict[str, str] = field(default_factory=dict)  # service -> repo@digest or image ID
 
 
 @dataclass(frozen=True)
