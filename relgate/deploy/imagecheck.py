@@ -108,9 +108,11 @@ def running_image(api: Any, container: Mapping[str, Any]) -> ServiceImage:
     info = api.inspect_container(container["Id"])
     ref = str((info.get("Config") or {}).get("Image") or container.get("Image") or "")
     image_id = str(info.get("Image") or container.get("ImageID") or "")
+    import docker.errors
+
     try:
         digests = list(api.inspect_image(image_id).get("RepoDigests") or [])
-    except Exception:  # the image may have been removed since; the ID is still the truth
+    except docker.errors.APIError:  # removed since (not found): the ID is still the truth
         digests = []
     labels = container.get("Labels") or {}
     return ServiceImage(
@@ -130,6 +132,8 @@ def mismatches(
     version: str,
 ) -> list[str]:
     """One line per service whose running image is not the one asked for."""
+    import docker.errors
+
     lines = []
     for service, want in sorted(expected.items()):
         got = running.get(service)
@@ -137,7 +141,7 @@ def mismatches(
             continue  # not running at all: the health gate says so, with its cause
         try:
             want_id = str(api.inspect_image(want).get("Id") or "")
-        except Exception:
+        except docker.errors.APIError:  # not on the host under that name
             want_id = ""
         if got.image == want and (not want_id or want_id == got.image_id):
             continue
