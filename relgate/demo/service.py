@@ -19,6 +19,10 @@ runs against both):
 * ``POST /api/grading/copies/<id>/finalize/`` → 200 ``{"status": "GRADED"}`` (needs the token;
   releases the lock and renders the final PDF)
 * ``GET|HEAD /api/grading/copies/<id>/final-pdf/`` → a real PDF (Range requests answer 206)
+
+Content negotiation is DRF's: the PDF view renders ``application/pdf`` only and every other view
+``application/json`` only, so an ``Accept`` that admits neither is answered 406 ``{"detail": …}``
+before anything else is looked at (``Accept: application/json`` on the PDF is a 406).
 * ``DELETE /api/grading/copies/<id>/lock/release/`` → 204, or 404 when no lock is held
 
 Unsafe methods (except login) need ``X-CSRFToken`` equal to the ``csrftoken`` cookie, as in
@@ -347,6 +351,10 @@ class _Handler(BaseHTTPRequestHandler):
     # -- the API ----------------------------------------------------------------------------
     def _api(self) -> None:
         self._apply_faults()
+        # As DRF: content negotiation comes first, before authentication.
+        offered = "application/pdf" if self.route.endswith("/final-pdf/") else "application/json"
+        if not accepts(self.headers.get("Accept"), offered):
+            raise _Reply(406, {"detail": "Could not satisfy the request Accept header."})
         if self.route == "/api/health/":
             self._health()
         if self.route == "/api/login/" and self.command == "POST":
@@ -503,6 +511,26 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 _JSON_TYPE = {"Content-Type": "application/json"}
+
+
+def accepts(header: str | None, media_type: str) -> bool:
+    """Whether an ``Accept`` header admits ``media_type`` (no header admits anything)."""
+    if not header or not header.strip():
+        return True
+    main = media_type.split("/", maxsplit=1)[0]
+    for item in header.split(","):
+        kind, *params = (p.strip() for p in item.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if q > 0 and kind.lower() in ("*/*", f"{main}/*", media_type):
+            return True
+    return False
 
 
 def _int(text: str) -> int:

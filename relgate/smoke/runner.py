@@ -36,6 +36,7 @@ from relgate.smoke.judge import Judge, capture_value, first_failure
 from relgate.smoke.redact import Redactor
 from relgate.smoke.scenario import (
     IDEMPOTENT_METHODS,
+    TRANSIENT_STATUSES,
     LoadedScenario,
     RetryPolicy,
     Step,
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
 __all__ = ["Context", "Exchange", "Runner", "StepOutcome", "open_client"]
 
 StepStatus = Literal["passed", "failed", "warning", "skipped"]
+TRANSIENT_ERRORS = ("connect", "timeout", "protocol")
 
 
 @dataclass
@@ -217,7 +219,7 @@ class Runner:
         if "://" not in url:
             url = self.context.base_url.rstrip("/") + "/" + url.lstrip("/")
         require_https(url, allow_http=self.allow_http)
-        headers = {**self.scenario.defaults.headers, **req.headers}
+        headers = merge_headers(self.scenario.defaults.headers, req.headers)
         out: dict[str, Any] = {
             "method": req.method,
             "url": url,
@@ -243,23 +245,30 @@ class Runner:
         self, step: Step, request: dict[str, Any], deadline: float, outcome: StepOutcome
     ) -> None:
         poll = step.poll
-        poll_end = min(deadline, self.monotonic() + poll.timeout.total_seconds()) if poll else 0
+        started = self.monotonic()
+        poll_end = min(deadline, started + poll.timeout.total_seconds()) if poll else 0
         wait = 0.0
+        note = ""
         while True:
             last = self._with_retries(step, request, deadline, outcome, wait)
             outcome.checks = self.judge.checks(step.expect, last)
             ok = all(c.passed for c in outcome.checks)
             if ok or poll is None:
                 break
-            wait = poll.every.total_seconds()
+            next_wait = _poll_wait(step, last)
+            if next_wait is None:
+                break  # a final answer: polling again would only hide it
+            wait = max(poll.every.total_seconds(), next_wait)
             if self.monotonic() + wait >= poll_end:
+                spent = format_duration_s(self.monotonic() - started)
+                note = f" (still so after {len(outcome.exchanges)} tries over {spent})"
                 break
             self.sleep(wait)
         if ok:
             ok = self._capture(step, last, outcome)
         if not ok:
             outcome.status = self._failure(step)
-            outcome.message = outcome.message or first_failure(outcome.checks, last)
+            outcome.message = outcome.message or first_failure(outcome.checks, last) + note
 
     def _with_retries(
         self,
@@ -316,6 +325,37 @@ class Runner:
             self.context.values[name] = value
             outcome.captured[name] = value
         return True
+
+
+def _poll_wait(step: Step, ex: Exchange) -> float | None:
+    """Seconds a poll should at least wait before asking again, or None when ``ex`` is final.
+
+    "Not yet" is: the expected status with an expectation still failing, a status the step lists
+    in ``poll.while_status``, or a transient failure (connection error, timeout, 502/503/504, 429
+    with Retry-After). Anything else is the server's answer, and the step stops on it."""
+    assert step.poll is not None
+    if ex.status is None:
+        return 0.0 if ex.error_kind in TRANSIENT_ERRORS else None
+    if step.expect.status_ok(ex.status) or ex.status in step.poll.while_status:
+        return 0.0
+    if ex.status in TRANSIENT_STATUSES:
+        return 0.0
+    if ex.status == 429:
+        return retry_after(ex.header_values("retry-after"))
+    return None
+
+
+def format_duration_s(seconds: float) -> str:
+    return f"{seconds:.1f} s"
+
+
+def merge_headers(defaults: Mapping[str, Any], step: Mapping[str, Any]) -> dict[str, Any]:
+    """The step's headers over the scenario's defaults, names compared case-insensitively (an
+    ``accept`` in a step replaces the default ``Accept``); a step's ``null`` drops the default."""
+    merged: dict[str, tuple[str, Any]] = {k.lower(): (k, v) for k, v in defaults.items()}
+    for name, value in step.items():
+        merged[name.lower()] = (name, value)
+    return {name: value for name, value in merged.values() if value is not None}
 
 
 def _param(value: Any) -> str | list[str]:

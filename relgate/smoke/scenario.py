@@ -51,6 +51,7 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _STATUS_CLASS = re.compile(r"^[1-5]xx$")
 ErrorKind = Literal["connect", "timeout", "protocol"]
 Scalar = str | int | float | bool  # header and cookie values; sent as text
+HeaderValue = Scalar | None  # a step's null removes a default header
 _DEFAULT_ERRORS: tuple[ErrorKind, ...] = ("connect", "timeout")
 
 
@@ -101,11 +102,23 @@ class RetryPolicy(_Model):
     )
 
 
+TRANSIENT_STATUSES = (502, 503, 504)  # and 429 with Retry-After
+
+
 class Poll(_Model):
-    """Repeat the step until its expectations hold (warm-up, asynchronous work)."""
+    """Repeat the step until its expectations hold (warm-up, asynchronous work).
+
+    The poll goes on only while the answer means "not yet": the expected status with an
+    expectation still failing, a status listed in ``while_status``, or a transient failure
+    (connection error, timeout, 502/503/504, 429 with Retry-After). Any other answer (a 406, a
+    403, a 409…) is final: the step stops at once with what the server said."""
 
     every: Duration = timedelta(seconds=1)
     timeout: Duration = timedelta(seconds=30)
+    while_status: list[int] = Field(
+        default_factory=list,
+        description="Unexpected statuses that mean 'not ready yet' (e.g. 404 or 202).",
+    )
     unsafe: bool = Field(False, description="Allow polling a POST/PATCH.")
 
 
@@ -113,7 +126,11 @@ class Request(_Model):
     method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
     url: str = Field(description="Relative to base_url, or absolute.")
     params: dict[str, Any] = Field(default_factory=dict)
-    headers: dict[str, Scalar] = Field(default_factory=dict)
+    headers: dict[str, HeaderValue] = Field(
+        default_factory=dict,
+        description="Merged over defaults.headers, names case-insensitive: the step's value wins; "
+        "null removes the default.",
+    )
     cookies: dict[str, Scalar] = Field(default_factory=dict, description="Added to the jar's.")
     json_body: Any = Field(None, alias="json")
     form: dict[str, Any] | None = None

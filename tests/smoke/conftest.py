@@ -20,6 +20,7 @@ from relgate.demo.service import DemoServer
 from relgate.gha import Reporter
 from relgate.run import Run
 from relgate.secrets import SecretRegistry
+from tests.apps.grading_drf.server import GradingApp
 
 DEMO_SCENARIO = Path(__file__).parents[2] / "relgate" / "demo" / "smoke.yml"
 KORRIGO_SCENARIO = Path(__file__).parents[2] / "examples" / "korrigo.smoke.yml"
@@ -85,3 +86,20 @@ def harness(tmp_path: Path) -> Harness:
 def no_sleep(waits: list[float]) -> Any:
     """A sleep function that records what it was asked to wait (the real clock still runs)."""
     return waits.append
+
+
+# -- the real Django REST Framework app (tests/apps/grading_drf) under gunicorn ------------------
+@pytest.fixture(scope="session")
+def drf_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GradingApp]:
+    app = GradingApp(tmp_path_factory.mktemp("grading-drf"), password=PASSWORD)
+    try:
+        yield app.start()
+    finally:
+        app.stop()
+
+
+@pytest.fixture
+def drf(drf_server: GradingApp) -> GradingApp:
+    """The DRF app with freshly seeded data (3 READY copies with pages, no locks)."""
+    drf_server.reset()
+    return drf_server

@@ -97,3 +97,22 @@ def test_final_pdf_is_structurally_valid() -> None:
     offsets = [int(line[:10]) for line in pdf[xref:].split(b"\n")[3:8]]
     for number, offset in enumerate(offsets, 1):
         assert pdf[offset:].startswith(b"%d 0 obj" % number)
+
+
+@pytest.mark.parametrize(
+    ("accept", "ok"),
+    [
+        pytest.param(None, True, id="no-accept"),
+        pytest.param("*/*", True, id="any"),
+        pytest.param("application/*", True, id="application-any"),
+        pytest.param("application/pdf", True, id="pdf"),
+        pytest.param("application/json, application/pdf;q=0.5", True, id="pdf-lower-q"),
+        pytest.param("application/json", False, id="json-only"),
+        pytest.param("application/pdf;q=0", False, id="pdf-q0"),
+        pytest.param("text/html", False, id="html"),
+    ],
+)
+def test_accept_negotiation_matches_drf(accept: str | None, ok: bool) -> None:
+    from relgate.demo.service import accepts
+
+    assert accepts(accept, "application/pdf") is ok

@@ -112,7 +112,7 @@ def test_connection_errors_are_retried(harness: Harness, tmp_path: Path) -> None
 
 
 def test_poll_repeats_until_expectations_hold(harness: Harness, tmp_path: Path) -> None:
-    step = "  - name: pdf\n    request: {url: /pdf}\n    poll: {every: 1s, timeout: 30s}\n    expect:\n      body: {startswith: '%PDF-'}\n"
+    step = "  - name: pdf\n    request: {url: /pdf}\n    poll: {every: 1s, timeout: 30s, while_status: [404]}\n    expect:\n      body: {startswith: '%PDF-'}\n"
     pdf = httpx.Response(200, content=b"%PDF-1.4 ...", headers={"Content-Type": "application/pdf"})
     handler, seen = _answers(httpx.Response(404), httpx.Response(200, text="rendering"), pdf)
     waits: list[float] = []
@@ -161,3 +161,55 @@ def test_always_step_gets_the_cleanup_grace_after_the_deadline(
     work, cleanup = report.steps
     assert work.status == "failed" and "deadline" in work.message
     assert cleanup.status == "passed" and [r.url.path for r in seen] == ["/lock"]
+
+
+POLL = "  - name: pdf\n    request: {url: /pdf}\n    poll: {every: 1s, timeout: 30s}\n    retry: {attempts: 1}\n    expect: {status: 200}\n"
+
+
+@pytest.mark.parametrize(
+    ("first", "tries"),
+    [
+        pytest.param(
+            httpx.Response(406, json={"detail": "Could not satisfy the request Accept header."}),
+            1,
+            id="406-is-final",
+        ),
+        pytest.param(
+            httpx.Response(404, json={"detail": "Not found."}), 1, id="404-unnamed-is-final"
+        ),
+        pytest.param(httpx.Response(403, json={"detail": "CSRF Failed"}), 1, id="403-is-final"),
+        pytest.param(httpx.Response(409, json={"detail": "locked"}), 1, id="409-is-final"),
+        pytest.param(httpx.Response(503), 2, id="503-is-transient"),
+        pytest.param(
+            httpx.Response(429, headers={"Retry-After": "3"}), 2, id="429-retry-after-is-transient"
+        ),
+    ],
+)
+def test_poll_continues_only_on_not_yet_answers(
+    harness: Harness, tmp_path: Path, first: httpx.Response, tries: int
+) -> None:
+    handler, seen = _answers(first, httpx.Response(200))
+    report = _run(harness, _scenario(tmp_path, POLL), handler, [])
+    assert len(seen) == tries and report.passed == (tries == 2)
+    if tries == 1:  # stopped at once, with what the server said
+        said = first.json().get("detail") if first.content else ""
+        assert said and said in report.steps[0].message
+
+
+def test_poll_honours_retry_after_of_a_429(harness: Harness, tmp_path: Path) -> None:
+    handler, _ = _answers(httpx.Response(429, headers={"Retry-After": "3"}), httpx.Response(200))
+    waits: list[float] = []
+    assert _run(harness, _scenario(tmp_path, POLL), handler, waits).passed
+    assert waits == [3.0]
+
+
+def test_step_headers_merge_over_defaults_case_insensitively(
+    harness: Harness, tmp_path: Path
+) -> None:
+    defaults = "defaults:\n  headers: {Accept: application/json, X-Trace: abc, X-Drop: me}\n"
+    step = "  - name: pdf\n    request:\n      url: /pdf\n      headers: {accept: application/pdf, X-Drop: null}\n"
+    handler, seen = _answers(httpx.Response(200))
+    assert _run(harness, _scenario(tmp_path, step, defaults), handler, []).passed
+    sent = seen[0].headers
+    assert sent.get_list("accept") == ["application/pdf"]
+    assert sent["x-trace"] == "abc" and "x-drop" not in sent
