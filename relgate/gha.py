@@ -25,6 +25,8 @@ import html
 import os
 import secrets as _random
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,6 +46,9 @@ __all__ = [
 ]
 
 Level = Literal["debug", "notice", "warning", "error"]
+
+# The longest a wait may stay silent, with a margin under the 5 s promise for a loaded runner.
+HEARTBEAT_S = 4.0
 
 
 def in_actions(env: Mapping[str, str]) -> bool:
@@ -204,6 +209,7 @@ class Reporter:
         *,
         summary_path: str | Path | None = None,
         err_stream: TextIO | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.stream = stream if stream is not None else sys.stdout
         # Outside Actions, errors and warnings go to stderr (when given) like any CLI's.
@@ -229,26 +235,34 @@ class Reporter:
             and self.stream.isatty()
         )
         self._progress_open = False
+        # A heartbeat thread writes too: one lock keeps lines whole, and the time of the last
+        # write tells the heartbeat when the log has been silent long enough to speak.
+        self._io_lock = threading.RLock()
+        self.monotonic = monotonic
+        self._last_write = self.monotonic()
         if self.actions:
             self.secrets.on_register(self._add_mask)
 
     # -- low level -------------------------------------------------------------------------
     def _write(self, line: str, stream: TextIO | None = None) -> None:
-        self._end_progress()
-        target = stream or self.stream
-        target.write(self.secrets.redact(line) + "\n")
-        target.flush()
+        with self._io_lock:
+            self._end_progress()
+            target = stream or self.stream
+            target.write(self.secrets.redact(line) + "\n")
+            target.flush()
+            self._last_write = self.monotonic()
 
     def _paint(self, text: str, style: str) -> str:
         return f"\033[{_COLORS[style]}m{text}\033[0m" if self.color else text
 
     def _add_mask(self, value: str) -> None:
         # Masks are written raw on purpose: the runner needs the value to hide it.
-        for line in value.splitlines() or [value]:
-            if line.strip():
-                self._end_progress()
-                self.stream.write(_mask_command(line) + "\n")
-        self.stream.flush()
+        with self._io_lock:
+            for line in value.splitlines() or [value]:
+                if line.strip():
+                    self._end_progress()
+                    self.stream.write(_mask_command(line) + "\n")
+            self.stream.flush()
 
     # -- logging ---------------------------------------------------------------------------
     def line(self, text: str = "") -> None:
@@ -315,16 +329,45 @@ class Reporter:
         """A live status line: rewritten in place on a TTY, printed as a line elsewhere."""
         text = self.secrets.redact(text)
         if self.color:
-            self.stream.write("\r\033[K" + text)
-            self.stream.flush()
-            self._progress_open = True
+            with self._io_lock:
+                self.stream.write("\r\033[K" + text)
+                self.stream.flush()
+                self._progress_open = True
+                self._last_write = self.monotonic()
         else:
             self._write(text)
 
+    @contextmanager
+    def waiting(self, what: str, *, every_s: float = HEARTBEAT_S) -> Iterator[None]:
+        """Never silent while waiting: whenever nothing was written for ``every_s`` seconds during
+        the block, say what is awaited and for how long (in place on a TTY, a line elsewhere).
+
+        A long ``compose up``, an image pull or a health wait otherwise leaves the log silent for
+        tens of seconds, and a silent job looks hung to the person watching it.
+        """
+        started = self.monotonic()
+        stop = threading.Event()
+
+        def beat() -> None:
+            tick = min(1.0, every_s / 4)
+            while not stop.wait(tick):
+                now = self.monotonic()
+                if now - self._last_write >= every_s:
+                    self.progress(f"… {what}: still waiting ({now - started:.0f}s)")
+
+        thread = threading.Thread(target=beat, name=f"heartbeat: {what}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
     def _end_progress(self) -> None:
-        if self._progress_open:
-            self.stream.write("\n")
-            self._progress_open = False
+        with self._io_lock:
+            if self._progress_open:
+                self.stream.write("\n")
+                self._progress_open = False
 
     # -- outputs, env, masks -----------------------------------------------------------------
     def mask(self, value: str, name: str = "secret") -> None:

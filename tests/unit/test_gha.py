@@ -162,44 +162,70 @@ def test_debug_hidden_on_terminal_unless_enabled() -> None:
     assert quiet.getvalue() == "" and "debug: x" in loud.getvalue()
 
 
-ISSUE_SECRET = 'Pa55/w0rd+&"x 9='
+# -- heartbeat: a wait is never silent -----------------------------------------------------------
 
 
-def test_summary_redacts_before_it_escapes(tmp_path: Path) -> None:
-    """Escape-then-redact: ``&`` became ``&amp;`` before redaction looked for ``&``."""
-    secrets = SecretRegistry()
-    secrets.register(ISSUE_SECRET, "SMOKE_PASS")
-    summary_file = tmp_path / "summary.md"
-    rep = Reporter(io.StringIO(), {}, secrets, summary_path=summary_file)
-    leak = f"auth failed for password {ISSUE_SECRET}"
-    rep.write_summary(
-        Summary()
-        .heading(leak)
-        .paragraph(leak)
-        .table(["step", "note"], [["login", leak]])
-        .bullets([leak])
-        .details(leak, leak)
-        .mermaid(f"graph LR; a-->{leak}", leak),
-        echo=False,
-    )
-    text = summary_file.read_text()
-    assert "auth failed for password ***" in text
-    for part in ("Pa55/w0rd", "&amp;", "&quot;", "&#34;"):
-        assert part not in text
+class _FakeClock:
+    """A monotonic clock the test moves by hand: the heartbeat thread reads it, so whether a beat
+    is due never depends on how busy the machine is."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
-def test_annotation_title_and_debug_are_redacted_before_escaping() -> None:
-    secrets = SecretRegistry()
-    secrets.register("p%a,s:s\nword!", "S")
+def _wait_for(predicate: object, *, attempts: int = 3000) -> bool:
+    import time
+
+    for _ in range(attempts):
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_waiting_speaks_once_the_log_was_silent_for_the_interval() -> None:
     out = io.StringIO()
-    rep = Reporter(out, {"GITHUB_ACTIONS": "true", "RUNNER_DEBUG": "1"}, secrets)
-    rep.error("m p%a,s:s\nword!", title="t p%a,s:s\nword!")
-    rep.debug("d p%a,s:s\nword!")
-    with rep.group("g p%a,s:s\nword!"):
-        pass
-    lines = [x for x in out.getvalue().splitlines() if not x.startswith("::add-mask::")]
-    text = "\n".join(lines)
-    assert "p%25a" not in text and "p%a" not in text
-    assert "::error title=t ***::m ***" in text
-    assert "::debug::d ***" in text
-    assert "::group::g ***" in text
+    clock = _FakeClock()
+    reporter = Reporter(out, env={}, monotonic=clock)
+    reporter.line("compose up started")
+    with reporter.waiting("compose up", every_s=0.02):
+        clock.now += 7
+        assert _wait_for(lambda: "still waiting" in out.getvalue())
+    beat = [line for line in out.getvalue().splitlines() if "still waiting" in line][0]
+    assert beat == "… compose up: still waiting (7s)"
+
+
+def test_waiting_stays_quiet_while_the_log_is_alive() -> None:
+    out = io.StringIO()
+    clock = _FakeClock()
+    reporter = Reporter(out, env={}, monotonic=clock)
+    reporter.line("start")
+    with reporter.waiting("health", every_s=0.02):
+        for i in range(20):
+            clock.now += 0.001  # less than the interval since the last line, each time
+            reporter.line(f"event {i}")
+    assert "still waiting" not in out.getvalue()
+
+
+def test_waiting_thread_ends_with_the_block() -> None:
+    import threading
+
+    reporter = Reporter(io.StringIO(), env={})
+    with reporter.waiting("pull", every_s=0.02):
+        assert any(t.name == "heartbeat: pull" for t in threading.enumerate())
+    assert not any(t.name == "heartbeat: pull" for t in threading.enumerate())
+
+
+def test_waiting_heartbeat_is_redacted() -> None:
+    out = io.StringIO()
+    secrets = SecretRegistry()
+    secrets.register("hunter2-secret", "TOKEN")
+    clock = _FakeClock()
+    reporter = Reporter(out, env={}, secrets=secrets, monotonic=clock)
+    with reporter.waiting("login as hunter2-secret", every_s=0.02):
+        clock.now += 10
+        assert _wait_for(lambda: "still waiting" in out.getvalue())
+    assert "hunter2-secret" not in out.getvalue()
