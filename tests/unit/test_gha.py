@@ -162,6 +162,49 @@ def test_debug_hidden_on_terminal_unless_enabled() -> None:
     assert quiet.getvalue() == "" and "debug: x" in loud.getvalue()
 
 
+ISSUE_SECRET = 'Pa55/w0rd+&"x 9='
+
+
+def test_summary_redacts_before_it_escapes(tmp_path: Path) -> None:
+    """Escape-then-redact: ``&`` became ``&amp;`` before redaction looked for ``&``."""
+    secrets = SecretRegistry()
+    secrets.register(ISSUE_SECRET, "SMOKE_PASS")
+    summary_file = tmp_path / "summary.md"
+    rep = Reporter(io.StringIO(), {}, secrets, summary_path=summary_file)
+    leak = f"auth failed for password {ISSUE_SECRET}"
+    rep.write_summary(
+        Summary()
+        .heading(leak)
+        .paragraph(leak)
+        .table(["step", "note"], [["login", leak]])
+        .bullets([leak])
+        .details(leak, leak)
+        .mermaid(f"graph LR; a-->{leak}", leak),
+        echo=False,
+    )
+    text = summary_file.read_text()
+    assert "auth failed for password ***" in text
+    for part in ("Pa55/w0rd", "&amp;", "&quot;", "&#34;"):
+        assert part not in text
+
+
+def test_annotation_title_and_debug_are_redacted_before_escaping() -> None:
+    secrets = SecretRegistry()
+    secrets.register("p%a,s:s\nword!", "S")
+    out = io.StringIO()
+    rep = Reporter(out, {"GITHUB_ACTIONS": "true", "RUNNER_DEBUG": "1"}, secrets)
+    rep.error("m p%a,s:s\nword!", title="t p%a,s:s\nword!")
+    rep.debug("d p%a,s:s\nword!")
+    with rep.group("g p%a,s:s\nword!"):
+        pass
+    lines = [x for x in out.getvalue().splitlines() if not x.startswith("::add-mask::")]
+    text = "\n".join(lines)
+    assert "p%25a" not in text and "p%a" not in text
+    assert "::error title=t ***::m ***" in text
+    assert "::debug::d ***" in text
+    assert "::group::g ***" in text
+
+
 # -- heartbeat: a wait is never silent -----------------------------------------------------------
 
 
