@@ -237,7 +237,7 @@ def test_waiting_speaks_once_the_log_was_silent_for_the_interval() -> None:
     with reporter.waiting("compose up", every_s=0.02):
         clock.now += 7
         assert _wait_for(lambda: "still waiting" in out.getvalue())
-    beat = [line for line in out.getvalue().splitlines() if "still waiting" in line][0]
+    beat = next(line for line in out.getvalue().splitlines() if "still waiting" in line)
     assert beat == "… compose up: still waiting (7s)"
 
 
