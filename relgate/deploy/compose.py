@@ -173,23 +173,26 @@ class ComposeDriver:
         return out
 
     # -- changing the stack ----------------------------------------------------------------------
+    def fetch(self, target: Target, services: Sequence[str]) -> str | None:
+        env = self._env = self.ctx.with_version(target.version)
+        if target.pinned:  # recorded images: nothing to build; pruned digests are pulled back
+            pinned = self.compose.with_override(self._pin_override(target))
+            return self._pull_missing_pins(pinned, target)
+        if self.ctx.config.deploy.pull:
+            out = self.ctx.executor("compose-pull", cmd.pull_cmd(self.compose, services), env=env)
+            if not out.ok:
+                return f"compose pull failed: {out.tail(5)}"
+        if self.ctx.config.deploy.build:
+            out = self.ctx.executor("compose-build", cmd.build_cmd(self.compose, services), env=env)
+            if not out.ok:
+                return f"compose build failed: {out.tail(5)}"
+        return None
+
     def start(self, target: Target, services: Sequence[str]) -> tuple[Watch, str | None]:
         env = self._env = self.ctx.with_version(target.version)
         project = self.compose
         if target.pinned:
             project = project.with_override(self._pin_override(target))
-            error = self._pull_missing_pins(project, target)
-            if error:
-                return Watch(), error
-        else:
-            if self.ctx.config.deploy.pull:
-                out = self.ctx.executor("compose-pull", cmd.pull_cmd(project, services), env=env)
-                if not out.ok:
-                    return Watch(), f"compose pull failed: {out.tail(5)}"
-            if self.ctx.config.deploy.build:
-                out = self.ctx.executor("compose-build", cmd.build_cmd(project, services), env=env)
-                if not out.ok:
-                    return Watch(), f"compose build failed: {out.tail(5)}"
         watch = _ComposeWatch(self, services)
         watch.preexisting = {c["Id"] for c in self._project_containers()}
         # `up` itself may hang (a stop grace period, a stuck daemon): bounded, but generously.

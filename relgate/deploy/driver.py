@@ -36,6 +36,12 @@ class Driver(Protocol):
         """What runs now, per service (for drift)."""
         ...
 
+    def fetch(self, target: Target, services: Sequence[str]) -> str | None:
+        """Get what :meth:`start` needs (pull, build) without changing anything that runs; return
+        an error when that failed — nothing on the host changed then, so there is nothing to roll
+        back. The stage takes its pre-migration backup only after this succeeded."""
+        ...
+
     def start(self, target: Target, services: Sequence[str]) -> tuple[Watch, str | None]:
         """Bring the stack to ``target``; return the watch and an error if bringing it up failed.
 

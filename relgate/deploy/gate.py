@@ -7,7 +7,7 @@ step failing ends the attempt with a :class:`Decision` saying which service, why
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -49,11 +49,14 @@ def run_attempt(
     services: Sequence[str],
     *,
     post_deploy: bool = True,
+    before_change: Callable[[], None] | None = None,
 ) -> Attempt:
     """Fill ``attempt`` as it goes, so an interruption still leaves what was seen.
 
     A rollback passes ``post_deploy=False``: those commands (migrations, readiness checks) belong to
-    the version being deployed, not to the one being restored.
+    the version being deployed, not to the one being restored. ``before_change`` (the pre-migration
+    backup) runs once everything is fetched and right before the stack changes: a pull that fails
+    costs no backup, and a backup that fails changes nothing.
     """
     deploy = ctx.config.deploy
     attempt.board = HealthBoard(
@@ -62,6 +65,13 @@ def run_attempt(
     if deploy.git_checkout and not attempt.target.pinned:
         git_checkout(ctx, attempt.target.version)
     http_client = ClientInAdvance(deploy.health) if deploy.health is not None else None
+    fetch_error = driver.fetch(attempt.target, services)
+    if fetch_error is not None:
+        attempt.touched = False
+        attempt.decision = _decide(ctx, Verdict("failed", fetch_error, None, ctx.clock()))
+        return attempt
+    if before_change is not None:
+        before_change()
     watch, up_error = driver.start(attempt.target, services)
     attempt.board.replacing(watch.preexisting, watch.settled_at)
     attempt.touched = watch.touched

@@ -94,6 +94,9 @@ class ProcessDriver:
         return ServiceImage(image=shlex.join(self.stack.command), image_id=f"process:{version}")
 
     # -- changing the host -------------------------------------------------------------------------
+    def fetch(self, target: Target, services: Sequence[str]) -> str | None:
+        return None  # the command runs what is on the host: nothing to pull or build
+
     def start(self, target: Target, services: Sequence[str]) -> tuple[Watch, str | None]:
         watch = _ProcessWatch(self)
         watch.touched = True

@@ -98,9 +98,12 @@ def _deploy(
     result.previous_version = last.version if last else None
     prepared = driver.prepare(Target(version))
     result.drift = _drift(ctx, driver, last)
-    result.backup = _backup_first(ctx, last.version if last else version)
     live.attempt = Attempt(Target(version))
-    attempt = run_attempt(ctx, driver, live.attempt, prepared.services)
+
+    def backup_first() -> None:
+        result.backup = _backup_first(ctx, last.version if last else version)
+
+    attempt = run_attempt(ctx, driver, live.attempt, prepared.services, before_change=backup_first)
     _take_attempt(result, attempt)
     if attempt.passed:
         _record_last_good(ctx, driver, result, prepared.services, prepared.config_hash)
@@ -114,7 +117,8 @@ def _deploy(
 
 def _backup_first(ctx: DeployContext, data_version: str) -> str | None:
     """``deploy.backup_before_migrations``: dump the database while the old version still runs,
-    so a full rollback has the data as it was. A failed backup stops the deploy (nothing touched)."""
+    so a full rollback has the data as it was. Taken after pull/build (which cannot change the
+    database) and right before ``up``; a failed backup stops the deploy (nothing touched)."""
     if not ctx.config.deploy.backup_before_migrations or ctx.env_config.database is None:
         return None
     from relgate.database import backup
