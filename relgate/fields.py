@@ -122,7 +122,8 @@ def require_https(url: str, *, allow_http: bool = False) -> str:
     """Check that ``url`` is absolute https (http allowed for loopback, or when opted in)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"must be an absolute http(s) URL, got {url!r}")
+        shown = url if "@" not in url else "a URL with credentials"
+        raise ValueError(f"must be an absolute http(s) URL, got {shown!r}")
     if parts.scheme == "http" and not allow_http and not is_loopback_host(parts.hostname):
         raise ValueError("must be https:// (loopback may use http://)")
     return url

@@ -156,10 +156,14 @@ class Run:
         return self.write_bytes(relative, self.secrets.redact(text).encode("utf-8"))
 
     def write_json(self, relative: str | os.PathLike[str], obj: Any) -> Path:
+        """Write ``obj`` as JSON, every string redacted *before* it is JSON-escaped (a secret with
+        a ``"`` or a ``\\`` changes shape once escaped), then the text redacted again."""
         if isinstance(obj, BaseModel):
-            text = obj.model_dump_json(indent=2)
+            data, sort = obj.model_dump(mode="json"), False
         else:
-            text = json.dumps(obj, indent=2, sort_keys=True, default=str)
+            data, sort = json.loads(json.dumps(obj, default=str)), True
+        clean = self.secrets.redact_obj(data)
+        text = json.dumps(clean, indent=2, sort_keys=sort, ensure_ascii=False)
         return self.write_text(relative, text + "\n")
 
     def append_log(self, relative: str | os.PathLike[str], text: str) -> Path:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from relgate.errors import ExitCode, RelgateError
 from relgate.gha import Reporter
-from relgate.secrets import SecretRegistry
+from relgate.secrets import SecretRegistry, register_environment
 
 if TYPE_CHECKING:
     import argparse
@@ -50,6 +50,9 @@ class App:
             self.secrets,
             err_stream=self.stderr,
         )
+        # Before the first byte is written: every token/password-looking variable and URL
+        # credential of the environment is a secret for the whole command.
+        register_environment(self.env, self.secrets)
         self.result: Any = None
         self._config: RelgateConfig | None = None
 

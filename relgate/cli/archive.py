@@ -31,8 +31,9 @@ def register(
         description=(
             "Pack the run directory into one bundle: meta.json, every result (a stage that never "
             "ran is recorded as not_run), logs and artifacts, manifest.json with the sha256 of "
-            "every file, and the bundle digest (sha256 of the manifest). Refuses to pack (exit 1) "
-            "when a known secret value is found in any file, naming file and line."
+            "every file, and the bundle digest (sha256 of the manifest). A known secret value "
+            "found in a file is redacted before packing (a placeholder if it cannot be), and "
+            "reported by file, line and secret name."
         ),
     )
     parser.add_argument(

@@ -8,8 +8,10 @@ Order of work, each step a helper below:
 3. write ``meta.json`` (who, what, when, which commit; see :mod:`relgate.evidence.meta`);
 4. write this stage's own result, so the bundle holds it (its digest cannot be inside the bundle it
    names: the final result with the digest is written to the run directory after packing);
-5. pack, hashing and scanning in the same pass; a secret found ⇒ no bundle, and the result says
-   which files and lines (never the value).
+5. pack, hashing and scanning in the same pass. A secret found (something bypassed the redacting
+   writer) never costs the bundle: each offending file is rewritten redacted — or, if redaction
+   cannot clean it, replaced by a placeholder that says why — the result lists files, lines and
+   secret names (never the value), and the run is packed again.
 """
 
 from __future__ import annotations
@@ -91,6 +93,10 @@ def archive(
     run.write_result(result.model_copy())
     dest = _destination(config, run, fmt, output_dir)
     _pack(run, dest, fmt, result)
+    if result.leaks:
+        _withhold_leaks(run, result)
+        run.write_result(result.model_copy())
+        _pack(run, dest, fmt, result)
     run.write_result(result)
     _report(run, result)
     return result
@@ -135,6 +141,57 @@ def _pack(run: Run, dest: Path, fmt: Format, result: ArchiveResult) -> None:
     # The run directory mirrors the bundle, for stages and people reading the run in place.
     run.write_bytes(SUMS_NAME, outcome.sums)
     run.write_bytes(MANIFEST_NAME, outcome.manifest.canonical_bytes())
+
+
+def _withhold_leaks(run: Run, result: ArchiveResult) -> None:
+    """Make every file a leak was found in safe to pack, keeping the rest of the bundle.
+
+    The file is rewritten through the redacting writer; if a secret can still be found in it (or
+    the secret is in its *name*), it is replaced by a placeholder note. The leaks stay listed in
+    the result, and a warning says what was done: this is a bug to fix, not a normal path.
+    """
+    found = list(result.leaks)
+    done: list[str] = []
+    for rel in dict.fromkeys(leak.file for leak in found):
+        names = sorted({leak.secret for leak in found if leak.file == rel})
+        lines = ",".join(str(leak.line) for leak in found if leak.file == rel)
+        done.append(f"{_withhold(run, rel, names)} (line {lines}: {', '.join(names)})")
+    result.leaks = found
+    result.status, result.exit_code, result.outcome, result.error = (
+        Status.PASSED,
+        0,
+        "packed_redacted",
+        None,
+    )
+    result.warnings.append(
+        "a known secret was found in files that bypassed redaction; packed without it: "
+        + "; ".join(done)
+    )
+
+
+def _withhold(run: Run, rel: str, names: list[str]) -> str:
+    note = f"the value of {', '.join(names)}"
+    if rel.endswith(" (file name)"):
+        original = rel.removesuffix(" (file name)")
+        path = run.dir / original
+        placeholder = f"artifacts/archive/withheld-{len(list(run.dir.rglob('withheld-*')))}.txt"
+        run.write_text(
+            placeholder, f"relgate withheld a file whose name contained {note}; it was removed.\n"
+        )
+        path.unlink(missing_ok=True)
+        return f"a file whose name contained {note} became {placeholder}"
+    path = run.dir / rel
+    data = path.read_bytes()
+    clean = run.secrets.redact_bytes(data)
+    if run.secrets.scan_bytes(clean):
+        clean = (
+            f"relgate withheld this file: it contained {note}, which redaction could not "
+            f"remove. The original ({len(data)} bytes) was not packed.\n"
+        ).encode()
+        run.write_bytes(rel, clean)
+        return f"{rel} replaced by a placeholder"
+    run.write_bytes(rel, clean)
+    return f"{rel} redacted"
 
 
 def _copy_includes(config: RelgateConfig, run: Run, result: ArchiveResult) -> None:

@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from relgate.secrets import Redacted, SecretRegistry
+
 __all__ = ["OPERATORS", "Check", "Matcher", "TypeName", "conceal", "evaluate", "json_type"]
 
 OPERATORS = (
@@ -190,28 +192,43 @@ def _type_ok(actual: Any, expected: str) -> bool:
     return kind == expected
 
 
-def evaluate(matcher: Matcher, what: str, actual: Any, present: bool = True) -> list[Check]:
-    """Apply every operator of ``matcher`` to ``actual`` (``present`` False: nothing there)."""
+_NO_SECRETS = SecretRegistry()
+
+
+def evaluate(
+    matcher: Matcher,
+    what: str,
+    actual: Any,
+    present: bool = True,
+    *,
+    secrets: SecretRegistry = _NO_SECRETS,
+) -> list[Check]:
+    """Apply every operator of ``matcher`` to ``actual`` (``present`` False: nothing there).
+
+    Failure messages quote the values redacted with ``secrets`` *before* they are cut short, so a
+    secret never leaves its prefix at the cut."""
     checks: list[Check] = []
     for op in matcher.operators():
         expected = matcher.operand(op)
-        checks.extend(_apply(op, expected, what, actual, present))
+        checks.extend(_apply(op, expected, what, actual, present, secrets=secrets))
     return checks
 
 
-def conceal(checks: list[Check]) -> list[Check]:
+def conceal(checks: list[Check], secrets: SecretRegistry = _NO_SECRETS) -> list[Check]:
     """Hide the actual values of checks on credentials (cookies, token headers and keys), so a
     failure message cannot print a session id that was never registered as a secret."""
     for check in checks:
         if check.op == "exists" or check.what.startswith("length of "):
             continue
         if check.actual is not None:
-            check.message = check.message.replace(_short(check.actual), '"***"')
+            check.message = check.message.replace(_short(check.actual, secrets), '"***"')
             check.actual = "***"
     return checks
 
 
-def _apply(op: str, expected: Any, what: str, actual: Any, present: bool) -> list[Check]:
+def _apply(
+    op: str, expected: Any, what: str, actual: Any, present: bool, *, secrets: SecretRegistry
+) -> list[Check]:
     if op == "exists":
         ok = present is bool(expected)
         msg = "" if ok else (f"{what} is missing" if expected else f"{what} should be absent")
@@ -228,9 +245,9 @@ def _apply(op: str, expected: Any, what: str, actual: Any, present: bool) -> lis
             ]
         size = len(actual)
         inner = expected if isinstance(expected, Matcher) else Matcher(eq=expected)
-        return evaluate(inner, f"length of {what}", size)
+        return evaluate(inner, f"length of {what}", size, secrets=secrets)
     ok, why = _decide(op, expected, actual)
-    message = "" if ok else _describe(what, op, expected, actual, why)
+    message = "" if ok else _describe(what, op, expected, actual, why, secrets=secrets)
     return [Check(what=what, op=op, expected=expected, actual=actual, passed=ok, message=message)]
 
 
@@ -268,16 +285,20 @@ _WORDS = {
 }
 
 
-def _short(value: Any, limit: int = 80) -> str:
+def _short(value: Any, secrets: SecretRegistry, limit: int = 80) -> Redacted:
+    """``value`` as JSON, redacted, then clipped to ``limit`` characters."""
     import json
 
     try:
         text = json.dumps(value, ensure_ascii=False, default=str)
     except (TypeError, ValueError):
         text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return secrets.clip(text, limit)
 
 
-def _describe(what: str, op: str, expected: Any, actual: Any, why: str) -> str:
-    base = f"expected {what} {_WORDS.get(op, op)} {_short(expected)}, got {_short(actual)}"
+def _describe(
+    what: str, op: str, expected: Any, actual: Any, why: str, *, secrets: SecretRegistry
+) -> str:
+    shown = _short(expected, secrets), _short(actual, secrets)
+    base = f"expected {what} {_WORDS.get(op, op)} {shown[0]}, got {shown[1]}"
     return f"{base} ({why})" if why else base

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from relgate.secrets import Redacted, SecretRegistry
 from relgate.smoke.assertions import Check, Matcher, conceal, evaluate
 from relgate.smoke.query import select
 from relgate.smoke.redact import Redactor
@@ -33,6 +34,7 @@ class Judge:
         max_duration: timedelta | None = None,
     ) -> None:
         self.redactor = redactor
+        self.secrets = redactor.secrets
         self.lookup = lookup
         self.max_duration = max_duration
 
@@ -54,19 +56,31 @@ class Judge:
         ]
         for name, matcher in expect.headers.items():
             values = ex.header_values(name)
-            found = evaluate(self._live(matcher), f"header {name}", ", ".join(values), bool(values))
-            checks += conceal(found) if self.redactor.header_is_secret(name) else found
+            found = evaluate(
+                self._live(matcher),
+                f"header {name}",
+                ", ".join(values),
+                bool(values),
+                secrets=self.secrets,
+            )
+            checks += (
+                conceal(found, self.secrets) if self.redactor.header_is_secret(name) else found
+            )
         cookies = ex.set_cookies()
         for name, matcher in expect.cookies.items():
             found = evaluate(
-                self._live(matcher), f"cookie {name}", cookies.get(name), name in cookies
+                self._live(matcher),
+                f"cookie {name}",
+                cookies.get(name),
+                name in cookies,
+                secrets=self.secrets,
             )
-            checks += conceal(found)
+            checks += conceal(found, self.secrets)
         if expect.json_checks:
             checks += self._json_checks(expect, ex)
         if expect.body is not None:
             text = ex.body.decode("utf-8", "replace")
-            checks += evaluate(self._live(expect.body), "body", text)
+            checks += evaluate(self._live(expect.body), "body", text, secrets=self.secrets)
         limit = expect.max_duration or self.max_duration
         if limit is not None:
             checks.append(_duration_check(limit, ex))
@@ -87,9 +101,11 @@ class Judge:
             live = self._live(item)
             assert isinstance(live, type(item))
             found = select(item.path, data)
-            results = evaluate(live, f"json {found.path}", found.value, found.present)
+            results = evaluate(
+                live, f"json {found.path}", found.value, found.present, secrets=self.secrets
+            )
             if self.redactor.path_is_secret(found.path):
-                conceal(results)
+                conceal(results, self.secrets)
             if item.message:
                 for check in results:
                     if not check.passed:
@@ -160,27 +176,28 @@ def _pick(values: list[Any], spec: Capture, what: str) -> Any:
     return values[0]
 
 
-def first_failure(checks: list[Check], ex: Exchange) -> str:
+def first_failure(checks: list[Check], ex: Exchange, secrets: SecretRegistry) -> str:
     """The failure to read first. A wrong status explains the rest, so it stands alone, with
     what the server said about it (``detail``/``error``/``message``, or a short text body)."""
     failing = [c for c in checks if not c.passed]
     if not failing:
         return "failed"
     if failing[0].op == "status":
-        said = server_says(ex)
+        said = server_says(ex, secrets)
         return failing[0].message + (f": {said}" if said else "")
     more = f" (+{len(failing) - 1} more)" if len(failing) > 1 else ""
     return failing[0].message + more
 
 
-def server_says(ex: Exchange) -> str:
+def server_says(ex: Exchange, secrets: SecretRegistry) -> Redacted:
+    """What the server said about a failure, redacted (then clipped to 200 characters)."""
     text = ex.body[:2048].decode("utf-8", "replace").strip()
     try:
         data = json.loads(text)
     except ValueError:
-        return text if 0 < len(text) <= 120 and "<" not in text else ""
+        return secrets.redact(text if 0 < len(text) <= 120 and "<" not in text else "")
     if isinstance(data, dict):
         for key in ("detail", "error", "message"):
             if isinstance(data.get(key), str):
-                return str(data[key])[:200]
-    return ""
+                return secrets.clip(str(data[key]), 200)
+    return secrets.redact("")

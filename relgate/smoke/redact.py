@@ -4,9 +4,11 @@ Two layers protect every artifact. This module is the first: it knows *where* cr
 HTTP — auth, cookie, CSRF and token headers (plus any ``*-token``, ``*-key``, ``*-secret``,
 ``*-signature`` header), credential-looking JSON and form keys, and signed-URL query parameters —
 and blanks those values whatever they are. ``Set-Cookie`` keeps the cookie name and attributes
-(the evidence still proves ``HttpOnly; SameSite``) but not the value. The second layer is the
-run's writer, which removes every registered secret value (env secrets and ``secret: true``
-captures) in every encoding from everything written.
+(the evidence still proves ``HttpOnly; SameSite``) but not the value. Every text it returns has
+also been through the run's :class:`~relgate.secrets.SecretRegistry` (env secrets and
+``secret: true`` captures), so what leaves here is :class:`~relgate.secrets.Redacted` before any
+encoder (JSON, hex, truncation) sees it. The second layer is the run's writer, which removes every
+registered value in every encoding from everything written.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from relgate.secrets import REDACTED
+from relgate.secrets import REDACTED, Redacted, SecretRegistry
 
 __all__ = ["Redactor"]
 
@@ -77,7 +79,9 @@ class Redactor:
         headers: Iterable[str] = (),
         json_keys: Iterable[str] = (),
         query_params: Iterable[str] = (),
+        secrets: SecretRegistry | None = None,
     ) -> None:
+        self.secrets = secrets if secrets is not None else SecretRegistry()
         self.headers = _HEADERS | {h.lower() for h in headers}
         self.json_keys = _JSON_KEYS | {k.lower() for k in json_keys}
         self.query = _QUERY | {q.lower() for q in query_params}
@@ -93,7 +97,10 @@ class Redactor:
             return False
         return (match.group(1) or match.group(2) or "").lower() in self.json_keys
 
-    def header(self, name: str, value: str) -> str:
+    def header(self, name: str, value: str) -> Redacted:
+        return self.secrets.redact(self._header(name, value))
+
+    def _header(self, name: str, value: str) -> str:
         low = name.lower()
         if low == "set-cookie":
             cookie, _, attributes = value.partition(";")
@@ -108,30 +115,36 @@ class Redactor:
             return REDACTED
         return _JWT.sub(r"\1." + REDACTED, value)
 
-    def header_list(self, items: Iterable[tuple[str, str]]) -> list[list[str]]:
+    def header_list(self, items: Iterable[tuple[str, str]]) -> list[list[Redacted]]:
         """Headers as ``[[name, value], …]`` (a list: Set-Cookie may repeat)."""
-        return [[name, self.header(name, value)] for name, value in items]
+        return [[self.secrets.redact(name), self.header(name, value)] for name, value in items]
 
-    def url(self, url: str) -> str:
+    def url(self, url: str) -> Redacted:
+        """The URL with signed-URL query values and any ``user:password@`` blanked."""
         parts = urlsplit(url)
-        if not parts.query:
-            return url
-        pairs = parse_qsl(parts.query, keep_blank_values=True)
-        cleaned = [(k, REDACTED if k.lower() in self.query else v) for k, v in pairs]
-        return urlunsplit(parts._replace(query=urlencode(cleaned, safe="*")))
+        if "@" in parts.netloc:
+            host = parts.netloc.rpartition("@")[2]
+            parts = parts._replace(netloc=f"{REDACTED}@{host}")
+        if parts.query:
+            pairs = parse_qsl(parts.query, keep_blank_values=True)
+            cleaned = [(k, REDACTED if k.lower() in self.query else v) for k, v in pairs]
+            parts = parts._replace(query=urlencode(cleaned, safe="*"))
+        return self.secrets.redact(urlunsplit(parts))
 
     def data(self, value: Any) -> Any:
-        """A JSON-like value with credential keys blanked (any depth)."""
+        """A JSON-like value with credential keys blanked and every string redacted (any depth)."""
         if isinstance(value, dict):
             return {
-                k: (REDACTED if str(k).lower() in self.json_keys else self.data(v))
+                self.secrets.redact(str(k)): (
+                    REDACTED if str(k).lower() in self.json_keys else self.data(v)
+                )
                 for k, v in value.items()
             }
         if isinstance(value, list):
             return [self.data(v) for v in value]
         if isinstance(value, str):
-            return _JWT.sub(r"\1." + REDACTED, value)
+            return self.text(value)
         return value
 
-    def text(self, text: str) -> str:
-        return _JWT.sub(r"\1." + REDACTED, text)
+    def text(self, text: str) -> Redacted:
+        return self.secrets.redact(_JWT.sub(r"\1." + REDACTED, text))

@@ -1,7 +1,11 @@
 """What a smoke run leaves behind: the typed result, per-step artifacts, JUnit XML, the job summary
 and the console lines (``✅ 4/9 lock — HTTP 201 (38 ms)``).
 
-Everything here builds values; the stage writes them through the run's redacting writer.
+Everything here builds values; the stage writes them through the run's redacting writer. Values are
+redacted *before* they are encoded here: the step's texts through the :class:`Redactor` (which
+carries the run's secret registry), check values through :meth:`SecretRegistry.clip` (redact, then
+cut), binary heads through :meth:`SecretRegistry.hex`, and JUnit XML only from
+:class:`~relgate.secrets.Redacted` text.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from relgate.gha import Summary
 from relgate.results import StageResult
+from relgate.secrets import Redacted, SecretRegistry
 from relgate.smoke.assertions import Check
 from relgate.smoke.redact import Redactor
 from relgate.smoke.runner import Exchange, StepOutcome, StepStatus
@@ -92,9 +97,10 @@ def artifact_name(outcome: StepOutcome) -> str:
 
 def step_report(outcome: StepOutcome, redactor: Redactor, artifact: str | None) -> StepReport:
     last = outcome.last
+    redact = redactor.secrets.redact
     return StepReport(
         index=outcome.index + 1,
-        name=outcome.step.name,
+        name=redact(outcome.step.name),
         status=outcome.status,
         gating=outcome.step.gating,
         always=outcome.step.run == "always",
@@ -104,26 +110,35 @@ def step_report(outcome: StepOutcome, redactor: Redactor, artifact: str | None) 
         attempts=len(outcome.exchanges),
         duration_ms=outcome.duration_ms,
         round_trip_ms=last.duration_ms if last else None,
-        message=outcome.message,
-        hint=outcome.step.hint if outcome.status in ("failed", "warning") else None,
+        message=redact(outcome.message),
+        hint=redact(outcome.step.hint or "") or None
+        if outcome.status in ("failed", "warning")
+        else None,
         artifact=artifact,
-        checks=[_short_check(c) for c in outcome.checks],
+        checks=[_short_check(c, redactor.secrets) for c in outcome.checks],
         captures=sorted(outcome.captured),
     )
 
 
-def _short_check(check: Check) -> Check:
+def _short_check(check: Check, secrets: SecretRegistry) -> Check:
+    """The check as evidence: values redacted, then cut to 200 characters."""
+
     def clip(value: Any) -> Any:
-        text = value if isinstance(value, str) else None
-        if text is None and isinstance(value, list | dict):
+        if isinstance(value, str):
+            return secrets.clip(value, 200)
+        if isinstance(value, list | dict):
             text = json.dumps(value, default=str)
-            if len(text) <= 200:
-                return value
-        if text is not None and len(text) > 200:
-            return text[:199] + "…"
+            return secrets.redact_obj(value) if len(text) <= 200 else secrets.clip(text, 200)
         return value
 
-    return check.model_copy(update={"actual": clip(check.actual), "expected": clip(check.expected)})
+    return check.model_copy(
+        update={
+            "actual": clip(check.actual),
+            "expected": clip(check.expected),
+            "what": secrets.redact(check.what),
+            "message": secrets.redact(check.message),
+        }
+    )
 
 
 def verdict(steps: list[StepReport]) -> str:
@@ -157,17 +172,20 @@ def console_line(step: StepReport, total: int) -> str:
 def exchange_artifact(
     outcome: StepOutcome, redactor: Redactor, policy: ArtifactPolicy
 ) -> dict[str, Any]:
+    redact = redactor.secrets.redact
     return {
-        "step": outcome.step.name,
+        "step": redact(outcome.step.name),
         "index": outcome.index + 1,
         "status": outcome.status,
         "gating": outcome.step.gating,
-        "message": outcome.message,
-        "hint": outcome.step.hint,
+        "message": redact(outcome.message),
+        "hint": redact(outcome.step.hint) if outcome.step.hint else None,
         "duration_ms": outcome.duration_ms,
         "attempts": [_attempt(ex, redactor, policy) for ex in outcome.exchanges],
-        "checks": [_short_check(c).model_dump(mode="json") for c in outcome.checks],
-        "captures": sorted(outcome.captured),
+        "checks": [
+            _short_check(c, redactor.secrets).model_dump(mode="json") for c in outcome.checks
+        ],
+        "captures": sorted(redact(name) for name in outcome.captured),
     }
 
 
@@ -185,7 +203,7 @@ def _attempt(ex: Exchange, redactor: Redactor, policy: ArtifactPolicy) -> dict[s
             "body": _body(ex.request_body, req_type, redactor, policy, False),
         },
         "response": None,
-        "error": ex.error,
+        "error": redactor.secrets.redact(ex.error) if ex.error is not None else None,
     }
     if ex.status is not None:
         out["response"] = {
@@ -232,7 +250,7 @@ def _body(
     if policy.body == "none":
         return digest
     if text is None or policy.body == "head":
-        return {**digest, "head_hex": data[:32].hex()}
+        return {**digest, "head_hex": redactor.secrets.hex(data, 32)}
     if "json" in ctype and len(data) <= policy.max_bytes:
         try:
             return redactor.data(json.loads(text))
@@ -240,63 +258,92 @@ def _body(
             pass
     if ctype == "application/x-www-form-urlencoded":
         return redactor.data(dict(parse_qsl(text, keep_blank_values=True)))
+    clean = redactor.text(text)
     if len(data) > policy.max_bytes:
-        cut = data[: policy.max_bytes].decode("utf-8", "ignore")
+        # Cut the *redacted* text: cutting first would leave a secret's prefix at the cut.
+        cut = clean.encode("utf-8")[: policy.max_bytes].decode("utf-8", "ignore")
         return {
             **digest,
-            "text": redactor.text(cut) + f"…[truncated: {len(data) - policy.max_bytes} more bytes]",
+            "text": cut + f"…[truncated: {len(data) - policy.max_bytes} more bytes]",
         }
-    return redactor.text(text)
+    return clean
 
 
 # -- JUnit XML ------------------------------------------------------------------------------------
-def junit_xml(report: SmokeReport, timestamp: datetime) -> str:
+class _Xml:
+    """ElementTree behind a door that takes only redacted text (XML escaping comes after)."""
+
+    def __init__(self, secrets: SecretRegistry) -> None:
+        self.secrets = secrets
+
+    def text(self, value: object) -> Redacted:
+        return self.secrets.redact(str(value))
+
+    def element(self, tag: str, **attrs: Redacted) -> ET.Element:
+        return ET.Element(tag, dict(attrs))
+
+    def sub(
+        self, parent: ET.Element, tag: str, text: Redacted | None = None, **attrs: Redacted
+    ) -> ET.Element:
+        child = ET.SubElement(parent, tag, dict(attrs))
+        if text is not None:
+            child.text = text
+        return child
+
+
+def junit_xml(report: SmokeReport, timestamp: datetime, secrets: SecretRegistry) -> str:
     """One ``<testcase>`` per step (the unit a reviewer cares about), skipped steps marked,
-    best-effort failures passed with a ``warning`` property, artifacts attached."""
+    best-effort failures passed with a ``warning`` property, artifacts attached. Every value is
+    redacted with ``secrets`` before ElementTree escapes it."""
+    xml = _Xml(secrets)
+    t = xml.text
     steps = report.steps
     suite_name = report.scenario_name or "smoke"
     total_s = sum(s.duration_ms for s in steps) / 1000
-    suites = ET.Element(
+    failures = t(sum(1 for s in steps if s.status == "failed"))
+    skipped = t(sum(1 for s in steps if s.status == "skipped"))
+    suites = xml.element(
         "testsuites",
-        name="relgate smoke",
-        tests=str(len(steps)),
-        failures=str(sum(1 for s in steps if s.status == "failed")),
-        errors="0",
-        skipped=str(sum(1 for s in steps if s.status == "skipped")),
-        time=f"{total_s:.3f}",
+        name=t("relgate smoke"),
+        tests=t(len(steps)),
+        failures=failures,
+        errors=t(0),
+        skipped=skipped,
+        time=t(f"{total_s:.3f}"),
     )
-    suite = ET.SubElement(
+    suite = xml.sub(
         suites,
         "testsuite",
-        name=suite_name,
-        tests=str(len(steps)),
-        failures=suites.get("failures", "0"),
-        errors="0",
-        skipped=suites.get("skipped", "0"),
-        time=f"{total_s:.3f}",
-        timestamp=timestamp.strftime("%Y-%m-%dT%H:%M:%S"),
+        name=t(suite_name),
+        tests=t(len(steps)),
+        failures=failures,
+        errors=t(0),
+        skipped=skipped,
+        time=t(f"{total_s:.3f}"),
+        timestamp=t(timestamp.strftime("%Y-%m-%dT%H:%M:%S")),
     )
-    props = ET.SubElement(suite, "properties")
+    props = xml.sub(suite, "properties")
     for name, value in (("base_url", report.base_url), ("verdict", report.verdict)):
-        ET.SubElement(props, "property", name=name, value=value)
+        xml.sub(props, "property", name=t(name), value=t(value))
     for step in steps:
-        _testcase(suite, step, suite_name)
+        _testcase(xml, suite, step, suite_name)
     ET.indent(suites)
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
     )
 
 
-def _testcase(suite: ET.Element, step: StepReport, suite_name: str) -> None:
-    case = ET.SubElement(
+def _testcase(xml: _Xml, suite: ET.Element, step: StepReport, suite_name: str) -> None:
+    t = xml.text
+    case = xml.sub(
         suite,
         "testcase",
-        classname=f"smoke.{suite_name}",
-        name=f"{step.index:02d} {step.name}",
-        time=f"{step.duration_ms / 1000:.3f}",
+        classname=t(f"smoke.{suite_name}"),
+        name=t(f"{step.index:02d} {step.name}"),
+        time=t(f"{step.duration_ms / 1000:.3f}"),
     )
-    props = ET.SubElement(case, "properties")
-    values = {
+    props = xml.sub(case, "properties")
+    values: dict[str, object] = {
         "status": step.status,
         "attempts": step.attempts,
         "duration_ms": step.duration_ms,
@@ -306,18 +353,22 @@ def _testcase(suite: ET.Element, step: StepReport, suite_name: str) -> None:
     if step.status == "warning":
         values["warning"] = step.message
     for name, value in values.items():
-        ET.SubElement(props, "property", name=name, value=str(value))
+        xml.sub(props, "property", name=t(name), value=t(value))
     if step.status == "skipped":
-        ET.SubElement(case, "skipped", message=step.message)
+        xml.sub(case, "skipped", message=t(step.message))
     elif step.status == "failed":
-        failure = ET.SubElement(case, "failure", message=step.message, type="AssertionError")
         details = [c.message for c in step.checks if not c.passed] or [step.message]
         if step.hint:
             details.append(f"hint: {step.hint}")
-        failure.text = "\n".join(details)
+        xml.sub(
+            case,
+            "failure",
+            t("\n".join(details)),
+            message=t(step.message),
+            type=t("AssertionError"),
+        )
     if step.artifact:
-        out = ET.SubElement(case, "system-out")
-        out.text = f"[[ATTACHMENT|{step.artifact}]]"
+        xml.sub(case, "system-out", t(f"[[ATTACHMENT|{step.artifact}]]"))
 
 
 # -- job summary ----------------------------------------------------------------------------------

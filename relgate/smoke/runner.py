@@ -145,7 +145,9 @@ class Runner:
         self.sleep = sleep
         self.rng = rng or _random.Random()  # jitter only: not security relevant
         r = self.scenario.redact
-        redactor = Redactor(headers=r.headers, json_keys=r.json_keys, query_params=r.query_params)
+        redactor = Redactor(
+            headers=r.headers, json_keys=r.json_keys, query_params=r.query_params, secrets=registry
+        )
         self.judge = Judge(
             redactor, context.lookup, max_duration=self.scenario.defaults.max_duration
         )
@@ -268,7 +270,9 @@ class Runner:
             ok = self._capture(step, last, outcome)
         if not ok:
             outcome.status = self._failure(step)
-            outcome.message = outcome.message or first_failure(outcome.checks, last) + note
+            outcome.message = outcome.message or (
+                first_failure(outcome.checks, last, self.registry) + note
+            )
 
     def _with_retries(
         self,

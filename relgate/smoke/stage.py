@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from relgate.errors import UsageError
 from relgate.fields import require_https
 from relgate.results import Status
+from relgate.secrets import looks_secret_name, url_credentials
 from relgate.smoke.redact import Redactor
 from relgate.smoke.report import (
     FailedStep,
@@ -25,7 +26,7 @@ from relgate.smoke.report import (
 )
 from relgate.smoke.runner import Context, Runner, StepOutcome, open_client
 from relgate.smoke.scenario import LoadedScenario, load_scenario
-from relgate.smoke.template import MissingReference, render
+from relgate.smoke.template import MissingReference, references, render
 
 if TYPE_CHECKING:
     import httpx
@@ -125,7 +126,10 @@ class _Recorder:
         self.policy = loaded.scenario.defaults.artifact
         r = loaded.scenario.redact
         self.redactor = Redactor(
-            headers=r.headers, json_keys=r.json_keys, query_params=r.query_params
+            headers=r.headers,
+            json_keys=r.json_keys,
+            query_params=r.query_params,
+            secrets=run.secrets,
         )
 
     def __call__(self, outcome: StepOutcome) -> None:
@@ -169,7 +173,7 @@ def _conclude(report: SmokeReport, run: Run, *, junit: bool) -> None:
     report.finish(run.clock())
     if junit:
         report.junit = JUNIT
-        run.write_text(JUNIT, junit_xml(report, report.started_at))
+        run.write_text(JUNIT, junit_xml(report, report.started_at, run.secrets))
     run.reporter.write_summary(summary(report), echo=False)
     run.append_log(LOG, report.summary + "\n")
     for key, value in (
@@ -204,13 +208,33 @@ def _scenario_file(config: RelgateConfig | None, scenario: Path | None) -> Path:
 
 
 def _secrets(loaded: LoadedScenario, run: Run) -> dict[str, str]:
-    """Register every declared secret before any I/O (load_scenario checked they are set)."""
+    """Register every secret the scenario can reach before any I/O: declared secrets (load_scenario
+    checked they are set), token/password-looking variables used as ``{{ env.NAME }}``, and
+    credentials written in URLs. Registering the last two only at archive time would let them
+    into every output of the run first."""
     values: dict[str, str] = {}
     for name in loaded.scenario.secrets:
         value = run.env.get(name, "")
         run.secrets.register(value, name)
         values[name] = value
+    for text in _strings(loaded.scenario.model_dump(mode="json", by_alias=True)):
+        for cred in url_credentials(text) if "@" in text else ():
+            run.secrets.register(cred, "scenario URL credentials")
+        for ref in references(text) if "{{" in text else ():
+            head, _, name = ref.partition(".")
+            if head == "env" and looks_secret_name(name):
+                run.secrets.register(run.env.get(name), name)
     return values
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (*_strings(k), *_strings(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
 
 
 def _allow_http(loaded: LoadedScenario, config: RelgateConfig | None, environment: str) -> bool:
@@ -247,7 +271,9 @@ def _target(
             "no base URL: pass --base-url, set base_url in the scenario, "
             "or run with --env NAME of relgate.yml"
         )
+    for cred in url_credentials(str(url)):
+        run.secrets.register(cred, "base URL credentials")
     try:
         return require_https(str(url).rstrip("/"), allow_http=allow_http)
     except ValueError as exc:
-        raise UsageError(f"base URL {url}: {exc}") from None
+        raise UsageError(f"base URL {run.secrets.redact(str(url))}: {exc}") from None
