@@ -46,6 +46,7 @@ __all__ = [
     "DatabaseConfig",
     "DeployConfig",
     "EnvironmentConfig",
+    "EvidenceConfig",
     "GitHubConfig",
     "HealthCheckConfig",
     "LockConfig",
@@ -55,6 +56,7 @@ __all__ = [
     "ProcessStack",
     "ProjectConfig",
     "ProtectionConfig",
+    "PublicKeyConfig",
     "ReleaseCheck",
     "ReleaseConfig",
     "RelgateConfig",
@@ -351,6 +353,57 @@ class ArchiveConfig(Model):
     )
 
 
+class PublicKeyConfig(Model):
+    """A public key that may sign gate statements (``relgate keygen`` prints one)."""
+
+    id: str = Field(
+        description="Your name for the key; shown as 'signed by <id>'.",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$",
+    )
+    public_key: str = Field(description="ed25519:<base64 of the 32 raw public key bytes>.")
+
+    @field_validator("public_key")
+    @classmethod
+    def _ed25519(cls, v: str) -> str:
+        import base64
+        import binascii
+
+        body = v.removeprefix("ed25519:")
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+        if not v.startswith("ed25519:") or len(raw) != 32:
+            raise ValueError("expected ed25519:<base64 of 32 bytes> (see relgate keygen)")
+        return v
+
+
+class EvidenceConfig(Model):
+    """Who may vouch for evidence: the signed gate statement (see docs/evidence.md)."""
+
+    signing_key_env: str = Field(
+        "RELGATE_SIGNING_KEY",
+        description="Environment variable holding the Ed25519 private key archive signs with: in "
+        "GitHub, an environment secret of the gate's environment. Registered as a secret.",
+        pattern=_NAME.pattern,
+    )
+    keys: list[PublicKeyConfig] = Field(
+        default_factory=list,
+        description="Public keys whose signature release and verify-release accept (several: "
+        "rotation). Empty: evidence is reported as unauthenticated.",
+    )
+
+    @field_validator("keys")
+    @classmethod
+    def _unique(cls, v: list[PublicKeyConfig]) -> list[PublicKeyConfig]:
+        for attr in ("id", "public_key"):
+            values = [getattr(k, attr) for k in v]
+            dupes = sorted({x for x in values if values.count(x) > 1})
+            if dupes:
+                raise ValueError(f"duplicate key {attr}: {', '.join(dupes)}")
+        return v
+
+
 class NotesConfig(Model):
     template: str | None = Field(None, description="Jinja template (default: built in).")
     tag_template: str | None = None
@@ -423,6 +476,7 @@ class RelgateConfig(Model):
     deploy: DeployConfig = Field(default_factory=DeployConfig)
     smoke: SmokeConfig = Field(default_factory=SmokeConfig)
     archive: ArchiveConfig = Field(default_factory=ArchiveConfig)
+    evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
     notes: NotesConfig = Field(default_factory=NotesConfig)
     release: ReleaseConfig = Field(default_factory=ReleaseConfig)
     rollback: RollbackConfig = Field(default_factory=RollbackConfig)
@@ -480,7 +534,7 @@ class RelgateConfig(Model):
     def secret_names(self) -> list[str]:
         """Declared secrets plus token/password-looking variables the file refers to."""
         names = [s.name for s in self.secrets]
-        names += [self.github.token_env]
+        names += [self.github.token_env, self.evidence.signing_key_env]
         names += sorted(n for n in self._env_refs if looks_secret_name(n))
         return list(dict.fromkeys(names))
 

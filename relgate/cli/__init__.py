@@ -32,6 +32,7 @@ COMMANDS = (
     "demo",
     "config",
     "evidence",
+    "keygen",
     "lock",
     "status",
     "backup",

@@ -16,18 +16,20 @@ Order of work, each step a helper below:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
 from relgate.evidence.bundle import model_for
-from relgate.evidence.manifest import MANIFEST_NAME, SUMS_NAME
+from relgate.evidence.manifest import MANIFEST_NAME, STATEMENT_NAME, SUMS_NAME, Manifest
 from relgate.evidence.meta import collect_meta
 from relgate.evidence.pack import Format, pack_directory, source_date_epoch
 from relgate.evidence.scan import LeakScanner
+from relgate.evidence.signing import Signer, signer_for
 from relgate.results import STAGES, StageResult, Status
 from relgate.secrets import looks_secret_name
 
@@ -58,6 +60,12 @@ class ArchiveResult(StageResult):
     content_size: int = 0
     stages: dict[str, str] = Field(default_factory=dict, description="Status of every stage.")
     leaks: list[LeakRecord] = Field(default_factory=list)
+    signed_by: str | None = Field(
+        None, description="Key id the gate statement is signed with (None: unsigned)."
+    )
+    predicate_path: str | None = Field(
+        None, description="The gate predicate (JSON) beside the bundle, for GitHub's attest."
+    )
     skipped: list[str] = Field(default_factory=list, description="Files left out, and why.")
     warnings: list[str] = Field(default_factory=list)
 
@@ -92,18 +100,30 @@ def archive(
     result.summary = "evidence packed (the bundle digest is in the run's results/archive.json)"
     run.write_result(result.model_copy())
     dest = _destination(config, run, fmt, output_dir)
-    _pack(run, dest, fmt, result)
+    signer = signer_for(config, run.env)
+    result.warnings += signer.warnings
+    _pack(run, dest, fmt, result, signer)
     if result.leaks:
         _withhold_leaks(run, result)
         run.write_result(result.model_copy())
-        _pack(run, dest, fmt, result)
+        _pack(run, dest, fmt, result, signer)
     run.write_result(result)
     _report(run, result)
     return result
 
 
-def _pack(run: Run, dest: Path, fmt: Format, result: ArchiveResult) -> None:
+def _pack(run: Run, dest: Path, fmt: Format, result: ArchiveResult, signer: Signer) -> None:
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    # What the statement says is read back through the typed API: the files just packed.
+    meta = run.read_meta()
+    stages = {s: r for s in result.stages if (r := run.read_result(s)) is not None}
+
+    def statement(manifest: Manifest) -> list[tuple[str, bytes]]:
+        envelope = signer.envelope(
+            manifest, bundle_name=dest.name, meta=meta, stages=stages, verdicts=result.stages
+        )
+        return [(STATEMENT_NAME, envelope)]
+
     try:
         outcome = pack_directory(
             run.dir,
@@ -112,6 +132,7 @@ def _pack(run: Run, dest: Path, fmt: Format, result: ArchiveResult) -> None:
             prefix=dest.name.removesuffix(f".{fmt}"),
             mtime=source_date_epoch(run.env),
             scanner=LeakScanner(run.secrets),
+            trailer=statement,
         )
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -131,6 +152,9 @@ def _pack(run: Run, dest: Path, fmt: Format, result: ArchiveResult) -> None:
         result.summary = result.error
         return
     os.replace(tmp, dest)
+    result.signed_by = signer.key_id if signer.key is not None else None
+    if signer.statement is not None:
+        result.predicate_path = str(_write_predicate(dest, signer.statement))
     result.bundle_path = str(dest)
     result.bundle_digest = outcome.manifest.digest
     result.size = dest.stat().st_size
@@ -141,6 +165,15 @@ def _pack(run: Run, dest: Path, fmt: Format, result: ArchiveResult) -> None:
     # The run directory mirrors the bundle, for stages and people reading the run in place.
     run.write_bytes(SUMS_NAME, outcome.sums)
     run.write_bytes(MANIFEST_NAME, outcome.manifest.canonical_bytes())
+
+
+def _write_predicate(dest: Path, statement: dict[str, Any]) -> Path:
+    """The predicate alone, beside the bundle: what GitHub's attest action signs for the bundle."""
+    # Not "<bundle>.predicate.json": globs for bundles ("*.tar.*") must not pick it up.
+    path = dest.with_name(dest.name.split(".tar", maxsplit=1)[0] + ".predicate.json")
+    text = json.dumps(statement["predicate"], indent=2, sort_keys=True) + "\n"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def _withhold_leaks(run: Run, result: ArchiveResult) -> None:
@@ -320,6 +353,10 @@ def _report(run: Run, result: ArchiveResult) -> None:
     if result.status is Status.PASSED:
         reporter.ok(f"evidence: {result.bundle_path}")
         reporter.line(f"  digest {result.bundle_digest}  ({_human(result.size or 0)})")
+        signed = f"signed by {result.signed_by}" if result.signed_by else "unsigned"
+        reporter.line(f"  gate statement {signed}")
+        reporter.set_output("signed-by", result.signed_by or "")
+        reporter.set_output("predicate-path", result.predicate_path or "")
         reporter.set_output("bundle-path", result.bundle_path)
         reporter.set_output("bundle-digest", result.bundle_digest)
         reporter.set_output("bundle-size", result.size)

@@ -28,7 +28,13 @@ from typing import IO, Any
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError
 
 from relgate.errors import BadInputError, RelgateError, VerificationError
-from relgate.evidence.manifest import MANIFEST_NAME, SUMS_NAME, Manifest, ManifestError
+from relgate.evidence.manifest import (
+    MANIFEST_NAME,
+    STATEMENT_NAME,
+    SUMS_NAME,
+    Manifest,
+    ManifestError,
+)
 from relgate.results import STAGES, StageResult, Status, result_model
 
 __all__ = [
@@ -255,7 +261,7 @@ def _read_member(
 
 
 def _keep_index(rel: str) -> bool:
-    return rel in (MANIFEST_NAME, SUMS_NAME, "meta.json") or (
+    return rel in (MANIFEST_NAME, SUMS_NAME, STATEMENT_NAME, "meta.json") or (
         rel.startswith("results/") and rel.endswith(".json") and rel.count("/") == 1
     )
 
@@ -265,6 +271,7 @@ class _Scan:
     format: str
     manifest: Manifest
     kept: dict[str, bytes]
+    statement: bytes | None = None
 
 
 def _scan(path: Path, limits: BundleLimits) -> _Scan:
@@ -276,6 +283,7 @@ def _scan(path: Path, limits: BundleLimits) -> _Scan:
         if member is not None:
             members[member.path] = member
     stored = members.pop(MANIFEST_NAME, None)
+    statement = members.pop(STATEMENT_NAME, None)
     if stored is None or stored.data is None:
         raise BundleTampered(path, [f"{MANIFEST_NAME} is missing"])
     try:
@@ -291,7 +299,7 @@ def _scan(path: Path, limits: BundleLimits) -> _Scan:
     if problems:
         raise BundleTampered(path, problems)
     kept = {rel: m.data for rel, m in members.items() if m.data is not None}
-    return _Scan(fmt, manifest, kept)
+    return _Scan(fmt, manifest, kept, statement.data if statement is not None else None)
 
 
 def _compare(manifest: Manifest, members: dict[str, _Member]) -> list[str]:
@@ -367,6 +375,8 @@ class Bundle:
         self.stages = stages
         self._kept = scan.kept
         self.limits = limits
+        # The DSSE envelope of the gate statement, unparsed (relgate.evidence.proof judges it).
+        self.statement = scan.statement
 
     def result(self, stage: str) -> StageResult | None:
         return self.stages.get(stage)
@@ -440,6 +450,7 @@ def _creator(dest: Path) -> Callable[[str], IO[bytes]]:
 def _compare_or_raise(path: Path, manifest: Manifest, members: list[_Member]) -> None:
     by_path = {m.path: m for m in members}
     by_path.pop(MANIFEST_NAME, None)
+    by_path.pop(STATEMENT_NAME, None)
     problems = _compare(manifest, by_path)
     if problems:
         raise BundleTampered(path, problems)

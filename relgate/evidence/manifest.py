@@ -24,6 +24,7 @@ from typing import Any
 __all__ = [
     "MANIFEST_FORMAT",
     "MANIFEST_NAME",
+    "STATEMENT_NAME",
     "SUMS_NAME",
     "FileEntry",
     "Manifest",
@@ -35,6 +36,8 @@ MANIFEST_FORMAT = "relgate-evidence/1"
 MANIFEST_NAME = "manifest.json"
 # sha256sum-compatible list, for an auditor who has coreutils but no relgate.
 SUMS_NAME = "SHA256SUMS"
+# The signed gate statement (a DSSE envelope): it names the digest, so it is not listed either.
+STATEMENT_NAME = "statement.dsse.json"
 _HEX = frozenset("0123456789abcdef")
 
 

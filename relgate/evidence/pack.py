@@ -22,14 +22,20 @@ import hashlib
 import os
 import stat
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal, Protocol
 
 from relgate.errors import CannotRun
-from relgate.evidence.manifest import MANIFEST_NAME, SUMS_NAME, FileEntry, Manifest
+from relgate.evidence.manifest import (
+    MANIFEST_NAME,
+    STATEMENT_NAME,
+    SUMS_NAME,
+    FileEntry,
+    Manifest,
+)
 from relgate.evidence.scan import Leak, LeakScanner
 
 __all__ = ["FORMATS", "Format", "PackOutcome", "list_files", "pack_directory", "source_date_epoch"]
@@ -105,14 +111,16 @@ def pack_directory(
     mtime: int = 0,
     scanner: LeakScanner | None = None,
     threads: int = -1,
+    trailer: Callable[[Manifest], Sequence[tuple[str, bytes]]] | None = None,
 ) -> PackOutcome:
     """Pack every regular file of ``root`` into ``dest`` under ``prefix/``.
 
     Stops writing (but keeps scanning, to report every leak) as soon as a secret is found; the
     caller then deletes ``dest``. ``manifest.json`` and ``SHA256SUMS`` at the top of ``root`` are
-    regenerated, never copied.
+    regenerated, never copied. ``trailer(manifest)`` gives members written after the manifest and
+    not listed in it (the signed statement, which names the manifest's digest).
     """
-    files, skipped = list_files(root, exclude=frozenset({MANIFEST_NAME, SUMS_NAME}))
+    files, skipped = list_files(root, exclude=frozenset({MANIFEST_NAME, SUMS_NAME, STATEMENT_NAME}))
     outcome = PackOutcome(Manifest(()), skipped=skipped)
     entries: list[FileEntry] = []
     with open(dest, "wb") as raw, _compressor(raw, fmt, threads) as out:
@@ -128,6 +136,9 @@ def pack_directory(
         outcome.sums = sums
         manifest = Manifest.of([*entries, FileEntry(SUMS_NAME, len(sums), _sha(sums))])
         writer.add_bytes(MANIFEST_NAME, manifest.canonical_bytes())
+        if trailer is not None and not outcome.leaks:
+            for rel, data in trailer(manifest):
+                writer.add_bytes(rel, data)
         writer.close()
     outcome.manifest = manifest
     return outcome
