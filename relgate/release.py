@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import tempfile
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -26,6 +27,7 @@ from relgate.results import StageResult, Status
 if TYPE_CHECKING:
     from relgate.config import RelgateConfig
     from relgate.evidence.bundle import BundleReport
+    from relgate.evidence.proof import Proof
     from relgate.github.client import GitHubClient
     from relgate.github.releases import AssetState, TagState
     from relgate.notes.context import NotesContext
@@ -42,6 +44,7 @@ __all__ = [
 
 DIGEST_TRAILER = "Relgate-Evidence-Digest"
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+FULL_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _TRAILER_LINE = re.compile(rf"^{DIGEST_TRAILER}:\s*(sha256:[0-9a-f]{{64}})\s*$", re.MULTILINE)
 
 
@@ -60,6 +63,9 @@ class ReleaseRecord(StageResult):
     bundle: str = ""
     bundle_digest: str | None = None
     problems: list[str] = Field(default_factory=list, description="Why the release was refused.")
+    signed_by: str | None = Field(None, description="Key id that signed the gate statement.")
+    authenticity: str = Field("", description="signed by <id>, or unauthenticated (why).")
+    warnings: list[str] = Field(default_factory=list)
     tag_object: str | None = None
     tag_action: str | None = Field(None, description="created or reused")
     release_id: int | None = None
@@ -87,10 +93,13 @@ def release(
 
     tag = tag_for(version, config.project.tag_prefix)
     record = ReleaseRecord(status=Status.FAILED, version=version, tag=tag, bundle=str(bundle))
-    report = _verify_evidence(config, run, bundle, target, record)
-    if record.problems:
+    client = github or _client(config, run)  # lazy: no request until the evidence is proven
+    proof = _verify_evidence(config, run, bundle, target, record, repository=client.repository)
+    if record.problems or proof.report is None:
         return _refuse(run, record)
-    client = github or _client(config, run)
+    report = proof.report
+    for warning in record.warnings:
+        run.reporter.warning(warning, title="relgate release")
     ctx = _context(config, run, report, version)
     tag_state = _tag(config, client, ctx, record=record, report=report, redact=run.secrets.redact)
     # What goes to GitHub is redacted like every file of the run (a secret in a commit message…).
@@ -118,35 +127,38 @@ def release(
 
 # -- evidence -----------------------------------------------------------------------------------
 def _verify_evidence(
-    config: RelgateConfig, run: Run, bundle: Path, target: str | None, record: ReleaseRecord
-) -> BundleReport:
-    from relgate.evidence.bundle import verify_bundle
+    config: RelgateConfig,
+    run: Run,
+    bundle: Path,
+    target: str | None,
+    record: ReleaseRecord,
+    *,
+    repository: str,
+) -> Proof:
+    """The same proof as verify-release: :func:`relgate.evidence.proof.prove`."""
+    from relgate.evidence.proof import expected_for_release, prove
 
     if not bundle.is_file():
         raise BadInputError(f"--bundle {bundle}: no such file")
-    report = verify_bundle(bundle, require=tuple(config.release.require))  # tamper → raises
-    record.bundle_digest = report.digest
-    commit = str(report.meta.get("commit") or "")
-    record.target_sha = target or _default_target(config, run.env) or commit
-    record.problems = list(report.problems)
-    if not commit:
-        record.problems.append("the bundle records no commit (meta.json has no 'commit')")
-    elif not _same_commit(commit, record.target_sha):
-        record.problems.append(
-            f"the evidence is for commit {commit[:12]}, but {record.target_sha[:12]} would be "
-            "tagged: deploy and smoke-test that commit first"
-        )
-    record.target_sha = _full_sha(commit, record.target_sha)
-    return report
-
-
-def _same_commit(a: str, b: str) -> bool:
-    a, b = a.lower(), b.lower()
-    return len(a) >= 7 and len(b) >= 7 and (a.startswith(b) or b.startswith(a))
-
-
-def _full_sha(commit: str, target: str) -> str:
-    return commit if _same_commit(commit, target) and len(commit) > len(target) else target
+    if target is not None and not FULL_SHA.match(target.lower()):
+        raise BadInputError(f"--commit {target}: give the full 40-hex commit sha, not a prefix")
+    chosen = target or _default_target(config, run.env)
+    expected = expected_for_release(
+        config,
+        repository=repository,
+        tag=record.tag,
+        version=record.version or "",
+        commit=chosen.lower() if chosen else None,
+    )
+    proof = prove(bundle, expected)
+    record.bundle_digest = proof.digest
+    record.signed_by, record.authenticity = proof.signed_by, proof.authenticity
+    record.warnings = list(proof.warnings)
+    record.problems = list(proof.problems)
+    # No checkout: the commit the (consistent) bundle names is the one to tag.
+    commit = proof.report.meta.get("commit") if proof.report else None
+    record.target_sha = chosen or (commit if isinstance(commit, str) else "")
+    return proof
 
 
 def _default_target(config: RelgateConfig, env: Mapping[str, str]) -> str | None:
@@ -163,7 +175,8 @@ def _default_target(config: RelgateConfig, env: Mapping[str, str]) -> str | None
 
 def _refuse(run: Run, record: ReleaseRecord) -> ReleaseRecord:
     record.status, record.exit_code, record.outcome = Status.FAILED, 1, "refused"
-    record.summary = f"release {record.tag} refused: " + "; ".join(record.problems)
+    # The first failed check is the reason (one line); the others follow as detail.
+    record.summary = f"release {record.tag} refused: {record.problems[0]}"
     for problem in record.problems:
         run.reporter.error(problem, title="relgate release refused")
     run.write_result(record)
@@ -353,7 +366,7 @@ def _summary_line(record: ReleaseRecord, tag: TagState) -> str:
     verb = "draft saved" if record.draft else "published"
     return (
         f"{record.tag} {verb}: tag {tag.action} on {record.target_sha[:12]}, "
-        f"{len(record.assets)} assets, evidence {record.bundle_digest}"
+        f"{len(record.assets)} assets, evidence {record.bundle_digest} {record.authenticity}"
     )
 
 
@@ -397,7 +410,10 @@ class ReleaseVerification(BaseModel):
     bundle_digest: str | None = None
     verdicts: dict[str, str] = Field(default_factory=dict)
     meta: dict[str, Any] = Field(default_factory=dict)
+    signed_by: str | None = None
+    authenticity: str = ""
     problems: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
     api_requests: int = 0
 
 
@@ -445,8 +461,7 @@ def _check_bundle(
     result: ReleaseVerification,
     workdir: Path | None,
 ) -> None:
-    from relgate.errors import VerificationError
-    from relgate.evidence.bundle import verify_bundle
+    from relgate.evidence.proof import expected_for_release, prove
     from relgate.github.releases import download_asset, file_digest
 
     bundles = [a for a in rel.assets if _is_bundle(a.name)]
@@ -457,22 +472,28 @@ def _check_bundle(
         return
     asset = bundles[0]
     result.bundle_asset = asset.name
+    # The same checks as release, on the tag's own facts: its commit, its name, its digest.
+    expected = replace(
+        expected_for_release(
+            config,
+            repository=client.repository,
+            tag=result.tag,
+            version=result.tag,
+            commit=result.commit or "",
+        ),
+        digest=result.tag_digest,
+    )
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         path = download_asset(client, asset, Path(tmp) / asset.name)
         if asset.digest and file_digest(path) != asset.digest:
             result.problems.append(f"{asset.name}: downloaded bytes differ from GitHub's digest")
-        try:
-            report = verify_bundle(
-                path,
-                require=tuple(config.release.require),
-                expect_digest=result.tag_digest,
-                expect_sha=result.commit,
-            )
-        except VerificationError as exc:
-            result.problems.extend(exc.lines())
-            return
-    result.bundle_digest, result.verdicts, result.meta = report.digest, report.verdicts, report.meta
-    result.problems.extend(report.problems)
+        proof = prove(path, expected)
+    result.bundle_digest = proof.digest
+    result.signed_by, result.authenticity = proof.signed_by, proof.authenticity
+    result.warnings = list(proof.warnings)
+    if proof.report is not None:
+        result.verdicts, result.meta = proof.report.verdicts, proof.report.meta
+    result.problems.extend(proof.problems)
 
 
 def _is_bundle(name: str) -> bool:

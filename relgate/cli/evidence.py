@@ -12,11 +12,13 @@ from relgate.errors import UsageError
 
 if TYPE_CHECKING:
     from relgate.evidence.bundle import BundleReport
+    from relgate.evidence.dsse import TrustedKey
 
 EXAMPLES = """\
   relgate evidence verify bundle.tar.zst --require deploy,smoke
-  relgate evidence verify bundle.tar.zst --expect-digest sha256:3f2a… --expect-sha 4e1d2c9
+  relgate evidence verify bundle.tar.zst --expect-digest sha256:3f2a… --expect-sha 4e1d2c9…(40 hex)
   relgate --json evidence verify bundle.tar.zst
+  relgate evidence verify bundle.tar.zst --public-key prod-2026=ed25519:Q2x…
   relgate evidence show bundle.tar.zst
   relgate evidence extract bundle.tar.zst ./evidence-1.2.0
 """
@@ -42,7 +44,16 @@ def register(
         help="comma-separated stages that must have passed, e.g. deploy,smoke",
     )
     verify.add_argument("--expect-digest", metavar="sha256:HEX", help="the bundle digest expected")
-    verify.add_argument("--expect-sha", metavar="COMMIT", help="the commit the run must be of")
+    verify.add_argument(
+        "--expect-sha", metavar="COMMIT", help="the full commit sha the run must be of"
+    )
+    verify.add_argument(
+        "--public-key",
+        metavar="ID=ed25519:KEY",
+        action="append",
+        default=[],
+        help="trust this key (repeatable); default: evidence.keys of relgate.yml, when present",
+    )
     verify.set_defaults(handler=handle_verify)
     show = actions.add_parser("show", parents=[common], help="print a human summary of a bundle")
     show.add_argument("bundle", type=Path)
@@ -66,30 +77,60 @@ def _stages(text: str) -> list[str]:
 
 
 def handle_verify(app: App, args: argparse.Namespace) -> int:
-    from relgate.evidence.bundle import verify_bundle
+    from relgate.cli.archive import optional_config
+    from relgate.evidence.proof import FULL_SHA, Expected, prove, trusted_keys
 
-    report = verify_bundle(
+    sha = args.expect_sha
+    if sha is not None and not FULL_SHA.match(sha.lower()):
+        raise UsageError(f"--expect-sha {sha}: give the full 40-hex commit sha, not a prefix")
+    keys = _keys(args.public_key) if args.public_key else trusted_keys(optional_config(app))
+    proof = prove(
         args.bundle,
-        require=_stages(args.require),
-        expect_digest=args.expect_digest,
-        expect_sha=args.expect_sha,
+        Expected(
+            require=_stages(args.require),
+            digest=args.expect_digest,
+            commit=sha.lower() if sha else None,
+            keys=tuple(keys),
+        ),
     )
-    app.emit(report)
+    app.emit(proof)
     out = app.reporter
-    for stage, verdict in report.verdicts.items():
-        result = report.stages.get(stage)
-        note = f"  {result.summary}" if result is not None and result.summary else ""
-        out.line(f"  {_MARK.get(verdict, '-')} {stage:<10} {verdict:<11}{note}")
-    out.line(f"digest {report.digest}  ({report.files} files, all digests match)")
-    out.set_output("bundle-digest", report.digest)
-    out.set_output("verified", report.ok)
-    if report.ok:
-        required = f"; required {', '.join(report.required)} passed" if report.required else ""
-        out.ok(f"EVIDENCE VERIFIED{required}")
+    report = proof.report
+    if report is not None:
+        for stage, verdict in report.verdicts.items():
+            result = report.stages.get(stage)
+            note = f"  {result.summary}" if result is not None and result.summary else ""
+            out.line(f"  {_MARK.get(verdict, '-')} {stage:<10} {verdict:<11}{note}")
+        out.line(f"digest {report.digest}  ({report.files} files, all digests match)")
+        out.set_output("bundle-digest", report.digest)
+    out.line(f"gate statement: {proof.authenticity}")
+    out.set_output("verified", proof.ok)
+    out.set_output("signed-by", proof.signed_by or "")
+    for warning in proof.warnings:
+        out.warning(warning, title="relgate evidence")
+    if proof.ok:
+        required = (
+            f"; required {', '.join(report.required)} passed" if report and report.required else ""
+        )
+        how = f", {proof.authenticity}" if proof.authenticated else ", UNAUTHENTICATED"
+        out.ok(f"EVIDENCE VERIFIED{required}{how}")
         return 0
-    for problem in report.problems:
-        out.error(problem, title="evidence requirement")
+    for problem in proof.problems:
+        out.error(problem, title="evidence verification failed")
     return 1
+
+
+def _keys(values: list[str]) -> list[TrustedKey]:
+    from relgate.evidence.dsse import TrustedKey
+    from relgate.evidence.keys import load_public
+
+    keys = []
+    for value in values:
+        key_id, sep, text = value.partition("=")
+        if not sep or not key_id:
+            raise UsageError(f"--public-key {value}: expected ID=ed25519:<base64>")
+        keys.append(TrustedKey(key_id, load_public(text, what=f"--public-key {key_id}")))
+    return keys
 
 
 def handle_show(app: App, args: argparse.Namespace) -> int:

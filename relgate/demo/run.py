@@ -47,6 +47,7 @@ BREAKS: tuple[Break, ...] = ("deploy", "smoke")
 _FAULTS: dict[str, str] = {"deploy": "crash-on-start", "smoke": "503-burst=1000"}
 PREVIOUS, RELEASED = "v0.9.0", "v1.0.0"
 ENVIRONMENT = "demo"
+DEMO_KEY_ID = "relgate-demo"
 DEMO_PASSWORD = "demo-password"  # noqa: S105 (the demo service's documented default)
 CONFIG = Path(__file__).with_name("relgate.yml")
 
@@ -78,13 +79,15 @@ def run_demo(
         result = _gate(config, demo_env, home, reporter, notes=has_git)
     finally:
         _stop_service(config, demo_env, home)
-    verified = _verify(result, reporter)
-    _epilogue(reporter, home, result, has_git)
+    verified = _verify(result, reporter, config)
+    _epilogue(reporter, home, result, has_git, config)
     return DemoOutcome(home, result, result.bundle_path, result.notes_path, verified)
 
 
 # -- steps --------------------------------------------------------------------------------------
 def _demo_env(env: Mapping[str, str], home: Path, break_mode: Break | None) -> dict[str, str]:
+    from relgate.evidence.keys import generate
+
     # GitHub's variables would make the demo's run id and lock mode those of a workflow run.
     demo = {k: v for k, v in env.items() if not k.startswith("GITHUB_")}
     password = env.get("RELGATE_DEMO_PASSWORD") or DEMO_PASSWORD
@@ -98,6 +101,9 @@ def _demo_env(env: Mapping[str, str], home: Path, break_mode: Break | None) -> d
         RELGATE_DEMO_BREAK_FAULT=_FAULTS[break_mode] if break_mode else "",
     )
     demo.pop("RELGATE_RUN_DIR", None)
+    # A key pair of its own: the demo's bundle is signed, and shown "signed by relgate-demo".
+    pair = generate(DEMO_KEY_ID)
+    demo.update(RELGATE_SIGNING_KEY=pair.private_key, RELGATE_DEMO_PUBLIC_KEY=pair.public_key)
     return demo
 
 
@@ -210,31 +216,36 @@ def _terminate_group(pid: int, timeout: float = 5.0) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def _verify(result: GateResult, reporter: Reporter) -> bool:
-    from relgate.errors import Interrupted, RelgateError
-    from relgate.evidence.bundle import verify_bundle
+def _verify(result: GateResult, reporter: Reporter, config: RelgateConfig) -> bool:
+    from relgate.evidence.proof import Expected, prove, trusted_keys
 
     if not result.bundle_path:
         reporter.error("the gate produced no bundle", title="demo")
         return False
-    try:
-        report = verify_bundle(Path(result.bundle_path))
-    except Interrupted:
-        raise
-    except RelgateError as exc:
-        reporter.error(exc.message, title="demo: the bundle does not verify")
+    proof = prove(Path(result.bundle_path), Expected(keys=tuple(trusted_keys(config))))
+    if proof.report is None or not proof.ok or not proof.authenticated:
+        reporter.error(proof.reason or proof.authenticity, title="demo: the bundle does not verify")
         return False
+    report = proof.report
     stages = ", ".join(f"{s} {v}" for s, v in report.verdicts.items() if v != "missing")
-    reporter.ok(f"evidence verified: {report.files} files, digest {report.digest}")
+    reporter.ok(
+        f"evidence verified: {report.files} files, digest {report.digest}, {proof.authenticity}"
+    )
     reporter.line(f"  {stages}")
     return True
 
 
-def _epilogue(reporter: Reporter, home: Path, result: GateResult, has_git: bool) -> None:
+def _epilogue(
+    reporter: Reporter, home: Path, result: GateResult, has_git: bool, config: RelgateConfig
+) -> None:
     reporter.line("")
     if result.bundle_path:
+        key = config.evidence.keys[0]
         reporter.line(f"bundle: {result.bundle_path}")
         reporter.line(f"  relgate evidence show {result.bundle_path}")
+        reporter.line(
+            f"  relgate evidence verify {result.bundle_path} --public-key {key.id}={key.public_key}"
+        )
     if result.notes_path:
         reporter.line(f"release notes: {result.notes_path}")
     elif not has_git:

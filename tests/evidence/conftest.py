@@ -11,6 +11,7 @@ import pytest
 from relgate.gha import Reporter
 from relgate.results import StageResult, Status
 from relgate.run import Run
+from tests._evidence import deploy_result, smoke_result
 
 SECRET = "s3cr3t-Sm0ke-Passw0rd"
 
@@ -42,9 +43,11 @@ def filled_run(make_run: MakeRun) -> Run:
     """A run as a gate leaves it: results, logs (text and binary), artifacts, a redacted secret."""
     run = make_run({"SMOKE_PASS": SECRET})
     run.secrets.register(SECRET, "SMOKE_PASS")
-    for stage in ("preflight", "deploy"):
-        run.write_result(StageResult(stage=stage, status=Status.PASSED, summary=f"{stage} ok"))
-    run.write_result(StageResult(stage="smoke", status=Status.FAILED, summary="4/9 passed"))
+    run.write_result(StageResult(stage="preflight", status=Status.PASSED, summary="preflight ok"))
+    run.write_result(deploy_result(Status.PASSED))
+    run.write_result(
+        smoke_result(Status.FAILED, steps=9).model_copy(update={"summary": "8/9 passed"})
+    )
     run.append_log("logs/deploy/compose-up.log", f"up\nlogin with {SECRET}\ndone\n")
     run.write_bytes("artifacts/smoke/page.png", bytes(range(256)) * 40)
     run.write_text("artifacts/smoke/04-lock.json", '{"status": 409}\n')

@@ -309,7 +309,7 @@ def test_requirements_and_expectations(filled_run: Run, tmp_path: Path) -> None:
     assert report.verdicts["smoke"] == "failed"
     assert report.verdicts["notes"] == "missing"
     assert report.problems == [
-        "smoke: required to pass but failed: 4/9 passed",
+        "smoke: required to pass but failed: 8/9 passed",
         "notes: required but missing from the bundle",
         "commit is unknown, expected abc1234",
     ]

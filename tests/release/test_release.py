@@ -185,7 +185,7 @@ def test_immutable_release_refuses_late_uploads(setup: Setup) -> None:
 
 
 def test_rc_versions_are_prereleases(setup: Setup) -> None:
-    record = do_release(setup, setup.bundle(), version="v1.0.0-rc1")
+    record = do_release(setup, setup.bundle(version="v1.0.0-rc1"), version="v1.0.0-rc1")
     assert record.prerelease and setup.fake.release("v1.0.0-rc1").prerelease
 
 

@@ -35,7 +35,7 @@ def test_a_swapped_bundle_is_caught(setup: Setup) -> None:
     asset.data = other
     result = verify_release(setup.config, "v1.0.0", env=setup.env, github=setup.client())
     assert result.status is Status.FAILED and result.exit_code == 1
-    assert any("digest is" in p for p in result.problems)
+    assert any(p.startswith("digest: ") for p in result.problems)
 
 
 def test_a_lightweight_tag_has_no_evidence(setup: Setup) -> None:
