@@ -77,14 +77,13 @@ def signer_for(config: RelgateConfig | None, env: Mapping[str, str]) -> Signer:
         return Signer(None, "", [f"{exc.message}: the gate statement is unsigned"])
     public = public_text(key.public)
     key_id = configured.get(public)
-    if key_id is None:
-        key_id = suggested_id(key.public)
-        return Signer(
-            key,
-            key_id,
-            [
-                f"the key in {name} ({key_id}) is not in relgate.yml evidence.keys: release "
-                "will refuse this evidence as signed by an unknown key"
-            ],
-        )
-    return Signer(key, key_id)
+    if key_id is not None:
+        return Signer(key, key_id)
+    key_id = suggested_id(key.public)
+    if not configured:
+        return Signer(key, key_id)  # nothing to check against: verifiers say "unauthenticated"
+    why = (
+        f"the key in {name} ({key_id}) is not in relgate.yml evidence.keys: release will refuse "
+        "this evidence as signed by an unknown key"
+    )
+    return Signer(key, key_id, [why])
