@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from relgate import database as db  # noqa: E402
+from relgate import proc  # noqa: E402
 
 
 def free_port() -> int:
@@ -74,11 +75,11 @@ def main() -> None:
             psql(port, "app", migrate)
             t0 = time.perf_counter()
             with open(backup, "rb") as fh:
-                done = db.run_command(conn.argv("pg_restore", "--clean", "--if-exists",
+                done = proc.run(conn.argv("pg_restore", "--clean", "--if-exists",
                                                 "--single-transaction", "--exit-on-error"),
                                       env=conn.env, stdin=fh)  # fmt: skip
             timings["in place (pg_restore --clean)"].append(time.perf_counter() - t0)
-            assert done.ok, done.stderr
+            assert done.ok, done.err
             survived = psql(port, "app", "SELECT to_regclass('public.v2_table')") != ""
             psql(port, "app", "DROP TABLE IF EXISTS v2_table")
             psql(port, "app", migrate)

@@ -66,7 +66,7 @@ def _start(
     cwd: Path | None,
     stdin: bool,
     merge_stderr: bool,
-    needed_for: str,
+    hint: str,
 ) -> subprocess.Popen[bytes]:
     if not argv:
         raise ValueError("empty argv")
@@ -80,8 +80,8 @@ def _start(
             stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
         )
     except FileNotFoundError:
-        why = f" (needed for {needed_for})" if needed_for else ""
-        raise ToolMissing(f"{argv[0]}: not found on PATH{why}") from None
+        why = f" ({hint})" if hint else ""
+        raise ToolMissing(f"{argv[0]} not found on PATH{why}") from None
     except NotADirectoryError as exc:  # cwd is a file: the caller's bad input, said plainly
         raise ToolMissing(f"{argv[0]}: cannot run in {cwd}: {exc.strerror}") from None
 
@@ -122,7 +122,7 @@ def run(
     sink: Sink | None = None,
     merge_stderr: bool = False,
     timeout: float | None = None,
-    needed_for: str = "",
+    hint: str = "",
 ) -> Finished:
     """Run ``argv`` to the end; capture its output, or hand each chunk to ``sink`` as it arrives.
 
@@ -137,7 +137,7 @@ def run(
         cwd=cwd,
         stdin=stdin is not None,
         merge_stderr=merge_stderr,
-        needed_for=needed_for,
+        hint=hint,
     )
     err_chunks: list[bytes] = []
     threads = []
@@ -209,11 +209,11 @@ def stream(
     *,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
-    needed_for: str = "",
+    hint: str = "",
 ) -> Iterator[Streaming]:
     """Start ``argv`` and yield its stdout to read at the caller's pace; on exit wait for it (or kill
     it when the caller stopped early or failed) and record its exit code and stderr."""
-    proc = _start(argv, env=env, cwd=cwd, stdin=False, merge_stderr=False, needed_for=needed_for)
+    proc = _start(argv, env=env, cwd=cwd, stdin=False, merge_stderr=False, hint=hint)
     out = Streaming(cast("IO[bytes]", proc.stdout))
     drain = threading.Thread(target=_drain, args=(proc.stderr, out._errors), daemon=True)
     drain.start()

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Literal, NoReturn, Protocol
 
 from pydantic import BaseModel, Field
 
+from relgate import proc
 from relgate.database import (
     BackupCheck,
     BackupRecord,
@@ -45,7 +46,6 @@ from relgate.database import (
     find_backups,
     manual_restore_command,
     restore_fresh,
-    run_command,
     server_version,
     take_backup,
 )
@@ -124,7 +124,7 @@ def rollback(
     allow_unrecorded: bool = False,
     smoke: bool | None = None,
     app: AppControl | None = None,
-    runner: CommandRunner = run_command,
+    runner: CommandRunner = proc.run,
 ) -> RollbackResult:
     """``relgate rollback``: outcome rolled_back | no_previous_version | backup_refused |
     restore_failed | rollback_failed."""

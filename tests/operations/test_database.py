@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from relgate import database as db
+from relgate import proc
 from relgate.errors import BadInputError, ConfigError
 from relgate.results import utcnow
 from tests.operations.conftest import DB_PASSWORD, V2_MIGRATION, Cluster, Workspace, write_config
@@ -110,9 +111,9 @@ def test_backup_records_digest_and_passes_its_check(
     )
     seen: list[list[str]] = []
 
-    def recording(argv: list[str], **kw: Any) -> db.CommandResult:
+    def recording(argv: list[str], **kw: Any) -> proc.Finished:
         seen.append(list(argv))
-        return db.run_command(argv, **kw)
+        return proc.run(argv, **kw)
 
     run = db_workspace.run()
     record = db.backup(
