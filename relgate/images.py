@@ -176,6 +176,4 @@ def _interpolate(text: str, values: Mapping[str, str]) -> str:
 
 
 def _bare(text: str, values: Mapping[str, str]) -> str:
-    return re.sub(
-        r"(?<!\$)\$([A-Za-z_][A-Za-z0-9_]*)", lambda m: values.get(m.group(1), ""), text
-    )
+    return re.sub(r"(?<!\$)\$([A-Za-z_][A-Za-z0-9_]*)", lambda m: values.get(m.group(1), ""), text)

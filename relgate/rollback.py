@@ -350,7 +350,7 @@ def _smoke(config: RelgateConfig, run: Run, environment: str, result: RollbackRe
     with _guard(run, result, "smoke", "rollback_failed") as step:
         from relgate.smoke.stage import smoke  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
-        report = smoke(config, run, environment=environment)
+        report = smoke(config, run, environment=environment, version=result.rolled_back_to)
         result.smoke_verdict = step.detail = str(getattr(report, "verdict", report.summary))
         if not report.passed:
             raise _Refused(f"smoke after rollback failed: {result.smoke_verdict}")

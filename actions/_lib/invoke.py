@@ -66,7 +66,14 @@ COMMANDS: dict[str, tuple[tuple[str, ...], tuple[Flag, ...]]] = {
         ("deploy",),
         (Flag("version", "--version", required=True), Flag("rollback", "--no-rollback", "negbool")),
     ),
-    "smoke": (("smoke",), (Flag("scenario", "--scenario"), Flag("base-url", "--base-url"))),
+    "smoke": (
+        ("smoke",),
+        (
+            Flag("scenario", "--scenario"),
+            Flag("base-url", "--base-url"),
+            Flag("version", "--version"),
+        ),
+    ),
     "archive": (("archive",), ()),
     "notes": (
         ("notes",),

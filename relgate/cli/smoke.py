@@ -36,6 +36,11 @@ def register(
         help="target (default: the scenario's base_url, else the environment's base_url)",
     )
     parser.add_argument(
+        "--version",
+        metavar="VERSION",
+        help="the version deployed ({{ run.version }}, expect_version; default $RELGATE_VERSION)",
+    )
+    parser.add_argument(
         "--check",
         metavar="FILE",
         help="only validate FILE statically (keys, references, JSONPaths); send nothing",
@@ -65,6 +70,7 @@ def handle(app: App, args: argparse.Namespace) -> int:
         environment=environment or "default",
         scenario=Path(args.scenario) if args.scenario else None,
         base_url=args.base_url,
+        version=app.version(args.version),
     )
     app.emit(result)
     return result.exit_code

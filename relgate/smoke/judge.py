@@ -16,11 +16,11 @@ from relgate.secrets import Redacted, SecretRegistry
 from relgate.smoke.assertions import Check, Matcher, conceal, evaluate
 from relgate.smoke.query import select
 from relgate.smoke.redact import Redactor
-from relgate.smoke.scenario import Capture, Expect
+from relgate.smoke.scenario import Capture, Expect, HintWhen, Step
 from relgate.smoke.template import render
 from relgate.smoke.transport import Exchange
 
-__all__ = ["Judge", "capture_value", "first_failure", "server_says"]
+__all__ = ["Judge", "capture_value", "first_failure", "hint_for", "server_says"]
 
 
 class Judge:
@@ -201,3 +201,31 @@ def server_says(ex: Exchange, secrets: SecretRegistry) -> Redacted:
             if isinstance(data.get(key), str):
                 return secrets.clip(str(data[key]), 200)
     return secrets.redact("")
+
+
+def hint_for(step: Step, checks: list[Check], ex: Exchange | None, message: str) -> str | None:
+    """The step's hints whose condition this failure meets (its plain ``hint`` always does);
+    None when none matches: a hint written for a 409 must not explain a 503."""
+    texts = [step.hint] if step.hint else []
+    texts += [h.text for h in step.hints if _hint_matches(h.when, checks, ex, message)]
+    return " ".join(texts) or None
+
+
+def _hint_matches(when: HintWhen, checks: list[Check], ex: Exchange | None, message: str) -> bool:
+    status = ex.status if ex is not None else None
+    if when.status is not None and (
+        status is None or not Expect(status=when.status).status_ok(status)
+    ):
+        return False
+    if when.error and (ex is None or ex.status is not None or ex.error_kind not in when.error):
+        return False
+    if when.check is not None:
+        want = when.check.lower()
+        if any(c.op == "status" and not c.passed for c in checks):
+            return False  # a wrong status explains every other failing check
+        failing = [c.what.lower() for c in checks if not c.passed]
+        if message.startswith("capture "):
+            failing.append("capture")
+        if not any(what.startswith(want) for what in failing):
+            return False
+    return True

@@ -111,7 +111,7 @@ def step_report(outcome: StepOutcome, redactor: Redactor, artifact: str | None) 
         duration_ms=outcome.duration_ms,
         round_trip_ms=last.duration_ms if last else None,
         message=redact(outcome.message),
-        hint=redact(outcome.step.hint or "") or None
+        hint=redact(outcome.hint or "") or None
         if outcome.status in ("failed", "warning")
         else None,
         artifact=artifact,
@@ -179,7 +179,7 @@ def exchange_artifact(
         "status": outcome.status,
         "gating": outcome.step.gating,
         "message": redact(outcome.message),
-        "hint": redact(outcome.step.hint) if outcome.step.hint else None,
+        "hint": redact(outcome.hint) if outcome.hint else None,
         "duration_ms": outcome.duration_ms,
         "attempts": [_attempt(ex, redactor, policy) for ex in outcome.exchanges],
         "checks": [

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from relgate.fields import format_duration, require_https
 from relgate.secrets import SecretRegistry
 from relgate.smoke.assertions import Check
-from relgate.smoke.judge import Judge, capture_value, first_failure
+from relgate.smoke.judge import Judge, capture_value, first_failure, hint_for
 from relgate.smoke.redact import Redactor
 from relgate.smoke.scenario import (
     IDEMPOTENT_METHODS,
@@ -51,6 +51,11 @@ __all__ = ["Context", "Exchange", "Runner", "StepOutcome", "open_client"]
 
 StepStatus = Literal["passed", "failed", "warning", "skipped"]
 TRANSIENT_ERRORS = ("connect", "timeout", "protocol")
+RUN_FACTS = {
+    "version": "no version is known (pass --version, or set RELGATE_VERSION)",
+    "environment": "no environment is known (pass --env)",
+    "id": "the run has no id",
+}
 
 
 @dataclass
@@ -63,6 +68,7 @@ class StepOutcome:
     checks: list[Check] = field(default_factory=list)
     captured: dict[str, Any] = field(default_factory=dict)
     duration_ms: float = 0.0
+    hint: str | None = None  # the step's hints that match this failure
 
     @property
     def last(self) -> Exchange | None:
@@ -101,7 +107,11 @@ class Context:
                 raise MissingReference(ref, f"secret {rest} is not set")
             return self.secrets[rest]
         if head == "run":
-            return self.run.get(rest) or ""
+            value = self.run.get(rest)
+            if not value:
+                why = RUN_FACTS.get(rest, "it is not known to this run")
+                raise MissingReference(ref, f"'{{{{ {ref} }}}}' has no value: {why}")
+            return value
         if head == "base_url":
             return self.base_url
         if head not in self.values:
@@ -161,8 +171,11 @@ class Runner:
         self._render_vars()
         outcomes: list[StepOutcome] = []
         failed: StepOutcome | None = None
-        for index, step in enumerate(self.scenario.steps):
-            outcome = self._step(index, step, failed, deadline)
+        offset = len(self.scenario.run_steps()) - len(self.scenario.steps)  # the version check
+        for index, step in enumerate(self.scenario.run_steps()):
+            outcome = self._step(index, step, failed, deadline, index - offset)
+            if outcome.status in ("failed", "warning"):
+                outcome.hint = hint_for(step, outcome.checks, outcome.last, outcome.message)
             outcomes.append(outcome)
             if outcome.status == "failed" and failed is None:
                 failed = outcome
@@ -174,12 +187,13 @@ class Runner:
             self.context.values[name] = render(value, self.context.lookup)
 
     def _step(
-        self, index: int, step: Step, failed: StepOutcome | None, deadline: float
+        self, index: int, step: Step, failed: StepOutcome | None, deadline: float, at: int
     ) -> StepOutcome:
+        """Run ``step`` (``at``: its index in the scenario's own list, -1 for built-ins)."""
         always = step.run == "always"
         if failed is not None and not always:
             return StepOutcome(index, step, "skipped", f"skipped: step '{failed.step.name}' failed")
-        missing = self._missing_capture(index)
+        missing = self._missing_capture(at)
         if missing:
             if always:
                 return StepOutcome(index, step, "skipped", f"skipped: {missing}")
@@ -197,6 +211,9 @@ class Runner:
             request = self._render_request(step)
         except (MissingReference, TemplateError, ValueError) as exc:
             outcome.status, outcome.message = self._failure(step), _reason(exc)
+            outcome.checks = [
+                Check(what="template", op="render", passed=False, message=outcome.message)
+            ]
             return outcome
         self._exchange(step, request, step_deadline, outcome)
         outcome.duration_ms = round((self.monotonic() - now) * 1000, 1)

@@ -32,6 +32,9 @@ __all__ = [
     "Backoff",
     "Capture",
     "Expect",
+    "ExpectVersion",
+    "Hint",
+    "HintWhen",
     "JsonAssertion",
     "LoadedScenario",
     "Poll",
@@ -203,6 +206,52 @@ class Expect(_Model):
         return str(self.status)
 
 
+FailureKind = Literal["connect", "timeout", "deadline", "protocol", "invalid", "redirect"]
+
+
+class HintWhen(_Model):
+    """When a hint applies; every condition given must hold (at least one is required)."""
+
+    status: StatusSpec | None = Field(
+        None, description="The failing answer's status: 404, [401, 403], 5xx."
+    )
+    error: list[FailureKind] | None = Field(
+        None,
+        description="No answer at all: connect, timeout, deadline, protocol, invalid, redirect.",
+    )
+    check: str | None = Field(
+        None,
+        description="A failing check whose subject starts with this text: 'json $.token', "
+        "'body', 'header Content-Type', 'duration', 'capture'.",
+    )
+
+    @field_validator("status")
+    @classmethod
+    def _status(cls, v: StatusSpec | None) -> StatusSpec | None:
+        return None if v is None else Expect._status(v)
+
+    @model_validator(mode="after")
+    def _some(self) -> HintWhen:
+        if self.status is None and not self.error and self.check is None:
+            raise ValueError("a hint's 'when' needs status, error or check")
+        return self
+
+
+class Hint(_Model):
+    when: HintWhen
+    text: str = Field(min_length=1)
+
+
+class ExpectVersion(_Model):
+    """A built-in first step: the deployed version (``run.version``) is the one served."""
+
+    url: str = Field(description="Relative to base_url, e.g. /api/health/.")
+    json_path: str = Field(alias="json", description="Where the served version is, e.g. $.version.")
+    timeout: Duration = Field(
+        timedelta(seconds=10), description="How long a rolling deploy may still serve the old one."
+    )
+
+
 class Capture(_Model):
     """Where a value comes from; exactly one source."""
 
@@ -261,7 +310,14 @@ class Step(_Model):
     on_failure: Literal["fail", "warn"] = Field(
         "fail", description="warn: best effort, a failure is a warning and never fails the gate."
     )
-    hint: str | None = Field(None, description="What an operator should check when it fails.")
+    hint: str | None = Field(
+        None, description="Shown on any failure of the step; prefer 'hints' with conditions."
+    )
+    hints: list[Hint] = Field(
+        default_factory=list,
+        description="What to check, by cause: [{when: {status: 409}, text: ...}]; a failure no "
+        "hint matches shows none.",
+    )
     deadline: Duration | None = Field(None, description="Wall-clock budget of the step.")
     artifact: ArtifactPolicy | None = None
 
@@ -325,6 +381,9 @@ class Scenario(_Model):
     )
     allow_insecure_http: bool = Field(False, description="Permit http:// to non-loopback hosts.")
     tls: TLS = Field(default_factory=TLS)
+    expect_version: ExpectVersion | None = Field(
+        None, description="Off by default: check first that the served version is run.version."
+    )
     redact: Redact = Field(default_factory=Redact)
     steps: list[Step] = Field(min_length=1)
 
@@ -344,11 +403,37 @@ class Scenario(_Model):
                 raise ValueError(f"var name {name!r}: use letters, digits, _ (not {NAMESPACES})")
         return v
 
+    def run_steps(self) -> list[Step]:
+        """The steps as run: the built-in version check first when ``expect_version`` is set."""
+        if self.expect_version is None:
+            return self.steps
+        return [version_step(self.expect_version), *self.steps]
+
     def retry_for(self, step: Step) -> RetryPolicy:
         return step.retry or self.defaults.retry
 
     def step_deadline(self, step: Step) -> timedelta:
         return step.deadline or self.defaults.step_deadline
+
+
+def version_step(spec: ExpectVersion) -> Step:
+    return Step.model_validate(
+        {
+            "name": "served version",
+            "request": {"url": spec.url},
+            "expect": {
+                "status": 200,
+                "json": [
+                    {
+                        "path": spec.json_path,
+                        "eq": "{{ run.version }}",
+                        "message": "the deployed version is not the one served",
+                    }
+                ],
+            },
+            "poll": {"every": "1s", "timeout": spec.timeout.total_seconds()},
+        }
+    )
 
 
 def scenario_json_schema() -> dict[str, Any]:
@@ -365,6 +450,7 @@ class LoadedScenario:
     digest: str
     needs: dict[int, set[str]] = field(default_factory=dict)  # step index → capture/var names
     captured_by: dict[str, int] = field(default_factory=dict)  # capture name → first step
+    run_refs: list[tuple[str, str]] = field(default_factory=list)  # (where, "run.version")
 
 
 def load_scenario(path: str | Path, *, env: Mapping[str, str] | None = None) -> LoadedScenario:
@@ -411,6 +497,11 @@ def check_scenario(
 
     def check_refs(value: Any, where: _Where, *, step_index: int | None) -> set[str]:
         needs: set[str] = set()
+        label = (
+            f"step '{scenario.steps[step_index].name}'"
+            if step_index is not None
+            else _dotted(where)
+        )
         for text, at in _strings(value, where):
             try:
                 refs = references(text)
@@ -423,6 +514,8 @@ def check_scenario(
                     problem(at, bad)
                 elif ref.split(".")[0] not in NAMESPACES:
                     needs.add(ref.split(".")[0])
+                elif ref.startswith("run.") and out is not None:
+                    out.run_refs.append((f"{label} ({_dotted(at)})", ref))
         return needs
 
     if env is not None:
@@ -434,6 +527,10 @@ def check_scenario(
         check_refs(value, ("vars", name), step_index=None)
         defined[name] = "var"
     check_refs(scenario.defaults.headers, ("defaults", "headers"), step_index=None)
+    if scenario.expect_version is not None:
+        _path_ok(scenario.expect_version.json_path, ("expect_version", "json"), problem)
+        if out is not None:
+            out.run_refs.append(("expect_version", "run.version"))
     raw_steps = raw.get("steps", []) if isinstance(raw, dict) else []
     names: set[str] = set()
     for index, step in enumerate(scenario.steps):

@@ -52,13 +52,21 @@ def smoke(
     environment: str,
     scenario: Path | None = None,
     base_url: str | None = None,
+    version: str | None = None,
     transport: httpx.BaseTransport | None = None,
     monotonic: Callable[[], float] = time.perf_counter,
     sleep: Callable[[float], None] = time.sleep,
 ) -> SmokeReport:
-    """Run the smoke scenario; a failed step is *returned* (status failed, exit code 1)."""
+    """Run the smoke scenario; a failed step is *returned* (status failed, exit code 1).
+
+    ``version`` (else the run's) is what ``{{ run.version }}`` and ``expect_version`` compare the
+    served version with; a scenario that references it without one is refused (exit 2)."""
+    if version:
+        run.version = version
     with run.stage("smoke"):
         loaded = load_scenario(_scenario_file(config, scenario), env=run.env)
+        facts = {"id": run.id, "environment": environment, "version": run.version}
+        _require_run_facts(loaded, facts)
         secrets = _secrets(loaded, run)
         allow_http = _allow_http(loaded, config, environment)
         target = _target(
@@ -74,7 +82,7 @@ def smoke(
         context = Context(
             env=run.env,
             secrets=secrets,
-            run={"id": run.id, "environment": environment, "version": run.version},
+            run=facts,
             base_url=target,
         )
         ca_bundle = _ca_bundle(loaded, config)
@@ -95,7 +103,7 @@ def smoke(
 
 def _new_report(loaded: LoadedScenario, target: str, run: Run) -> SmokeReport:
     run.reporter.line(
-        f"smoke {loaded.scenario.name}: {len(loaded.scenario.steps)} steps against {target}"
+        f"smoke {loaded.scenario.name}: {len(loaded.scenario.run_steps())} steps against {target}"
     )
     return SmokeReport(
         status=Status.PASSED,
@@ -104,8 +112,22 @@ def _new_report(loaded: LoadedScenario, target: str, run: Run) -> SmokeReport:
         scenario_name=loaded.scenario.name,
         scenario_digest=loaded.digest,
         base_url=target,
-        total=len(loaded.scenario.steps),
+        total=len(loaded.scenario.run_steps()),
     )
+
+
+def _require_run_facts(loaded: LoadedScenario, facts: dict[str, str | None]) -> None:
+    """Every ``{{ run.* }}`` the scenario uses has a value, or nothing is sent (exit 2): an empty
+    ``run.version`` once let a wrong build pass a version assertion and get released."""
+    from relgate.smoke.runner import RUN_FACTS
+
+    problems = [
+        f"{where} uses {{{{ {ref} }}}}, which has no value: {RUN_FACTS[ref.split('.', 1)[1]]}"
+        for where, ref in loaded.run_refs
+        if not facts.get(ref.split(".", 1)[1])
+    ]
+    if problems:
+        raise UsageError(f"{loaded.file}: " + "; ".join(dict.fromkeys(problems)))
 
 
 def _ca_bundle(loaded: LoadedScenario, config: RelgateConfig | None) -> str | None:

@@ -15,7 +15,7 @@ from relgate.smoke.report import SmokeReport
 from relgate.smoke.stage import smoke
 from tests.apps.grading_drf.server import GradingApp
 
-from .conftest import DEMO_SCENARIO, KORRIGO_SCENARIO, PASSWORD, Harness
+from .conftest import DEMO_SCENARIO, KORRIGO_SCENARIO, PASSWORD, Harness, no_sleep
 
 
 def _smoke(harness: Harness, app: GradingApp, scenario: Path = DEMO_SCENARIO) -> SmokeReport:
@@ -124,3 +124,77 @@ def test_pdf_asked_as_json_is_406_at_once(
     assert "Could not satisfy the request Accept header" in message
     pdf_step = next(s for s in report.steps if s.name == "final pdf")
     assert pdf_step.attempts == 1
+
+
+def test_relock_by_the_same_user_is_200_and_passes(harness: Harness, drf: GradingApp) -> None:
+    """An earlier run of the smoke user left its lock: DRF hands the same token back (200)."""
+    with httpx.Client(base_url=drf.url) as earlier:
+        earlier.post("/api/login/", json={"username": "prof1", "password": PASSWORD})
+        exam = earlier.get("/api/exams/").json()["results"][0]["id"]
+        copies = earlier.get(f"/api/exams/{exam}/copies/").json()
+        first = next(c for c in copies if c["status"] == "READY" and c["pages_count"])
+        headers = {"X-CSRFToken": earlier.cookies["csrftoken"]}
+        assert (
+            earlier.post(f"/api/grading/copies/{first['id']}/lock/", headers=headers).status_code
+            == 201
+        )
+    report = _smoke(harness, drf, KORRIGO_SCENARIO)
+    lock = next(s for s in report.steps if s.name == "lock")
+    assert report.passed and lock.http_status == 200
+
+
+@pytest.mark.parametrize(
+    ("version", "passed"),
+    [pytest.param("v1.0.0-drf", True, id="served"), pytest.param("v1.0.1", False, id="not-served")],
+)
+def test_expect_version_against_drf(
+    harness: Harness, drf: GradingApp, tmp_path: Path, version: str, passed: bool
+) -> None:
+    path = _variant(
+        tmp_path,
+        KORRIGO_SCENARIO,
+        {
+            "deadline: 5m\n": "deadline: 5m\nexpect_version: {url: /api/health/, json: $.version, timeout: 1s}\n"
+        },
+    )
+    harness.env.setdefault("BASE_URL", drf.url)
+    harness.env.setdefault("SMOKE_USER", "prof1")
+    report = smoke(
+        None, harness.run(), environment="t", scenario=path, base_url=drf.url, version=version
+    )
+    assert report.passed is passed and report.total == 10
+    if not passed:
+        assert report.failed_step is not None and report.failed_step.name == "served version"
+        assert "v1.0.1" in report.failed_step.message
+
+
+@pytest.mark.slow
+def test_throttled_login_fails_at_once_with_its_hint(harness: Harness, tmp_path: Path) -> None:
+    """DRF's ScopedRateThrottle answers 429 (with Retry-After). Login is a POST: never retried
+    without retry.unsafe, so the step fails at once with the throttle's own words and the hint
+    written for a 429 (the waiting itself is proven at the seam, test_runner_seam)."""
+    app = GradingApp(tmp_path / "throttled", password=PASSWORD).start(login_rate="1/hour")
+    try:
+        with httpx.Client(base_url=app.url) as first:
+            assert (
+                first.post(
+                    "/api/login/", json={"username": "prof1", "password": PASSWORD}
+                ).status_code
+                == 200
+            )
+        waits: list[float] = []
+        harness.env |= {"BASE_URL": app.url, "SMOKE_USER": "prof1"}
+        report = smoke(
+            None,
+            harness.run(),
+            environment="t",
+            scenario=KORRIGO_SCENARIO,
+            base_url=app.url,
+            sleep=no_sleep(waits),
+        )
+    finally:
+        app.stop()
+    name, code, message = _failed(report)
+    assert (name, code) == ("login", 429) and "Request was throttled" in message
+    assert waits == [] and report.steps[0].attempts == 1
+    assert report.failed_step is not None and "throttled" in (report.failed_step.hint or "")

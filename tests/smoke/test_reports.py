@@ -53,7 +53,7 @@ def test_junit_of_a_failing_run_marks_failure_and_skips(harness: Harness, demo: 
     assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("9", "1", "5")
     failure = root.find("./testsuite/testcase/failure")
     assert failure is not None and "409" in (failure.get("message") or "")
-    assert "hint: 409" in (failure.text or "")
+    assert "hint: The copy is already locked" in (failure.text or "")
 
 
 def test_summary_table_is_written(harness: Harness, demo: Demo) -> None:
