@@ -159,12 +159,21 @@ class ComposeStack(Model):
 
 
 class SwarmStack(Model):
-    """A Swarm stack (docker stack deploy); multi-host. Reserved for the swarm driver."""
+    """A Swarm stack (docker stack deploy, watched through the Docker API); multi-host."""
 
     driver: Literal["swarm"]
     files: list[str] = Field(min_length=1)
     stack_name: str
     services: list[str] = Field(default_factory=list)
+    resolve_image: Literal["always", "changed", "never"] = Field(
+        "always",
+        description="docker stack deploy --resolve-image: 'always' pins every image to its registry "
+        "digest (what a rollback needs); 'never' for images loaded on every node.",
+    )
+    with_registry_auth: bool = Field(
+        True, description="Send the manager's registry credentials to the nodes."
+    )
+    prune: bool = Field(False, description="Remove services no longer in the compose files.")
 
 
 class ProcessStack(Model):

@@ -82,5 +82,8 @@ def open_driver(ctx: DeployContext) -> Driver:
         from relgate.deploy.process import ProcessDriver
 
         return ProcessDriver(ctx)
-    # The seam for swarm: a SwarmDriver implementing Driver (stack deploy + UpdateStatus).
-    raise NotBuiltYet("deploy (stack.driver: swarm)")
+    if stack.driver == "swarm":
+        from relgate.deploy.swarm import SwarmDriver
+
+        return SwarmDriver(ctx)
+    raise NotBuiltYet(f"deploy (stack.driver: {stack.driver})")

@@ -16,6 +16,11 @@ The rules, per selected service:
 
 Containers being replaced by ``compose up`` get ``kill``/``stop`` events first, so their ``die`` is
 expected and they leave the board; a container that compose keeps unchanged simply stays current.
+
+An orchestrator's own verdicts come in as three more kinds (the swarm driver uses them): ``hold``
+keeps a service pending with a reason (an update in progress, 2/3 tasks running), ``release`` ends
+the hold, and ``fail`` fails the service at once (``UpdateStatus`` paused or rolling back, a task of
+the new spec failed). ``where`` says on which node a container runs; it shows in the timeline.
 """
 
 from __future__ import annotations
@@ -30,7 +35,19 @@ from relgate.deploy.models import ServiceReport, TimelineEntry
 __all__ = ["HealthBoard", "Observation", "Verdict"]
 
 Kind = Literal[
-    "create", "start", "die", "oom", "health", "kill", "stop", "destroy", "restart", "snapshot"
+    "create",
+    "start",
+    "die",
+    "oom",
+    "health",
+    "kill",
+    "stop",
+    "destroy",
+    "restart",
+    "snapshot",
+    "hold",
+    "release",
+    "fail",
 ]
 
 
@@ -49,6 +66,7 @@ class Observation:
     has_healthcheck: bool | None = None
     started_at: float | None = None  # snapshot: State.StartedAt
     detail: str = ""
+    where: str = ""  # the node it runs on (swarm), shown in the timeline
 
 
 @dataclass(frozen=True)
@@ -75,6 +93,7 @@ class _Container:
     failure: tuple[str, float] | None = None
     failure_seen_late: bool = False  # found by an inspect: an event with the cause may follow
     healthy_at: float | None = None
+    where: str = ""
 
 
 @dataclass
@@ -82,6 +101,7 @@ class _Service:
     name: str
     timeline: list[tuple[float, str, str, str]] = field(default_factory=list)
     healthy_at: float | None = None
+    held: str | None = None  # why an orchestrator says the service is not done yet
 
 
 class HealthBoard:
@@ -106,6 +126,9 @@ class HealthBoard:
     def feed(self, obs: Observation) -> None:
         if obs.service not in self._services:
             return
+        if obs.kind in ("hold", "release"):
+            self._hold(obs)
+            return
         c = self._containers.get(obs.container)
         if c is None:
             if obs.kind == "destroy":
@@ -128,6 +151,20 @@ class HealthBoard:
         last = next((e for e in reversed(timeline) if e[1] == c.cid), None)
         if last is None or (last[2], last[3]) != (status, detail):
             timeline.append((at, c.cid, status, detail))
+
+    def _hold(self, obs: Observation) -> None:
+        service = self._services[obs.service]
+        held = obs.detail or "not done yet" if obs.kind == "hold" else None
+        if held != service.held:
+            service.held = held
+            entry = (obs.at, obs.container, "waiting" if held else "done", held or obs.detail)
+            if obs.container:  # "" = no timeline entry (a replica count that moves is noise)
+                service.timeline.append(entry)
+
+    def _on_fail(self, c: _Container, obs: Observation) -> None:
+        c.where = obs.where or c.where
+        self._note(c, obs.at, "failed", obs.detail)
+        self._fail(c, obs.at, obs.detail or "failed")
 
     def _on_create(self, c: _Container, obs: Observation) -> None:
         self._note(c, obs.at, "created")
@@ -191,9 +228,11 @@ class HealthBoard:
             elif obs.restart_count > c.restart_base and not c.stopping:
                 c.restart_count = obs.restart_count - c.restart_base
                 self._fail(c, obs.at, f"crash loop: restarted {c.restart_count}x")
+        if obs.where:
+            c.where = obs.where
         if state == "running" and c.state != "running":
             c.running_since = obs.started_at or obs.at
-            self._note(c, c.running_since, "running")
+            self._note(c, c.running_since, "running", f"on {c.where}" if c.where else "")
         c.state = state
         if state == "restarting" and not c.stopping:
             self._fail(c, obs.at, f"restarting (crash loop, last exit code {obs.exit_code})")
@@ -233,6 +272,8 @@ class HealthBoard:
         return Verdict("passed", "every service is healthy", None, now)
 
     def _service_ok(self, name: str, now: float) -> bool:
+        if self._services[name].held is not None:
+            return False
         containers = self.current(name)
         if not containers:
             return False
@@ -271,7 +312,9 @@ class HealthBoard:
         waiting = []
         for name in self.selected:
             containers = self.current(name)
-            if not containers:
+            if self._services[name].held is not None:
+                waiting.append(f"{name}: {self._services[name].held}")
+            elif not containers:
                 waiting.append(f"{name}: no container")
             elif not self._service_ok(name, now):
                 c = containers[0]
@@ -283,12 +326,14 @@ class HealthBoard:
         for name in self.selected:
             containers = self.current(name)
             if not containers:
-                parts.append(f"{name}: waiting")
+                parts.append(f"{name}: {self._services[name].held or 'waiting'}")
                 continue
             c = containers[0]
             shown = c.health if c.has_healthcheck and c.health != "none" else c.state
             if c.failure:
                 shown = c.failure[0]
+            elif self._services[name].held is not None:
+                shown = str(self._services[name].held)
             parts.append(f"{name}: {shown}")
         return f"[{now - self.started_at:5.1f}s] " + " · ".join(parts)
 
@@ -306,6 +351,7 @@ class HealthBoard:
                     state=c.state if c else "missing",
                     health=(c.health if c.has_healthcheck else "none") if c else "none",
                     containers=[x.cid[:12] for x in containers],
+                    placement=[f"{x.cid[:12]} on {x.where}" for x in containers if x.where],
                     restarts=sum(x.restart_count for x in containers),
                     time_to_healthy_s=(
                         round(service.healthy_at - self.started_at, 3)

@@ -88,6 +88,9 @@ class ServiceReport(_Model):
     state: str = Field("missing", description="running, exited, restarting, missing…")
     health: str = Field("none", description="healthy, unhealthy, starting, or none (no check).")
     containers: list[str] = Field(default_factory=list)
+    placement: list[str] = Field(
+        default_factory=list, description="Swarm: '<task> on <node>' for each current task."
+    )
     image: str | None = Field(None, description="Reference running, read from the engine.")
     image_id: str | None = None
     registry_digest: str | None = Field(None, description="Manifest digest in its registry.")

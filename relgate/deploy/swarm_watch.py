@@ -1,0 +1,293 @@
+"""Watching a Swarm stack converge: service events for ``UpdateStatus``, task lists as the safety net.
+
+Swarm has no task events on the API this engine speaks (1.41), and ``docker stack deploy`` exits 0
+even after an update rolled back, so the truth is read from the manager:
+
+* a thread follows ``type=service`` and ``type=node`` events: an ``update`` event carrying
+  ``updatestate.new`` = ``paused``/``rollback_*`` fails the gate the moment it arrives (polling can
+  miss a short ``rollback_started``), and any service or node event triggers an inspect pass;
+* a poller inspects the stack's services and their tasks every half second (the Docker CLI's own
+  progress display polls every 200 ms): a task of the *new* spec that fails or is rejected fails the
+  gate at once, with the node it ran on and Swarm's error; running tasks are counted against the
+  desired replicas (``docker service ls`` keeps showing stale counts after a node is lost), and an
+  ``UpdateStatus`` of this deploy that is not ``completed`` keeps the service pending.
+
+Everything is turned into :class:`relgate.deploy.health.Observation` values — one "container" per
+task, plus ``hold``/``release``/``fail`` verdicts per service — so the same health board and gate
+judge compose and swarm deploys. Only tasks of the spec being deployed are judged: the old version's
+tasks going away, or a failed release's tasks still crash-looping while the rollback replaces them,
+are not the target's failures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from relgate.deploy.driver import Watch
+from relgate.deploy.health import Observation
+
+if TYPE_CHECKING:
+    from relgate.deploy.swarm import SwarmDriver
+
+__all__ = ["FAILED_UPDATE_STATES", "STACK_LABEL", "SwarmWatch", "parse_time", "same_spec"]
+
+STACK_LABEL = "com.docker.stack.namespace"
+FAILED_UPDATE_STATES = {"paused", "rollback_started", "rollback_paused", "rollback_completed"}
+_BEFORE_RUNNING = {
+    "new",
+    "allocated",
+    "pending",
+    "assigned",
+    "accepted",
+    "preparing",
+    "ready",
+    "starting",
+}
+_TASK_FAILED = {"failed", "rejected"}
+POLL_S = 0.5
+# Swarm's timestamps and ours come from one machine's clock here, but not necessarily in production:
+# a task created up to this long before the deploy began still counts as the deploy's.
+CLOCK_SLACK_S = 1.0
+
+
+def parse_time(text: str | None) -> float | None:
+    """Docker's RFC 3339 with nanoseconds → epoch seconds (None for the zero time or garbage)."""
+    if not text or text.startswith("0001-"):
+        return None
+    m = re.match(r"^(.*T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", text)
+    if not m:
+        return None
+    frac = (m.group(2) or ".0")[:7]
+    zone = "+00:00" if m.group(3) == "Z" else m.group(3)
+    return datetime.fromisoformat(f"{m.group(1)}{frac}{zone}").timestamp()
+
+
+def same_spec(task: dict[str, Any], template: dict[str, Any]) -> bool:
+    """Whether ``task`` runs the service's current task template (tasks copy it when created;
+    the engine adds ``Runtime`` to the template only, so the container spec is what is compared)."""
+
+    def key(spec: dict[str, Any]) -> str:
+        return json.dumps(
+            [spec.get("ContainerSpec"), spec.get("ForceUpdate", 0)], sort_keys=True, default=str
+        )
+
+    return key(task.get("Spec") or {}) == key(template)
+
+
+class SwarmWatch(Watch):
+    def __init__(self, driver: SwarmDriver, services: Sequence[str]) -> None:
+        super().__init__()
+        self.driver = driver
+        self.services = list(services)
+        self.started = driver.ctx.clock()
+        self.node_names: dict[str, str] = {}
+        self.down_nodes: set[str] = set()
+        self._reported_fail: set[str] = set()
+        self._closed = threading.Event()
+        self._wake = threading.Event()
+        api = driver.api()
+        self.stream = api.events(filters={"type": ["service", "node"]}, decode=True)
+        self._events = threading.Thread(target=self._pump, name="relgate-swarm-ev", daemon=True)
+        self._poller = threading.Thread(
+            target=self._poll_loop, name="relgate-swarm-poll", daemon=True
+        )
+        self._events.start()
+        self._poller.start()
+
+    # -- threads -------------------------------------------------------------------------------
+    def _pump(self) -> None:
+        try:
+            for event in self.stream:
+                for obs in self.event_observations(event):
+                    self.queue.put(obs)
+                self._wake.set()  # anything about services or nodes: look again now
+        except Exception:  # noqa: S110 - closed, or the manager went away: the poller carries on
+            pass
+
+    def _poll_loop(self) -> None:
+        while not self._closed.is_set():
+            with contextlib.suppress(Exception):  # a failed inspect is retried on the next tick
+                for obs in self.poll():
+                    self.queue.put(obs)
+            self._wake.wait(POLL_S)
+            self._wake.clear()
+
+    def snapshot(self) -> list[Observation]:
+        try:
+            return self.poll()
+        except Exception:  # the manager may be restarting: the next pass will tell
+            return []
+
+    def close(self) -> None:
+        self._closed.set()
+        self._wake.set()
+        with contextlib.suppress(Exception):
+            self.stream.close()
+        self._events.join(timeout=2)
+        self._poller.join(timeout=2)
+
+    # -- events ----------------------------------------------------------------------------------
+    def event_observations(self, event: dict[str, Any]) -> list[Observation]:
+        attrs = (event.get("Actor") or {}).get("Attributes") or {}
+        at = int(event.get("timeNano") or 0) / 1e9 or float(event.get("time") or 0)
+        if event.get("Type") == "node":
+            name = attrs.get("name", "")
+            if attrs.get("state.new") == "down":
+                self.down_nodes.add(name)
+            elif attrs.get("state.new") == "ready":
+                self.down_nodes.discard(name)
+            return []
+        short = self.driver.short_name(str(attrs.get("name", "")))
+        new = attrs.get("updatestate.new")
+        # Events are only received from now on, so an update state seen here is this deploy's
+        # (events' `since=` has whole-second precision; the live stream needs none).
+        if short not in self.services or not new or at < self.started - CLOCK_SLACK_S:
+            return []
+        old = attrs.get("updatestate.old", "")
+        if new in FAILED_UPDATE_STATES:
+            return [self._update_failed(short, new, f"(was {old})" if old else "", at)]
+        return (
+            [Observation(at, "swarm", short, "hold", detail=f"update {new}")]
+            if new == ("updating")
+            else []
+        )
+
+    def _update_failed(self, service: str, state: str, message: str, at: float) -> Observation:
+        self._reported_fail.add(service)
+        return Observation(
+            at, "swarm-update", service, "fail", detail=f"Swarm update {state} {message}".strip()
+        )
+
+    # -- inspection ------------------------------------------------------------------------------
+    def poll(self) -> list[Observation]:
+        api = self.driver.api()
+        now = self.driver.ctx.clock()
+        nodes = api.nodes()
+        self.node_names = {
+            n["ID"]: (n.get("Description") or {}).get("Hostname", n["ID"][:12]) for n in nodes
+        }
+        self.down_nodes = {
+            self.node_names[n["ID"]]
+            for n in nodes
+            if (n.get("Status") or {}).get("State") == "down"
+        }
+        found = {self.driver.short_name(s["Spec"]["Name"]): s for s in self.driver.stack_services()}
+        out: list[Observation] = []
+        for name in self.services:
+            svc = found.get(name)
+            if svc is None:
+                out.append(
+                    Observation(now, "swarm", name, "hold", detail="service not created yet")
+                )
+                continue
+            tasks = api.tasks(filters={"service": svc["ID"]})
+            out += self.judge(name, svc, tasks, now)
+        return out
+
+    def judge(
+        self, name: str, svc: dict[str, Any], tasks: list[dict[str, Any]], now: float
+    ) -> list[Observation]:
+        """Observations for one service: its tasks, then a verdict (hold, release or fail)."""
+        template = svc["Spec"]["TaskTemplate"]
+        hc = self.driver.has_healthcheck(template)
+        out: list[Observation] = []
+        running = 0
+        waiting: list[str] = []
+        for t in sorted(tasks, key=lambda t: t.get("CreatedAt", "")):
+            if not same_spec(t, template):
+                continue  # the old version's tasks (going away) or a failed release's
+            obs, is_running, why = self._task(name, t, hc, now)
+            if obs is not None:
+                out.append(obs)
+            running += is_running
+            if why:
+                waiting.append(why)
+        update = svc.get("UpdateStatus") or {}
+        state = update.get("State")
+        ours = (parse_time(update.get("StartedAt")) or 0) >= self.started - CLOCK_SLACK_S
+        if ours and state in FAILED_UPDATE_STATES and name not in self._reported_fail:
+            out.append(self._update_failed(name, state, update.get("Message", ""), now))
+        desired = _desired(svc, tasks, template)
+        reasons = []
+        if ours and state == "updating":
+            reasons.append("update in progress")
+        if running < desired:
+            reasons.append(f"{running}/{desired} tasks running")
+            reasons += waiting[:2]
+            reasons += [f"node {n} is down" for n in sorted(self.down_nodes)]
+        if reasons:
+            out.append(Observation(now, "swarm", name, "hold", detail="; ".join(reasons)))
+        else:
+            done = f"update {state}" if ours and state else f"{running}/{desired} tasks running"
+            out.append(Observation(now, "swarm", name, "release", detail=done))
+        return out
+
+    def _task(
+        self, name: str, t: dict[str, Any], hc: bool, now: float
+    ) -> tuple[Observation | None, bool, str]:
+        """(observation, counts as running, why it is not running yet) for one task of the spec."""
+        status = t.get("Status") or {}
+        state, desired = status.get("State", ""), t.get("DesiredState", "")
+        where = self.node_names.get(t.get("NodeID", ""), "") or "unassigned"
+        slot = f"{name}.{t.get('Slot') or where}"
+        at = parse_time(status.get("Timestamp")) or now
+        created = parse_time(t.get("CreatedAt")) or now
+        err = status.get("Err") or status.get("Message") or ""
+        tid = str(t["ID"])
+        if state in _TASK_FAILED:
+            if created < self.started - CLOCK_SLACK_S:
+                return None, False, ""  # history from before this deploy
+            detail = f"task {slot} {state} on {where}: {err}"
+            return Observation(at, tid, name, "fail", detail=detail, where=where), False, ""
+        if desired != "running" or state in ("shutdown", "complete", "orphaned", "remove"):
+            return Observation(at, tid, name, "stop", where=where), False, ""
+        if where in self.down_nodes:
+            return (
+                Observation(
+                    at, tid, name, "snapshot", state="created", where=where, has_healthcheck=hc
+                ),
+                False,
+                f"{slot} on a down node",
+            )
+        if state == "running":
+            obs = Observation(
+                at,
+                tid,
+                name,
+                "snapshot",
+                state="running",
+                health="healthy" if hc else "none",
+                has_healthcheck=hc,
+                started_at=at,
+                where=where,
+                restart_count=0,
+            )
+            return obs, True, ""
+        shown = "health check not passed yet" if state == "starting" and hc else state
+        why = f"{slot} {shown}" + (f" ({err})" if err and state == "pending" else "")
+        health = "starting" if hc else "none"
+        obs = Observation(
+            at,
+            tid,
+            name,
+            "snapshot",
+            state="created",
+            health=health,
+            has_healthcheck=hc,
+            where=where,
+        )
+        return obs, False, why
+
+
+def _desired(svc: dict[str, Any], tasks: list[dict[str, Any]], template: dict[str, Any]) -> int:
+    mode = svc["Spec"].get("Mode") or {}
+    if "Replicated" in mode:
+        return int((mode["Replicated"] or {}).get("Replicas", 1))
+    # global: one task per eligible node, i.e. the tasks Swarm wants running
+    return sum(1 for t in tasks if t.get("DesiredState") == "running" and same_spec(t, template))
