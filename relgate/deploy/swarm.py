@@ -259,6 +259,7 @@ class SwarmDriver:
             "stack-deploy", argv, env=self.ctx.with_version(target.version), timeout_s=300
         )
         watch.settled_at = self.ctx.clock()
+        watch.deployed()
         if not out.ok:
             return watch, f"docker stack deploy failed: {out.tail(5)}"
         return watch, None

@@ -50,6 +50,7 @@ _BEFORE_RUNNING = {
     "starting",
 }
 _TASK_FAILED = {"failed", "rejected"}
+_LEAVING = {"shutdown", "complete", "orphaned", "remove"}
 POLL_S = 0.5
 # Swarm's timestamps and ours come from one machine's clock here, but not necessarily in production:
 # a task created up to this long before the deploy began still counts as the deploy's.
@@ -91,6 +92,8 @@ class SwarmWatch(Watch):
         self._reported_fail: set[str] = set()
         self._closed = threading.Event()
         self._wake = threading.Event()
+        self._deployed = threading.Event()
+        self._fed: set[str] = set()  # tasks put on the board as the target's
         api = driver.api()
         self.stream = api.events(filters={"type": ["service", "node"]}, decode=True)
         self._events = threading.Thread(target=self._pump, name="relgate-swarm-ev", daemon=True)
@@ -104,13 +107,25 @@ class SwarmWatch(Watch):
     def _pump(self) -> None:
         try:
             for event in self.stream:
-                for obs in self.event_observations(event):
+                found = self.event_observations(event)
+                if any(obs.kind == "fail" for obs in found):
+                    # The update failed because a task did: inspect first, so the task's own error
+                    # (and its earlier time) is on the board before the pause/rollback is.
+                    for obs in self.snapshot():
+                        self.queue.put(obs)
+                for obs in found:
                     self.queue.put(obs)
                 self._wake.set()  # anything about services or nodes: look again now
         except Exception:  # noqa: S110 - closed, or the manager went away: the poller carries on
             pass
 
+    def deployed(self) -> None:
+        """``docker stack deploy`` returned: the specs are the target's now, judging can start."""
+        self._deployed.set()
+        self._wake.set()
+
     def _poll_loop(self) -> None:
+        self._deployed.wait()
         while not self._closed.is_set():
             with contextlib.suppress(Exception):  # a failed inspect is retried on the next tick
                 for obs in self.poll():
@@ -126,6 +141,7 @@ class SwarmWatch(Watch):
 
     def close(self) -> None:
         self._closed.set()
+        self._deployed.set()
         self._wake.set()
         with contextlib.suppress(Exception):
             self.stream.close()
@@ -201,10 +217,16 @@ class SwarmWatch(Watch):
         waiting: list[str] = []
         for t in sorted(tasks, key=lambda t: t.get("CreatedAt", "")):
             if not same_spec(t, template):
-                continue  # the old version's tasks (going away) or a failed release's
+                # the old version's tasks (going away) or a failed release's; one seen as the
+                # target's before the spec changed (Swarm's own rollback) leaves the board
+                if t["ID"] in self._fed:
+                    self._fed.discard(t["ID"])
+                    out.append(Observation(now, str(t["ID"]), name, "stop"))
+                continue
             obs, is_running, why = self._task(name, t, hc, now)
             if obs is not None:
                 out.append(obs)
+                self._fed.add(str(t["ID"]))
             running += is_running
             if why:
                 waiting.append(why)
@@ -245,7 +267,8 @@ class SwarmWatch(Watch):
                 return None, False, ""  # history from before this deploy
             detail = f"task {slot} {state} on {where}: {err}"
             return Observation(at, tid, name, "fail", detail=detail, where=where), False, ""
-        if desired != "running" or state in ("shutdown", "complete", "orphaned", "remove"):
+        # (a new task waiting for the old one to stop has DesiredState "ready": it is not leaving)
+        if desired in _LEAVING or state in _LEAVING:
             return Observation(at, tid, name, "stop", where=where), False, ""
         if where in self.down_nodes:
             return (
@@ -290,4 +313,4 @@ def _desired(svc: dict[str, Any], tasks: list[dict[str, Any]], template: dict[st
     if "Replicated" in mode:
         return int((mode["Replicated"] or {}).get("Replicas", 1))
     # global: one task per eligible node, i.e. the tasks Swarm wants running
-    return sum(1 for t in tasks if t.get("DesiredState") == "running" and same_spec(t, template))
+    return sum(1 for t in tasks if t.get("DesiredState") not in _LEAVING and same_spec(t, template))

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.swarm.bed import SwarmBed
-from tests.swarm.conftest import SwarmStackDir, get_text
+from tests.swarm.conftest import SwarmStackDir, get_text, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -28,3 +28,86 @@ def test_good_deploy_then_update_serves_the_new_version(
     assert s.update_state() == "completed"
     web = next(x for x in second.services if x.name == "web")
     assert web.placement and web.placement[0].endswith("on rgsw-n1")
+
+
+def test_bad_image_is_a_failure_although_the_cli_exits_0(
+    swarm1: SwarmBed, stack_dir_factory: Factory
+) -> None:
+    s = stack_dir_factory(swarm1)
+    assert s.deploy("v1").outcome == "deployed", s.output.getvalue()
+    result = s.deploy("v3-unhealthy")
+    assert result.exit_code == 1, s.output.getvalue()
+    assert result.outcome == "rolled_back"
+    deploy_cli = next(c for c in result.commands if c.name == "stack-deploy")
+    assert deploy_cli.exit_code == 0  # the CLI says nothing went wrong: relgate's watch did
+    assert result.decision is not None and "unhealthy" in result.decision.reason
+    assert get_text(s.base_url) == "version v1"
+    assert result.rollback is not None and result.rollback.healthy
+
+
+def test_swarm_own_rollback_is_a_failure(swarm1: SwarmBed, stack_dir_factory: Factory) -> None:
+    """failure_action: rollback set by the user: Swarm rolls the service back by itself, the CLI
+    exits 0, and relgate still reports the deploy as failed (exit 1)."""
+    s = stack_dir_factory(swarm1)
+    s.services["web"] = {
+        **s.services["web"],
+        "deploy": {
+            "replicas": 1,
+            "endpoint_mode": "dnsrr",
+            "update_config": {"monitor": "3s", "failure_action": "rollback"},
+        },
+    }
+    assert s.deploy("v1").outcome == "deployed", s.output.getvalue()
+    result = s.deploy("v3-unhealthy", rollback=False)
+    assert result.exit_code == 1, s.output.getvalue()
+    assert result.outcome == "failed"
+    assert next(c for c in result.commands if c.name == "stack-deploy").exit_code == 0
+    wait_for(lambda: s.update_state() == "rollback_completed", what="Swarm's own rollback")
+    assert get_text(s.base_url) == "version v1"
+
+
+def test_failure_after_the_monitor_window_is_caught_by_the_soak(
+    swarm1: SwarmBed, stack_dir_factory: Factory
+) -> None:
+    """Healthy for ~3 s, then unhealthy: Swarm's monitor (1 s) calls the update completed; relgate's
+    soak sees the task fail and rolls the stack back."""
+    s = stack_dir_factory(swarm1)
+    s.services["web"]["deploy"]["update_config"] = {"monitor": "1s"}
+    s.deploy_cfg["soak"] = "20s"
+    assert s.deploy("v1").outcome == "deployed", s.output.getvalue()
+    s.services["web"] = {**s.services["web"], "image": "relgate-test/app:degrade"}
+    result = s.deploy("v2")
+    assert result.outcome == "rolled_back", s.output.getvalue()
+    assert result.decision is not None and "soak" in result.decision.reason
+    web = next(x for x in result.services if x.name == "web")
+    statuses = [e.status + " " + e.detail for e in web.timeline]
+    assert any(x.startswith("done update completed") for x in statuses), statuses
+    assert get_text(s.base_url) == "version v1"
+
+
+def test_paused_update_rolls_back_the_whole_stack(
+    swarm1: SwarmBed, stack_dir_factory: Factory
+) -> None:
+    """web updates fine, api's update pauses: relgate brings *both* back to the recorded spec."""
+    s = stack_dir_factory(swarm1)
+    api = {
+        "image": "relgate-test/app:${RELGATE_VERSION}",
+        "stop_grace_period": "1s",
+        "deploy": {"replicas": 1, "endpoint_mode": "dnsrr", "update_config": {"monitor": "3s"}},
+    }
+    s.services["api"] = api
+    first = s.deploy("v1")
+    assert first.outcome == "deployed", s.output.getvalue()
+    v1_ids = {name: s.service(name)["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+              for name in ("web", "api")}  # fmt: skip
+    s.services["api"] = {**api, "image": "relgate-test/app:v3-unhealthy"}
+    result = s.deploy("v2")
+    assert result.outcome == "rolled_back", s.output.getvalue()
+    assert result.decision is not None and result.decision.service == "api"
+    assert get_text(s.base_url) == "version v1"  # web went back too, although it was healthy
+    for name in ("web", "api"):
+        image = s.service(name)["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+        assert image.startswith("sha256:"), image  # pinned by the recorded image ID
+    assert result.rollback is not None
+    assert set(result.rollback.pinned_images) == {"web", "api"}
+    assert v1_ids["web"].endswith("app:v1")
