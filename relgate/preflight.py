@@ -281,11 +281,18 @@ def _check_compose_file(ctx: _Ctx) -> Iterator[PreflightCheck]:
     if ctx.driver == "swarm":
         files = [ctx.config.resolve_path(f) for f in getattr(stack, "files", [])]
         missing = [str(f) for f in files if not f.is_file()]
-        yield (
-            _fail("compose file", f"not found: {', '.join(missing)}")
-            if missing
-            else _pass("compose file", ", ".join(f.name for f in files) + " present (swarm stack)")
-        )
+        if missing:
+            yield _fail("compose file", f"not found: {', '.join(missing)}")
+            return
+        from relgate.deploy.swarm_spec import stack_problems
+
+        swarm_refused, warnings = stack_problems(files)
+        if swarm_refused:
+            yield _fail("compose file", "Swarm refuses: " + "; ".join(map(str, swarm_refused)))
+            return
+        names = ", ".join(f.name for f in files)
+        note = f" (warnings: {'; '.join(warnings)})" if warnings else ""
+        yield _pass("compose file", f"{names}: usable as a swarm stack{note}")
         return
     if not isinstance(stack, ComposeStack):
         yield _skip("compose file", f"not used by the {ctx.driver} driver")

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from relgate.cli import command_parser
 from relgate.cli._app import App
+
+if TYPE_CHECKING:
+    from relgate.config import RelgateConfig
 
 EXAMPLES = """\
   relgate config check
@@ -35,6 +39,7 @@ def register(
 
 def handle_check(app: App, args: argparse.Namespace) -> int:
     config = app.config()
+    _check_swarm_stacks(app, config)
     envs = ", ".join(
         f"{name} ({env.stack.driver}, {env.base_url})" for name, env in config.environments.items()
     )
@@ -57,3 +62,21 @@ def handle_schema(app: App, args: argparse.Namespace) -> int:
 
     app.stdout.write(schema_text())
     return 0
+
+
+def _check_swarm_stacks(app: App, config: RelgateConfig) -> None:
+    """Swarm stacks: compose features ``docker stack deploy`` refuses are located errors (exit 2);
+    a monitor window too short for the healthcheck is a warning."""
+    from relgate.config import SwarmStack
+    from relgate.deploy.swarm_spec import stack_problems
+    from relgate.errors import ConfigError
+
+    refused = []
+    for env in config.environments.values():
+        if isinstance(env.stack, SwarmStack):
+            errors, warnings = stack_problems([config.resolve_path(f) for f in env.stack.files])
+            refused += errors
+            for line in warnings:
+                app.reporter.warning(f"swarm: {line}")
+    if refused:
+        raise ConfigError(refused)

@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from relgate.deploy import swarm_commands as cmd
-from relgate.deploy.driver import Prepared, Target, Watch
 from relgate.deploy.models import CommandRecord, ServiceImage
-from relgate.deploy.state import find_in_history, text_hash
+from relgate.deploy.state import text_hash
 from relgate.deploy.swarm_spec import Rendered, check_compose, render
 from relgate.deploy.swarm_watch import STACK_LABEL, SwarmWatch
+from relgate.deploy.target import Prepared, Target, Watch
 from relgate.errors import CannotRun, ConfigError, Problem, ServiceUnreachable
 from relgate.fsutil import atomic_write
 
@@ -195,14 +195,18 @@ class SwarmDriver:
         }
 
     def _image_of(self, svc: dict[str, Any]) -> ServiceImage:
+        """What a service's spec runs: ``ref@sha256:…`` once Swarm resolved the registry digest
+        (``--resolve-image always``), else a tag or an image ID that every node must have."""
         image = str(svc["Spec"]["TaskTemplate"]["ContainerSpec"].get("Image", ""))
         ref, _, digest = image.partition("@")
         if digest.startswith("sha256:"):
-            return ServiceImage(image=ref, image_id=digest, repo_digests=[image])
+            local = self._local_image_id(image)
+            return ServiceImage(
+                image=ref, image_id=local or digest, repo_digests=[image], registry_digest=digest
+            )
         if image.startswith("sha256:"):
             return ServiceImage(image=image, image_id=image)
-        local = self._local_image_id(image)
-        return ServiceImage(image=image, image_id=local or "")
+        return ServiceImage(image=image, image_id=self._local_image_id(image) or "")
 
     def _local_image_id(self, image: str) -> str | None:
         try:
@@ -275,19 +279,30 @@ class SwarmDriver:
         if recorded.is_file():
             self.ctx.run.reporter.line(f"rolling back to the recorded stack file {recorded}")
             document: dict[str, Any] = yaml.safe_load(recorded.read_text())
-            return document
-        # No recorded file (a record from an older relgate): re-render that version, images pinned
-        # to the record's registry digests, or image IDs.
-        record = find_in_history(self.ctx.config, self.ctx.environment, target.version)
-        pins = {}
-        for service, image_id in target.pinned.items():
-            digests = (
-                record.services[service].repo_digests
-                if record and service in (record.services)
-                else []
-            )
-            pins[service] = digests[0] if digests else image_id
-        return self._render(target.version, pins).document
+            return render(document, pins=target.pinned).document
+        # No recorded file (a record from another relgate): that version's files, images pinned.
+        return self._render(target.version, dict(target.pinned)).document
+
+    def verify_images(self, target: Target, services: Sequence[str]) -> str | None:
+        """Each service's spec must run what the target asked for: the pinned reference, or the
+        rendered one (``ref`` or, once Swarm resolved it, ``ref@sha256:…``)."""
+        expected = {name: str(spec.get("image", "")) for name, spec in self._spec_for(
+            target).get("services", {}).items()}  # fmt: skip
+        found = {self.short_name(s["Spec"]["Name"]): s for s in self.stack_services()}
+        lines = []
+        for name in services:
+            want = expected.get(name, "")
+            svc = found.get(name)
+            have = str(svc["Spec"]["TaskTemplate"]["ContainerSpec"].get("Image", "")) if svc else ""
+            if have != want and have.partition("@")[0] != want.partition("@")[0]:
+                lines.append(
+                    f"{name}: runs {have or 'nothing'}, but {target.version} asks for {want}"
+                )
+            elif "@" in want and "@" in have and have != want:
+                lines.append(f"{name}: runs {have}, but the pinned digest is {want}")
+        for line in lines:
+            self.ctx.run.reporter.error(line, title="deploy")
+        return "; ".join(lines) or None
 
     def exec(self, command: PostDeployCommand) -> CommandRecord:
         # prepare() refused commands that target a service: only host commands reach here

@@ -36,6 +36,7 @@ __all__ = [
     "monitor_warnings",
     "parse_duration",
     "render",
+    "stack_problems",
 ]
 
 DEFAULT_MONITOR_S = 5.0  # Swarm's own default
@@ -275,3 +276,13 @@ def monitor_warnings(files: Sequence[Path], *, display: Callable[[Path], str] = 
                     f"retries ({format_duration(needed)}); Swarm may call a bad update completed"
                 )
     return warnings
+
+
+def stack_problems(files: Sequence[Path]) -> tuple[list[Problem], list[str]]:
+    """For ``config check`` and preflight: (refused, warnings) of a swarm stack's compose files.
+
+    Files that are missing are left to the caller's own "file exists" check."""
+    present = [f for f in files if f.is_file()]
+    checked = check_compose(present)
+    warnings = [str(w) for w in checked.warnings] + monitor_warnings(present)
+    return checked.errors, warnings

@@ -29,8 +29,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from relgate.deploy.driver import Watch
 from relgate.deploy.health import Observation
+from relgate.deploy.target import Watch
 
 if TYPE_CHECKING:
     from relgate.deploy.swarm import SwarmDriver
