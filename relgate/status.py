@@ -45,6 +45,9 @@ class EnvironmentStatus(BaseModel):
     last_good: str | None = Field(None, description="Last-known-good version on this host.")
     last_good_at: datetime | None = None
     running: str | None = Field(None, description="What runs now, as the driver reports it.")
+    nodes: list[str] = Field(
+        default_factory=list, description="Swarm: each node's state and the stack's tasks on it."
+    )
     drift: list[str] = Field(default_factory=list)
     lock: str = "unknown"
     lock_held: bool | None = None
@@ -125,6 +128,9 @@ def _running(config: RelgateConfig, run: Run, name: str, st: EnvironmentStatus, 
     driver = open_driver(DeployContext(config, run, name, env_config, area="status"))
     try:
         running: Mapping[str, Any] = driver.running()
+        per_node = getattr(driver, "nodes", None)  # multi-host drivers (swarm) say where
+        if per_node is not None:
+            st.nodes = list(per_node())
     finally:
         driver.close()
     if not running:
@@ -226,6 +232,9 @@ def _print(run: Run, report: StatusReport) -> None:
     summary.table(
         ["environment", "last-known-good", "running", "drift", "lock", "last gate", "backup"], rows
     )
+    for st in report.environments:
+        if st.nodes:
+            summary.paragraph(f"{st.name}: nodes").bullets(st.nodes)
     problems = [f"{st.name}: {p}" for st in report.environments for p in st.problems]
     if problems:
         summary.bullets(problems)

@@ -18,6 +18,7 @@ def report(run: Run, result: DeployResult) -> None:
     summary.paragraph(result.summary)
     if result.services:
         summary.table(_HEADER, [_row(s) for s in result.services])
+        _placement(summary, result.services)
     if result.rollback is not None:
         rb = result.rollback
         summary.heading(
@@ -25,6 +26,7 @@ def report(run: Run, result: DeployResult) -> None:
         )
         if rb.services:
             summary.table(_HEADER, [_row(s) for s in rb.services])
+            _placement(summary, rb.services)
     if result.drift:
         summary.heading("Drift from the last-known-good record", level=3).bullets(result.drift)
     reporter.write_summary(summary)
@@ -43,3 +45,19 @@ _HEADER = ["service", "state", "health", "time to healthy", "restarts"]
 def _row(s: ServiceReport) -> list[object]:
     ttl = f"{s.time_to_healthy_s:.1f}s" if s.time_to_healthy_s is not None else "—"
     return [s.name, s.state, s.health, ttl, s.restarts]
+
+
+def _placement(summary: Summary, services: list[ServiceReport]) -> None:
+    """Multi-host drivers (swarm): which task runs on which node, and each service's update steps."""
+    lines = [f"{s.name}: {', '.join(s.placement)}" for s in services if s.placement]
+    if not lines:
+        return
+    summary.heading("Tasks by node", level=3).bullets(lines)
+    steps = [
+        f"{s.name} {e.at:%H:%M:%S.%f}"[:-3] + f" {e.status}: {e.detail}"
+        for s in services
+        for e in s.timeline
+        if e.container == "swarm" or e.status == "failed"
+    ]
+    if steps:
+        summary.heading("Update timeline", level=3).bullets(steps)

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from relgate.config import PostDeployCommand, SwarmStack
     from relgate.deploy.context import DeployContext
 
-__all__ = ["SwarmDriver", "recorded_spec_path"]
+__all__ = ["SwarmDriver", "escape_dollars", "recorded_spec_path"]
 
 
 @contextmanager
@@ -59,8 +59,21 @@ def docker_errors(host: str) -> Iterator[None]:
         ) from exc
 
 
+def escape_dollars(value: Any) -> Any:
+    """``docker stack config`` resolved ``$$`` to ``$``; ``stack deploy`` interpolates again, so
+    every ``$`` left in the rendered document is written back as ``$$`` (a literal)."""
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, dict):
+        return {k: escape_dollars(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [escape_dollars(v) for v in value]
+    return value
+
+
 def recorded_spec_path(ctx: DeployContext, version: str) -> Path:
-    """Where the stack file that passed for ``version`` is kept (next to the last-good record)."""
+    """Where the stack document that passed for ``version`` is kept (next to the last-good record):
+    the rendered document as data, ``$`` not escaped (escaping happens when a file is deployed)."""
     state = ctx.config.resolve_path(ctx.env_config.state_dir)
     return state / f"{ctx.environment}.swarm" / f"{version}.stack.yml"
 
@@ -248,7 +261,8 @@ class SwarmDriver:
     def start(self, target: Target, services: Sequence[str]) -> tuple[Watch, str | None]:
         spec = self._spec_for(target)
         path = self.ctx.run.write_text(
-            f"artifacts/{self.ctx.area}/stack.yml", yaml.safe_dump(spec, sort_keys=False)
+            f"artifacts/{self.ctx.area}/stack.yml",
+            yaml.safe_dump(escape_dollars(spec), sort_keys=False),
         )
         watch = SwarmWatch(self, services)  # opened before the deploy: no event is missed
         watch.touched = True

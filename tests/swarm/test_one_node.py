@@ -111,3 +111,42 @@ def test_paused_update_rolls_back_the_whole_stack(
     assert result.rollback is not None
     assert set(result.rollback.pinned_images) == {"web", "api"}
     assert v1_ids["web"].endswith("app:v1")
+
+
+PROBE = (
+    "while true; do if timeout 2 wget -q -O /tmp/o http://api:8080/ 2>/dev/null; "
+    'then echo "ok $$(cat /tmp/o)"; else echo FAIL; fi; sleep 0.1; done'
+)
+
+
+def test_start_first_update_loses_no_request(swarm1: SwarmBed, stack_dir_factory: Factory) -> None:
+    """A stateless service (no host port) updates start-first by default: a client polling it by
+    name through the whole update sees v1 then v2 and not one failed request."""
+    s = stack_dir_factory(swarm1)
+    s.services = {
+        "web": s.services["web"],
+        "api": {
+            "image": "relgate-test/app:${RELGATE_VERSION}",
+            "stop_grace_period": "2s",
+            "deploy": {"replicas": 1, "endpoint_mode": "dnsrr", "update_config": {"monitor": "3s"}},
+        },
+        "probe": {
+            "image": "relgate-test/busybox:1",
+            "command": ["sh", "-c", PROBE],
+            "stop_grace_period": "1s",
+            "deploy": {"endpoint_mode": "dnsrr"},
+        },
+    }
+    assert s.deploy("v1").outcome == "deployed", s.output.getvalue()
+    probe = swarm1.docker(1, "ps", "-q", "--filter", f"name={s.stack}_probe").split()[0]
+    wait_for(
+        lambda: "ok version v1" in swarm1.docker(1, "logs", probe), what="the probe's first answer"
+    )
+    before = len(swarm1.docker(1, "logs", probe).splitlines())
+    result = s.deploy("v2")
+    assert result.outcome == "deployed", s.output.getvalue()
+    spec = s.service("api")["Spec"]["UpdateConfig"]
+    assert spec["Order"] == "start-first" and spec["FailureAction"] == "pause"
+    during = swarm1.docker(1, "logs", probe).splitlines()[before:]
+    assert "ok version v2" in during
+    assert during.count("FAIL") == 0, during

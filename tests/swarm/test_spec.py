@@ -320,3 +320,12 @@ def test_other_argv_builders() -> None:
     ]
     assert cmd.stack_ps_cmd("s") == ["docker", "stack", "ps", "--no-trunc", "--format", "json", "s"]
     assert cmd.stack_rm_cmd("s") == ["docker", "stack", "rm", "s"]
+
+
+def test_dollars_are_escaped_again_for_stack_deploy() -> None:
+    from relgate.deploy.swarm import escape_dollars
+
+    doc = {"services": {"a": {"command": ["sh", "-c", "echo $(date) $$x"], "replicas": 2}}}
+    assert escape_dollars(doc) == {
+        "services": {"a": {"command": ["sh", "-c", "echo $$(date) $$$$x"], "replicas": 2}}
+    }
