@@ -182,12 +182,13 @@ class SwarmDriver:
         return rendered
 
     def _image_healthcheck(self, image: str) -> dict[str, Any] | None:
+        import docker.errors
+
         if image not in self._healthchecks:
             try:
-                with docker_errors(self.host):
-                    info = self.api().inspect_image(image)
+                info = self.api().inspect_image(image)
                 self._healthchecks[image] = (info.get("Config") or {}).get("Healthcheck")
-            except Exception:  # not on the manager (pulled by the nodes): unknown
+            except docker.errors.APIError:  # not on the manager (the nodes pull it): unknown
                 self._healthchecks[image] = None
         return self._healthchecks[image]
 
@@ -222,10 +223,11 @@ class SwarmDriver:
         return ServiceImage(image=image, image_id=self._local_image_id(image) or "")
 
     def _local_image_id(self, image: str) -> str | None:
+        import docker.errors
+
         try:
-            with docker_errors(self.host):
-                return str(self.api().inspect_image(image)["Id"])
-        except Exception:
+            return str(self.api().inspect_image(image)["Id"])
+        except docker.errors.APIError:  # not on the manager: the nodes pulled it by digest
             return None
 
     def nodes(self) -> list[str]:
@@ -339,13 +341,15 @@ class SwarmDriver:
     # -- evidence ------------------------------------------------------------------------------
     def capture(self, area: str, services: Sequence[str]) -> dict[str, str]:
         """Services (with UpdateStatus), tasks with their node, nodes, and each service's logs."""
+        import docker.errors
+
         last_error: dict[str, str] = {}
         try:
             svcs = self.stack_services()
             with docker_errors(self.host):
                 nodes = self.api().nodes()
                 tasks = self._tasks(svcs)
-        except Exception as exc:  # evidence is best effort: say why it is missing
+        except (ServiceUnreachable, docker.errors.APIError) as exc:  # evidence is best effort
             self.ctx.run.write_text(f"artifacts/{area}/swarm/error.txt", f"{exc}\n")
             return last_error
         self.ctx.run.write_json(f"artifacts/{area}/swarm/services.json", svcs)

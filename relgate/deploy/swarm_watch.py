@@ -27,13 +27,26 @@ import re
 import threading
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from relgate.deploy.health import Observation
 from relgate.deploy.target import Watch
+from relgate.errors import Interrupted, ServiceUnreachable
 
 if TYPE_CHECKING:
-    from relgate.deploy.swarm import SwarmDriver
+    from relgate.deploy.context import DeployContext
+
+
+class Manager(Protocol):
+    """What the watch needs from the swarm driver (a protocol, so the two modules import one way)."""
+
+    ctx: DeployContext
+
+    def api(self) -> Any: ...
+    def short_name(self, full: str) -> str: ...
+    def stack_services(self) -> list[dict[str, Any]]: ...
+    def has_healthcheck(self, template: dict[str, Any]) -> bool: ...
+
 
 __all__ = ["FAILED_UPDATE_STATES", "STACK_LABEL", "SwarmWatch", "parse_time", "same_spec"]
 
@@ -82,7 +95,7 @@ def same_spec(task: dict[str, Any], template: dict[str, Any]) -> bool:
 
 
 class SwarmWatch(Watch):
-    def __init__(self, driver: SwarmDriver, services: Sequence[str]) -> None:
+    def __init__(self, driver: Manager, services: Sequence[str]) -> None:
         super().__init__()
         self.driver = driver
         self.services = list(services)
@@ -116,7 +129,7 @@ class SwarmWatch(Watch):
                 for obs in found:
                     self.queue.put(obs)
                 self._wake.set()  # anything about services or nodes: look again now
-        except Exception:  # noqa: S110 - closed, or the manager went away: the poller carries on
+        except Exception:  # noqa: S110 # interrupt-safe: worker thread; closed, or the manager went away (the poller carries on)
             pass
 
     def deployed(self) -> None:
@@ -127,24 +140,31 @@ class SwarmWatch(Watch):
     def _poll_loop(self) -> None:
         self._deployed.wait()
         while not self._closed.is_set():
-            with contextlib.suppress(Exception):  # a failed inspect is retried on the next tick
+            # a failed inspect is retried on the next tick
+            with contextlib.suppress(Exception):  # interrupt-safe: worker thread
                 for obs in self.poll():
                     self.queue.put(obs)
             self._wake.wait(POLL_S)
             self._wake.clear()
 
     def snapshot(self) -> list[Observation]:
+        import docker.errors
+        import requests
+
         try:
             return self.poll()
-        except Exception:  # the manager may be restarting: the next pass will tell
-            return []
+        except (ServiceUnreachable, docker.errors.DockerException, requests.RequestException):
+            return []  # the manager may be restarting: the next pass will tell
 
     def close(self) -> None:
         self._closed.set()
         self._deployed.set()
         self._wake.set()
-        with contextlib.suppress(Exception):
+        try:
             self.stream.close()
+        except Exception as exc:  # closing a stream the manager already dropped is fine
+            if isinstance(exc, Interrupted):
+                raise
         self._events.join(timeout=2)
         self._poller.join(timeout=2)
 
