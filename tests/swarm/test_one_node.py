@@ -98,8 +98,10 @@ def test_paused_update_rolls_back_the_whole_stack(
     s.services["api"] = api
     first = s.deploy("v1")
     assert first.outcome == "deployed", s.output.getvalue()
-    v1_ids = {name: s.service(name)["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
-              for name in ("web", "api")}  # fmt: skip
+    v1_ids = {
+        name: s.service(name)["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+        for name in ("web", "api")
+    }
     s.services["api"] = {**api, "image": "relgate-test/app:v3-unhealthy"}
     result = s.deploy("v2")
     assert result.outcome == "rolled_back", s.output.getvalue()
