@@ -260,6 +260,12 @@ class SwarmDriver:
         return self.api().tasks(filters={"service": [s["ID"] for s in svcs], **(extra or {})})
 
     # -- changing the stack ----------------------------------------------------------------------
+    def fetch(self, target: Target, services: Sequence[str]) -> str | None:
+        """Render what will be deployed (nothing changes yet); the nodes pull the images
+        themselves, each by the digest Swarm resolved."""
+        self._spec_for(target)
+        return None
+
     def start(self, target: Target, services: Sequence[str]) -> tuple[Watch, str | None]:
         spec = self._spec_for(target)
         path = self.ctx.run.write_text(
