@@ -224,6 +224,19 @@ class ProtectionConfig(Model):
         return self
 
 
+class BackupRetention(Model):
+    """Which of an environment's backups stay after each new one: a backup is deleted only when it
+    is neither among the newest ``keep_last`` nor younger than ``max_age``. ``null`` turns a rule
+    off; both ``null`` keeps everything. Never deleted: the backup just taken, the pre-migration
+    backup of the version running now (what a full rollback goes back with), safety dumps, and
+    files without a sidecar."""
+
+    keep_last: int | None = Field(10, ge=1, description="Newest backups kept whatever their age.")
+    max_age: Duration | None = Field(
+        None, description="Backups younger than this are kept too (e.g. 14d)."
+    )
+
+
 class DatabaseConfig(Model):
     """The PostgreSQL database of an environment, for backups and full rollbacks."""
 
@@ -241,6 +254,7 @@ class DatabaseConfig(Model):
         "postgres", description="Database to connect to while the target is recreated."
     )
     timeout: Duration = Field(timedelta(minutes=30), description="Per dump or restore.")
+    retention: BackupRetention = Field(default_factory=BackupRetention)
 
     @model_validator(mode="after")
     def _reach(self) -> DatabaseConfig:

@@ -26,6 +26,7 @@ from relgate.database.records import (
     sha256_file,
     sidecar_path,
 )
+from relgate.database.retention import prune_backups
 from relgate.errors import CannotRun
 from relgate.fsutil import atomic_write
 from relgate.results import utcnow
@@ -52,6 +53,7 @@ def take_backup(
     environment: str,
     app_version: str | None,
     run_id: str | None,
+    taken_before: str | None = None,
     clock: Callable[[], datetime] = utcnow,
     timeout: float | None = None,
     runner: CommandRunner = proc.run,
@@ -93,6 +95,7 @@ def take_backup(
         environment=environment,
         database=conn.database,
         app_version=app_version,
+        taken_before=taken_before,
         run_id=run_id,
         server_version=server_version(conn, runner=runner),
     )
@@ -114,13 +117,18 @@ def backup(
     *,
     app_version: str | None,
     kind: BackupKind = "manual",
+    taken_before: str | None = None,
     runner: CommandRunner = proc.run,
 ) -> BackupRecord:
-    """Back up ``environment``'s database into ``database.backup_dir`` with its sidecar.
+    """Back up ``environment``'s database into ``database.backup_dir`` with its sidecar, then apply
+    ``database.retention`` to the environment's older backups.
 
     Called by ``relgate backup`` and by the deploy stage before migrations
-    (``deploy.backup_before_migrations``). ``app_version`` is the version whose data this is: the
-    caller knows it (the deploy's last-known-good); the database code never reads deploy state.
+    (``deploy.backup_before_migrations``, with ``taken_before`` = the version being deployed).
+    ``app_version`` is the version whose data this is — the version running now: the caller knows
+    it (the deploy's last-known-good); the database code never reads deploy state. Retention never
+    deletes the backup just taken nor the one taken before ``app_version`` was deployed (what a
+    full rollback from it would restore).
     """
     conn, db = connect(config, environment, run.env, run.secrets, version=app_version)
     when = run.clock()
@@ -136,13 +144,38 @@ def backup(
         project=config.project.name,
         environment=environment,
         app_version=app_version,
+        taken_before=taken_before,
         run_id=run.id,
         clock=run.clock,
         timeout=db.timeout.total_seconds(),
         runner=runner,
     )
     run.write_json(f"artifacts/backup/{target.name}.json", record)
+    _apply_retention(config, run, environment, record)
     return record
+
+
+def _apply_retention(
+    config: RelgateConfig, run: Run, environment: str, taken: BackupRecord
+) -> None:
+    """Retention is housekeeping: a file it cannot delete is a warning, never a failed backup."""
+    try:
+        outcome = prune_backups(
+            config,
+            environment,
+            now=run.clock(),
+            protect=[taken.path],
+            running_version=taken.app_version,
+        )
+    except OSError as exc:
+        run.reporter.warning(f"backup retention: {exc}")
+        return
+    if outcome.deleted:
+        run.write_json(f"artifacts/backup/retention-{Path(taken.path).name}.json", outcome)
+        run.reporter.line(
+            f"backup retention ({outcome.policy}): deleted {len(outcome.deleted)}, "
+            f"kept {len(outcome.kept)}"
+        )
 
 
 # -- checking ----------------------------------------------------------------------------------

@@ -54,6 +54,9 @@ class BackupRecord(BaseModel):
     environment: str
     database: str
     app_version: str | None = Field(None, description="Version running when it was taken.")
+    taken_before: str | None = Field(
+        None, description="pre-migration backups: the version whose deploy it preceded."
+    )
     run_id: str | None = None
     server_version: str | None = None
 

@@ -101,7 +101,7 @@ def _deploy(
     live.attempt = Attempt(Target(version))
 
     def backup_first() -> None:
-        result.backup = _backup_first(ctx, last.version if last else version)
+        result.backup = _backup_first(ctx, last.version if last else version, version)
 
     attempt = run_attempt(ctx, driver, live.attempt, prepared.services, before_change=backup_first)
     _take_attempt(result, attempt)
@@ -115,7 +115,7 @@ def _deploy(
         )
 
 
-def _backup_first(ctx: DeployContext, data_version: str) -> str | None:
+def _backup_first(ctx: DeployContext, data_version: str, deploying: str) -> str | None:
     """``deploy.backup_before_migrations``: dump the database while the old version still runs,
     so a full rollback has the data as it was. Taken after pull/build (which cannot change the
     database) and right before ``up``; a failed backup stops the deploy (nothing touched)."""
@@ -124,7 +124,12 @@ def _backup_first(ctx: DeployContext, data_version: str) -> str | None:
     from relgate.database import backup
 
     record = backup(
-        ctx.config, ctx.run, ctx.environment, app_version=data_version, kind="pre-migration"
+        ctx.config,
+        ctx.run,
+        ctx.environment,
+        app_version=data_version,
+        kind="pre-migration",
+        taken_before=deploying,
     )
     return record.path
 
