@@ -13,7 +13,6 @@ assertion of a step is reported, not only the first.
 from __future__ import annotations
 
 import functools
-import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -79,10 +78,7 @@ class Matcher(BaseModel):
     @classmethod
     def _regex(cls, v: str | None) -> str | None:
         if v is not None and "{{" not in v:
-            try:
-                re.compile(v)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression: {exc}") from None
+            check_regex(v)
         return v
 
     def operators(self) -> list[str]:
@@ -167,18 +163,61 @@ def _contains(actual: Any, expected: Any) -> tuple[bool, str]:
     return False, f"a {json_type(actual)} contains nothing"
 
 
+REGEX_TIMEOUT_S = 1.0  # one search; a backtracking pattern fails the check instead of hanging
+
+
+def check_regex(pattern: str) -> None:
+    """Raise ValueError when ``pattern`` does not compile (with the engine the runner uses)."""
+    import regex
+
+    try:
+        _regex(pattern)
+    except regex.error as exc:
+        raise ValueError(f"invalid regular expression: {exc}") from None
+
+
 @functools.lru_cache(maxsize=256)
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+def _regex(pattern: str) -> Any:
+    import regex  # the stdlib's re cannot be interrupted; regex's searches take a timeout
+
+    return regex.compile(pattern)
+
+
+def regex_search(pattern: str, text: str) -> Any:
+    """``regex`` search bounded by :data:`REGEX_TIMEOUT_S`; raises TimeoutError with the reason."""
+    try:
+        return _regex(pattern).search(text, timeout=REGEX_TIMEOUT_S)
+    except TimeoutError:
+        raise TimeoutError(
+            f"regular expression {pattern!r} gave up after {REGEX_TIMEOUT_S:g} s on "
+            f"{len(text)} characters (catastrophic backtracking? simplify the pattern)"
+        ) from None
+
+
+def regex_findall(pattern: str, text: str) -> list[str]:
+    """Group 1 (or the whole match) of every match, bounded like :func:`regex_search`."""
+    compiled = _regex(pattern)
+    try:
+        found = compiled.finditer(text, timeout=REGEX_TIMEOUT_S)
+        return [m.group(1) if compiled.groups else m.group(0) for m in found]
+    except TimeoutError:
+        raise TimeoutError(
+            f"regular expression {pattern!r} gave up after {REGEX_TIMEOUT_S:g} s on "
+            f"{len(text)} characters (catastrophic backtracking? simplify the pattern)"
+        ) from None
 
 
 def _text_op(op: str, actual: Any, expected: str) -> tuple[bool, str]:
     if not isinstance(actual, str):
         return False, f"expected text, got {json_type(actual)}"
     if op == "matches":
+        import regex
+
         try:
-            return _regex(expected).search(actual) is not None, ""
-        except re.error as exc:
+            return regex_search(expected, actual) is not None, ""
+        except TimeoutError as exc:
+            return False, str(exc)
+        except regex.error as exc:
             return False, f"invalid regular expression: {exc}"
     if op == "startswith":
         return actual.startswith(expected), ""

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from relgate.secrets import Redacted, SecretRegistry
-from relgate.smoke.assertions import Check, Matcher, conceal, evaluate
+from relgate.smoke.assertions import Check, Matcher, conceal, evaluate, regex_findall
 from relgate.smoke.query import select
 from relgate.smoke.redact import Redactor
 from relgate.smoke.scenario import Capture, Expect, HintWhen, Step
@@ -152,10 +152,10 @@ def capture_value(spec: Capture, ex: Exchange, jar: Callable[[str], str | None])
         return jar_value
     text = ex.body.decode("utf-8", "replace")
     if spec.regex is not None:
-        import re
-
-        pattern = re.compile(spec.regex)
-        found = [m.group(1) if pattern.groups else m.group(0) for m in pattern.finditer(text)]
+        try:
+            found = regex_findall(spec.regex, text)
+        except TimeoutError as exc:
+            raise LookupError(str(exc)) from None
         return _pick(found, spec, f"regex {spec.regex!r}")
     assert spec.json_path is not None
     try:

@@ -40,6 +40,7 @@ from relgate.smoke.scenario import (
     LoadedScenario,
     RetryPolicy,
     Step,
+    header_problem,
 )
 from relgate.smoke.template import MissingReference, TemplateError, render, stringify
 from relgate.smoke.transport import Exchange, Sender, open_client, retry_after
@@ -161,7 +162,13 @@ class Runner:
         self.judge = Judge(
             redactor, context.lookup, max_duration=self.scenario.defaults.max_duration
         )
-        self.sender = Sender(client, registry=registry, monotonic=monotonic)
+        self.sender = Sender(
+            client,
+            registry=registry,
+            allow_http=self.allow_http,
+            secret_header=redactor.header_is_secret,
+            monotonic=monotonic,
+        )
         self.t0 = 0.0
 
     # -- the outline ------------------------------------------------------------------------
@@ -243,9 +250,10 @@ class Runner:
             "method": req.method,
             "url": url,
             "params": {k: _param(v) for k, v in render(req.params, lookup).items()},
-            "headers": {k: stringify(v) for k, v in render(headers, lookup).items()},
+            "headers": _sendable({k: stringify(v) for k, v in render(headers, lookup).items()}),
             "cookies": {k: stringify(v) for k, v in render(req.cookies, lookup).items()},
             "follow_redirects": req.follow_redirects,
+            "max_redirects": req.max_redirects,
             "timeout": req.timeout or self.scenario.defaults.timeout,
         }
         if req.has_json:
@@ -346,6 +354,15 @@ class Runner:
             self.context.values[name] = value
             outcome.captured[name] = value
         return True
+
+
+def _sendable(headers: dict[str, str]) -> dict[str, str]:
+    """Rendered headers, refused (a step failure, not a crash) when a value cannot be sent."""
+    for name, value in headers.items():
+        problem = header_problem(name, value)
+        if problem:
+            raise ValueError(f"{problem} (after rendering its templates)")
+    return headers
 
 
 def _poll_wait(step: Step, ex: Exchange) -> float | None:

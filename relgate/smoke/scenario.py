@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from relgate.errors import ConfigError, Problem
 from relgate.fields import Duration
-from relgate.smoke.assertions import Matcher
+from relgate.smoke.assertions import Matcher, check_regex
 from relgate.smoke.query import check_path
 from relgate.smoke.template import NAMESPACES, TemplateError, references
 
@@ -44,6 +44,7 @@ __all__ = [
     "Step",
     "Timeouts",
     "check_scenario",
+    "header_problem",
     "load_scenario",
     "scenario_json_schema",
 ]
@@ -76,6 +77,33 @@ class Timeouts(_Model):
         if isinstance(data, int | float | str) and not isinstance(data, bool):
             return {"connect": data, "read": data, "write": data, "pool": data}
         return data
+
+
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_TEMPLATE_PART = re.compile(r"\{\{.*?\}\}")
+
+
+def header_problem(name: str, value: object) -> str | None:
+    """Why ``name: value`` cannot be sent as an HTTP/1.1 header (None when it can). Header
+    values are ASCII: httpx refuses anything else, and CR/LF would split the request."""
+    if not _TOKEN.match(name):
+        return f"header name {name!r} is not an HTTP token"
+    if not isinstance(value, str):
+        return None
+    text = _TEMPLATE_PART.sub("", value)  # rendered values are checked again when sent
+    bad = next((c for c in text if not (" " <= c <= "~" or c == "\t")), None)
+    if bad is not None:
+        what = "a control character" if bad < " " or bad == "\x7f" else "not ASCII"
+        return f"header {name}: {bad!r} is {what}; header values are printable ASCII"
+    return None
+
+
+def _headers_ok(v: dict[str, Any]) -> dict[str, Any]:
+    for name, value in v.items():
+        problem = header_problem(name, value)
+        if problem:
+            raise ValueError(problem)
+    return v
 
 
 class Backoff(_Model):
@@ -138,8 +166,19 @@ class Request(_Model):
     json_body: Any = Field(None, alias="json")
     form: dict[str, Any] | None = None
     body: str | None = None
-    follow_redirects: bool = False
+    follow_redirects: bool = Field(
+        False,
+        description="Each hop is checked like the first URL (https, or http to loopback); a hop "
+        "to another origin drops Authorization, cookies and secret headers, and 301/302/303 "
+        "become a GET without body (a 307/308 that would re-send a body elsewhere is refused).",
+    )
+    max_redirects: int = Field(10, ge=0, le=50, description="Hops followed at most.")
     timeout: Timeouts | None = None
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return _headers_ok(v)
 
     @field_validator("method", mode="before")
     @classmethod
@@ -279,10 +318,7 @@ class Capture(_Model):
     @classmethod
     def _regex(cls, v: str | None) -> str | None:
         if v is not None:
-            try:
-                re.compile(v)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression: {exc}") from None
+            check_regex(v)
         return v
 
     @property
@@ -345,6 +381,11 @@ class Defaults(_Model):
         timedelta(seconds=60), description="Per step, retries included."
     )
     artifact: ArtifactPolicy = Field(default_factory=ArtifactPolicy)
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return _headers_ok(v)
 
 
 class Redact(_Model):

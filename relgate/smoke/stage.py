@@ -42,7 +42,9 @@ LOG = "logs/smoke/smoke.log"
 
 def check(path: Path) -> LoadedScenario:
     """Static validation only (``relgate smoke --check``): raises ConfigError, sends nothing."""
-    return load_scenario(path)
+    loaded = load_scenario(path)
+    _ca_bundle(loaded, None)
+    return loaded
 
 
 def smoke(
@@ -67,6 +69,7 @@ def smoke(
         loaded = load_scenario(_scenario_file(config, scenario), env=run.env)
         facts = {"id": run.id, "environment": environment, "version": run.version}
         _require_run_facts(loaded, facts)
+        ca_bundle = _ca_bundle(loaded, config)
         secrets = _secrets(loaded, run)
         allow_http = _allow_http(loaded, config, environment)
         target = _target(
@@ -85,7 +88,6 @@ def smoke(
             run=facts,
             base_url=target,
         )
-        ca_bundle = _ca_bundle(loaded, config)
         with open_client(loaded.scenario, transport=transport, ca_bundle=ca_bundle) as client:
             Runner(
                 loaded,
@@ -131,12 +133,30 @@ def _require_run_facts(loaded: LoadedScenario, facts: dict[str, str | None]) -> 
 
 
 def _ca_bundle(loaded: LoadedScenario, config: RelgateConfig | None) -> str | None:
-    """The scenario's CA bundle (relative to the scenario file), else relgate.yml's."""
+    """The scenario's CA bundle (relative to the scenario file), else relgate.yml's; loaded
+    once here, so a file that is not a PEM bundle is a bad input (exit 2), never a crash later."""
     if loaded.scenario.tls.ca_bundle:
-        return str(Path(loaded.file).parent / Path(loaded.scenario.tls.ca_bundle).expanduser())
+        path = Path(loaded.file).parent / Path(loaded.scenario.tls.ca_bundle).expanduser()
+        return _pem_bundle(path, f"{loaded.file} tls.ca_bundle")
     if config is not None and config.smoke.ca_bundle:
-        return str(config.resolve_path(config.smoke.ca_bundle))
+        return _pem_bundle(config.resolve_path(config.smoke.ca_bundle), "smoke.ca_bundle")
     return None
+
+
+def _pem_bundle(path: Path, field: str) -> str:
+    import ssl
+
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{field}: cannot read {path}: {exc.strerror or exc}") from None
+    if b"-----BEGIN CERTIFICATE-----" not in text:
+        raise UsageError(f"{field}: {path} is not a PEM CA bundle (no BEGIN CERTIFICATE block)")
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (ssl.SSLError, ValueError) as exc:
+        raise UsageError(f"{field}: {path} is not a usable PEM CA bundle: {exc}") from None
+    return str(path)
 
 
 class _Recorder:

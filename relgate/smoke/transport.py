@@ -16,6 +16,7 @@ from email.utils import parsedate_to_datetime
 from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Any
 
+from relgate.fields import require_https
 from relgate.secrets import SecretRegistry
 
 if TYPE_CHECKING:
@@ -27,6 +28,11 @@ __all__ = ["MAX_BODY", "Exchange", "Sender", "open_client", "retry_after"]
 
 MAX_BODY = 10 * 1024 * 1024  # bytes kept of one response; the rest is drained, not stored
 _SENSITIVE_COOKIE = ("sess", "csrf", "xsrf", "token", "auth", "sid", "jwt")
+_CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie")
+
+
+class RedirectRefused(Exception):
+    """A redirect relgate will not follow (scheme rule, body to another origin, limit)."""
 
 
 @dataclass
@@ -132,10 +138,14 @@ class Sender:
         client: httpx.Client,
         *,
         registry: SecretRegistry,
+        allow_http: bool = False,
+        secret_header: Callable[[str], bool] = lambda _name: False,
         monotonic: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.client = client
         self.registry = registry
+        self.allow_http = allow_http
+        self.secret_header = secret_header
         self.monotonic = monotonic
         self.t0 = monotonic()
 
@@ -176,7 +186,7 @@ class Sender:
             ex.url = str(req.url)
             ex.request_headers = list(req.headers.multi_items())
             ex.request_body = _sent_body(req)
-            self._receive(req, request["follow_redirects"], deadline, ex)
+            self._receive(req, request["follow_redirects"], request["max_redirects"], deadline, ex)
         except httpx.TimeoutException as exc:
             spent = self.monotonic() >= deadline - 0.001
             ex.error_kind = "deadline" if spent else "timeout"
@@ -187,15 +197,25 @@ class Sender:
             ex.error, ex.error_kind = f"invalid URL: {exc}", "invalid"
         except httpx.TransportError as exc:
             ex.error, ex.error_kind = f"{type(exc).__name__}: {exc}", "protocol"
+        except RedirectRefused as exc:
+            ex.error, ex.error_kind = str(exc), "redirect"
+        except UnicodeError as exc:  # a value from the server (cookie) that cannot be sent back
+            ex.error, ex.error_kind = f"cannot send the request: {exc}", "invalid"
         ex.duration_ms = round((self.monotonic() - start) * 1000, 1)
         return ex
 
-    def _receive(self, req: httpx.Request, follow: bool, deadline: float, ex: Exchange) -> None:
+    def _receive(
+        self,
+        req: httpx.Request,
+        follow: bool,
+        max_redirects: int,
+        deadline: float,
+        ex: Exchange,
+    ) -> None:
         import httpx
 
-        response = self.client.send(req, stream=True, follow_redirects=follow)
+        response = self._follow(req, follow, max_redirects, ex)
         try:
-            ex.redirects = [(r.status_code, str(r.request.url)) for r in response.history]
             ex.status = response.status_code
             ex.http_version = response.http_version
             ex.response_headers = list(response.headers.multi_items())
@@ -212,6 +232,56 @@ class Sender:
         finally:
             response.close()
         self._register_cookies(ex)
+        self._drop_unsendable_cookies()
+
+    def _follow(
+        self, req: httpx.Request, follow: bool, max_redirects: int, ex: Exchange
+    ) -> httpx.Response:
+        """Send ``req``; with ``follow``, follow its redirects one hop at a time, each hop checked
+        as the first URL was (https, or http to loopback), with a limit. A hop to another origin
+        carries no credentials: Authorization, Cookie and the scenario's secret headers are
+        dropped (the jar still sends that origin's own cookies), and a 307/308 that would re-send
+        a body there is refused. 301/302 (after POST) and 303 become a GET without a body."""
+        hops = 0
+        while True:
+            response = self.client.send(req, stream=True, follow_redirects=False)
+            nxt = response.next_request
+            if not follow or nxt is None:
+                return response
+            response.close()
+            hops += 1
+            target = str(nxt.url)
+            ex.redirects.append((response.status_code, str(req.url)))
+            if hops > max_redirects:
+                raise RedirectRefused(f"more than {max_redirects} redirects (last to {target})")
+            try:
+                require_https(target, allow_http=self.allow_http)
+            except ValueError as exc:
+                raise RedirectRefused(
+                    f"redirect {response.status_code} to {target} refused: it {exc}"
+                ) from None
+            if _origin(nxt.url) != _origin(req.url):
+                if nxt.method not in ("GET", "HEAD") and _sent_body(req):
+                    raise RedirectRefused(
+                        f"redirect {response.status_code} to another origin ({target}) would "
+                        "re-send the request body there; refused"
+                    )
+                for name in list(nxt.headers):
+                    if name.lower() in _CREDENTIAL_HEADERS or self.secret_header(name):
+                        del nxt.headers[name]
+                nxt.headers.pop("Cookie", None)
+                self.client.cookies.set_cookie_header(nxt)  # that origin's own cookies only
+            req = nxt
+
+    def _drop_unsendable_cookies(self) -> None:
+        """A cookie whose value is not ASCII (any bytes a server may set) cannot go back in a
+        ``Cookie`` header: httpx would raise on every later request. Such cookies are dropped,
+        as strict clients do; a step that needed one fails on the server's answer."""
+        jar = self.client.cookies.jar
+        for cookie in list(jar):
+            value = cookie.value or ""
+            if not value.isascii() or any(c < " " or c == "\x7f" for c in value):
+                jar.clear(cookie.domain, cookie.path, cookie.name)
 
     def _register_cookies(self, ex: Exchange) -> None:
         """Session-like cookie values are credentials: keep them out of every output."""
@@ -236,6 +306,11 @@ def _sent_body(req: httpx.Request) -> bytes:
         return req.content
     except httpx.RequestNotRead:
         return b""
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    default = {"http": 80, "https": 443}.get(url.scheme)
+    return url.scheme, url.host, url.port or default
 
 
 def retry_after(values: list[str]) -> float | None:
