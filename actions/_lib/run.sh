@@ -4,9 +4,10 @@
 #   bash "$GITHUB_ACTION_PATH/../_lib/run.sh" <relgate command...>
 #
 # 1. finds a Python >= 3.11 (the one actions/setup-python put on PATH, or the runner's own);
-# 2. installs relgate from the action's own source tree into a venv under $RUNNER_TEMP (or
-#    $RELGATE_ACTION_CACHE on a self-hosted runner that wants to keep it between jobs), keyed by the
-#    source's commit, so a job that uses five relgate actions installs once and the others reuse it;
+# 2. makes a venv with relgate's hash-pinned dependencies (installed by a hash-pinned uv) that imports
+#    relgate from the action's own source tree, under $RUNNER_TEMP (or $RELGATE_ACTION_CACHE on a
+#    self-hosted runner that keeps it between jobs), keyed by the source and the locks, so a job that
+#    uses five relgate actions installs once and the others reuse it;
 # 3. hands over to invoke.py, which turns RELGATE_INPUT_* variables into CLI arguments.
 #
 # Inputs never reach this script as ${{ }} text: the action maps them to environment variables, and
@@ -27,7 +28,17 @@ if ! "$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)
     die "relgate needs Python >= 3.11, found $("$python" -V 2>&1): set the action input setup-python to 'true'"
 fi
 
-# The cache key: the action's commit when the runner tells us (a SHA pin), else a digest of the
+# What gets installed is pinned twice over: relgate's runtime dependencies come from
+# requirements.lock (every version pinned, every distribution's sha256 listed) and the installer, uv,
+# from uv.lock.txt — both with --require-hashes and wheels only, so nothing unpinned is fetched or
+# built. relgate itself is not installed at all: the venv imports it from the action's own checked-out
+# source (a .pth file), so the venv depends only on the lock and the source and is made once per
+# runner (or per $RELGATE_ACTION_CACHE on a self-hosted runner that keeps it between jobs).
+lock=$lib/requirements.lock
+uv_lock=$lib/uv.lock.txt
+[[ -f $lock && -f $uv_lock ]] || die "the action's dependency locks are missing ($lock, $uv_lock)"
+
+# The source key: the action's commit when the runner tells us (a SHA pin), else a digest of the
 # source tree as checked out (a tag, a branch or a local ./ action: same content, same venv).
 if [[ ${RELGATE_ACTION_REF:-} =~ ^[0-9a-f]{40}$ ]]; then
     key=$RELGATE_ACTION_REF
@@ -36,7 +47,7 @@ else
 import hashlib, pathlib, sys
 root = pathlib.Path(sys.argv[1])
 digest = hashlib.sha256()
-for top in ("pyproject.toml", "relgate", "templates", "schema"):
+for top in ("pyproject.toml", "relgate", "templates", "schema", "actions/_lib"):
     base = root / top
     files = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
     for path in files:
@@ -47,19 +58,59 @@ print(digest.hexdigest()[:40])
 PY
 )
 fi
+lock_key=$(cat "$lock" "$uv_lock" | sha256sum | cut -c1-16)
 pyver=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 cache=${RELGATE_ACTION_CACHE:-${RUNNER_TEMP:-${TMPDIR:-/tmp}}}
-venv="$cache/relgate-venv-py$pyver-${key:0:16}"
+venv="$cache/relgate-venv-py$pyver-${key:0:12}-$lock_key"
+
+# A heartbeat while installing: a cold install must not leave the log silent (every 4 s).
+heartbeat() {
+    local what=$1 t0=$SECONDS
+    while sleep 4; do echo "… $what: still installing ($((SECONDS - t0))s)"; done
+}
+
+install_venv() {
+    local started=$EPOCHREALTIME uv_home="$cache/relgate-uv-$(sha256sum "$uv_lock" | cut -c1-16)"
+    # uv's downloads are verified against the lock; its cache makes the next venv a local copy.
+    export UV_CACHE_DIR="$cache/relgate-uv-cache" UV_NO_PROGRESS=1
+    # A machine whose pip trusts a private CA (PIP_CERT) wants uv to trust it too.
+    if [[ -z ${SSL_CERT_FILE:-} && -n ${PIP_CERT:-} ]]; then export SSL_CERT_FILE=$PIP_CERT; fi
+    if [[ ! -x $uv_home/bin/uv ]]; then  # pip --target puts the wheel's binary in bin/
+        rm -rf "$uv_home.tmp"
+        "$python" -m pip install --require-hashes --only-binary :all: --no-deps -q \
+            --disable-pip-version-check --no-input --target "$uv_home.tmp" -r "$uv_lock" \
+            || die "could not install the pinned uv from $uv_lock (see the log above)"
+        rm -rf "$uv_home" && mv "$uv_home.tmp" "$uv_home"
+    fi
+    local uv=("$uv_home/bin/uv")
+    rm -rf "$venv.tmp"
+    "${uv[@]}" venv -q --python "$python" "$venv.tmp" \
+        || die "could not create a venv with $python"
+    "${uv[@]}" pip install --require-hashes --only-binary :all: --no-deps -q \
+        --python "$venv.tmp/bin/python" -r "$lock" \
+        || die "installing relgate's pinned dependencies from $lock failed (see the log above)"
+    # relgate from the action's own source, nothing else from it: a symlink to the package only,
+    # so the checkout's tests/ or scripts/ never shadow anything.
+    local site
+    site=$("$venv.tmp/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+    mkdir -p "$venv.tmp/relgate-src"
+    ln -s "$root/relgate" "$venv.tmp/relgate-src/relgate"
+    echo "$venv/relgate-src" >"$site/relgate-src.pth"
+    touch "$venv.tmp/.relgate-complete"
+    rm -rf "$venv" && mv "$venv.tmp" "$venv"
+    echo "relgate: installed in $(awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}')s"
+}
 
 if [[ -f $venv/.relgate-complete ]]; then
     echo "relgate: reusing $venv"
 else
-    echo "::group::install relgate (${key:0:12}) into $venv"
-    rm -rf "$venv"
-    "$python" -m venv "$venv"
-    "$venv/bin/python" -m pip install --disable-pip-version-check --no-input -q "$root" \
-        || die "pip install of relgate from $root failed (see the log above)"
-    touch "$venv/.relgate-complete"
+    echo "::group::install relgate (${key:0:12}, lock $lock_key) into $venv"
+    heartbeat "relgate install" &
+    beat=$!
+    trap 'kill "$beat" 2>/dev/null || true' EXIT
+    install_venv
+    kill "$beat" 2>/dev/null || true
+    trap - EXIT
     echo "::endgroup::"
 fi
 
