@@ -73,7 +73,9 @@ install_venv() {
     local started=$EPOCHREALTIME uv_home="$cache/relgate-uv-$(sha256sum "$uv_lock" | cut -c1-16)"
     # uv's downloads are verified against the lock; its cache makes the next venv a local copy.
     export UV_CACHE_DIR="$cache/relgate-uv-cache" UV_NO_PROGRESS=1
-    # A machine whose pip trusts a private CA (PIP_CERT) wants uv to trust it too.
+    # The platform's trust store, like curl, git and the runner itself: a self-hosted runner behind
+    # a TLS-inspecting proxy trusts its CA there (uv's bundled roots would not).
+    export UV_NATIVE_TLS=1
     if [[ -z ${SSL_CERT_FILE:-} && -n ${PIP_CERT:-} ]]; then export SSL_CERT_FILE=$PIP_CERT; fi
     if [[ ! -x $uv_home/bin/uv ]]; then  # pip --target puts the wheel's binary in bin/
         rm -rf "$uv_home.tmp"
