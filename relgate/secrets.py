@@ -46,6 +46,7 @@ _MIN_ENCODED_LEN = 4
 _SECRET_NAME = re.compile(
     r"(^|_)(TOKEN|PASSWORD|PASS|PASSWD|SECRET|KEY|API_KEY|PRIVATE_KEY)$", re.IGNORECASE
 )
+_PUBLIC_KEY_NAME = re.compile(r"(^|_)(PUBLIC_KEY|PUBKEY)$", re.IGNORECASE)
 _USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^/?#@\s]*)@")
 
 
@@ -61,8 +62,10 @@ class Redacted(str):
 
 
 def looks_secret_name(name: str) -> bool:
-    """True for names like ``GITHUB_TOKEN``, ``SMOKE_PASS``, ``DB_PASSWORD`` or ``SIGNING_KEY``."""
-    return bool(_SECRET_NAME.search(name))
+    """True for names like ``GITHUB_TOKEN``, ``SMOKE_PASS``, ``DB_PASSWORD`` or ``SIGNING_KEY``;
+    false for a ``*_PUBLIC_KEY``, which is published on purpose (redacting it hides the very value
+    a verifier must be given)."""
+    return bool(_SECRET_NAME.search(name)) and not _PUBLIC_KEY_NAME.search(name)
 
 
 def url_credentials(text: str) -> list[str]:

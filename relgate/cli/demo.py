@@ -45,7 +45,18 @@ def register(
 
 def handle(app: App, args: argparse.Namespace) -> int:
     from relgate.demo.run import run_demo
+    from relgate.errors import UsageError
 
+    # The demo runs its own packaged relgate.yml and environment: a --config or --env given here
+    # would be silently ignored, and the user would believe their file was tried.
+    for flag, value in (("--config", getattr(args, "config", None)),
+                        ("--env", getattr(args, "env", None)),
+                        ("--run-dir", getattr(args, "run_dir", None))):
+        if value:
+            raise UsageError(
+                f"{flag}: relgate demo runs its own packaged relgate.yml (environment 'demo') in "
+                "its own home; drop the flag, or run `relgate gate` on your config"
+            )
     home = Path(args.home) if args.home else None
     outcome = run_demo(reporter=app.reporter, env=app.env, break_mode=args.break_mode, home=home)
     app.emit(outcome.gate)

@@ -69,18 +69,21 @@ def run_demo(
     home: Path | None = None,
 ) -> DemoOutcome:
     """Run the demo; the gate's result says how it went (exit code 0, or 1 in a break mode)."""
-    home = home or Path(tempfile.mkdtemp(prefix="relgate-demo-"))
+    if home is None:
+        _prune_old_homes(Path(tempfile.gettempdir()))
+        home = Path(tempfile.mkdtemp(prefix=_HOME_PREFIX))
+        (home / _HOME_MARK).touch()
     home.mkdir(parents=True, exist_ok=True)
     demo_env = _demo_env(env, home, break_mode)
     config = _load(demo_env, reporter)
-    has_git = _make_app_repo(home / "app")
+    no_notes = _make_app_repo(home / "app")
     try:
         _establish_last_good(config, demo_env, home, reporter)
-        result = _gate(config, demo_env, home, reporter, notes=has_git)
+        result = _gate(config, demo_env, home, reporter, notes=no_notes is None)
     finally:
         _stop_service(config, demo_env, home)
     verified = _verify(result, reporter, config)
-    _epilogue(reporter, home, result, has_git, config)
+    _epilogue(reporter, home, result, no_notes, config)
     return DemoOutcome(home, result, result.bundle_path, result.notes_path, verified)
 
 
@@ -119,10 +122,14 @@ def _load(env: Mapping[str, str], reporter: Reporter) -> RelgateConfig:
     return load_config(CONFIG, env=env, secrets=reporter.secrets)
 
 
-def _make_app_repo(repo: Path) -> bool:
-    """A two-release git history for the notes (skipped, with the notes, when git is absent)."""
+def _make_app_repo(repo: Path) -> str | None:
+    """A two-release git history for the notes. Returns why the notes must be skipped, or None.
+
+    A home used before (``--home``) already has that history: it is reused as it is (tagging
+    v0.9.0 again would fail, and the notes with it).
+    """
     if shutil.which("git") is None:
-        return False
+        return "git is not installed"
     repo.mkdir(parents=True, exist_ok=True)
     ident = {
         "GIT_AUTHOR_NAME": "Demo Dev",
@@ -133,6 +140,16 @@ def _make_app_repo(repo: Path) -> bool:
         "GIT_CONFIG_NOSYSTEM": "1",
         "PATH": os.environ.get("PATH", ""),
     }
+
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["git", "-C", str(repo), *args], env=ident, capture_output=True, text=True,
+            check=False,
+        )
+
+    if (repo / ".git").exists() and git("rev-parse", "-q", "--verify", f"{PREVIOUS}^{{commit}}"
+                                        ).returncode == 0:
+        return None
     steps = [
         ["init", "-q", "-b", "main"],
         ["commit", "-q", "--allow-empty", "-m", "feat: grading service with exams and copies"],
@@ -141,12 +158,36 @@ def _make_app_repo(repo: Path) -> bool:
         ["commit", "-q", "--allow-empty", "-m", "fix(pdf): answer Range requests on final PDFs"],
     ]
     for args in steps:
-        done = subprocess.run(
-            ["git", "-C", str(repo), *args], env=ident, capture_output=True, check=False
-        )
+        done = git(*args)
         if done.returncode != 0:
-            return False
-    return True
+            last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+            return f"`git {' '.join(args)}` failed in {repo}: {last[0]}"
+    return None
+
+
+# Demo homes made in the temp dir (not --home ones) are pruned at the next demo once they are a
+# day old, keeping the newest few, so `relgate demo` run over and over does not fill /tmp.
+_HOME_PREFIX = "relgate-demo-"
+_HOME_MARK = ".relgate-demo-home"
+_KEEP_HOMES = 5
+_HOME_MAX_AGE_S = 24 * 3600
+
+
+def _prune_old_homes(tmp: Path, *, now: float | None = None) -> list[Path]:
+    now = time.time() if now is None else now
+    homes = []
+    for path in tmp.glob(_HOME_PREFIX + "*"):
+        mark = path / _HOME_MARK
+        # Only directories the demo made itself (the mark), never a symlink planted in /tmp.
+        if path.is_dir() and not path.is_symlink() and mark.is_file():
+            homes.append((mark.stat().st_mtime, path))
+    homes.sort(reverse=True)
+    removed = []
+    for index, (made, path) in enumerate(homes):
+        if index >= _KEEP_HOMES - 1 or now - made > _HOME_MAX_AGE_S:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 def _establish_last_good(
@@ -235,21 +276,40 @@ def _verify(result: GateResult, reporter: Reporter, config: RelgateConfig) -> bo
     return True
 
 
+def relgate_command() -> str:
+    """How the user can run relgate from their shell: ``relgate`` when that is this very install,
+    else the script beside this interpreter (``.venv/bin/relgate`` after ``scripts/demo``)."""
+    beside = Path(sys.executable).parent / "relgate"
+    on_path = shutil.which("relgate")
+    if on_path and beside.exists() and Path(on_path).resolve() == beside.resolve():
+        return "relgate"
+    if beside.exists():
+        relative = os.path.relpath(beside)
+        return str(beside) if relative.startswith("..") else relative
+    return f"{sys.executable} -m relgate"
+
+
 def _epilogue(
-    reporter: Reporter, home: Path, result: GateResult, has_git: bool, config: RelgateConfig
+    reporter: Reporter,
+    home: Path,
+    result: GateResult,
+    no_notes: str | None,
+    config: RelgateConfig,
 ) -> None:
     reporter.line("")
+    relgate = relgate_command()
     if result.bundle_path:
         key = config.evidence.keys[0]
         reporter.line(f"bundle: {result.bundle_path}")
-        reporter.line(f"  relgate evidence show {result.bundle_path}")
+        reporter.line(f"  {relgate} evidence show {result.bundle_path}")
         reporter.line(
-            f"  relgate evidence verify {result.bundle_path} --public-key {key.id}={key.public_key}"
+            f"  {relgate} evidence verify {result.bundle_path} "
+            f"--public-key {key.id}={key.public_key}"
         )
     if result.notes_path:
         reporter.line(f"release notes: {result.notes_path}")
-    elif not has_git:
-        reporter.line("release notes: skipped (they are built from git history; git is absent)")
+    elif no_notes:
+        reporter.line(f"release notes: skipped (they are built from git history: {no_notes})")
     reporter.line(f"demo home (state, locks, runs): {home}")
 
 

@@ -209,6 +209,9 @@ def test_hex_dump_never_spells_a_secret_or_its_prefix(offset: int) -> None:
         ("CLIENT_SECRET", True),
         ("KEYBOARD", False),
         ("TOKENS_DIR", False),
+        ("RELGATE_DEMO_PUBLIC_KEY", False),
+        ("SIGNING_PUBLIC_KEY", False),
+        ("PUBLIC_KEY", False),
         ("HOME", False),
     ],
 )
