@@ -391,6 +391,10 @@ def _report(run: Run, ctx: NotesContext, record: ReleaseRecord) -> None:
         resolve_template(None, SUMMARY_TEMPLATE, "summary"),
         {**ctx.template_vars(), "release": release_view},
     )
+    # One line on who vouches for the evidence: a signer's id, or a plain "unauthenticated".
+    mark = "🔏" if record.signed_by else "⚠️"
+    markdown += f"\n{mark} Evidence {record.authenticity}\n"
+    markdown += "".join(f"\n> ⚠️ {w}\n" for w in record.warnings)
     reporter.write_summary(Summary().raw(markdown, record.summary), echo=False)
 
 

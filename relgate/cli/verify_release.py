@@ -44,6 +44,7 @@ def handle(app: App, args: argparse.Namespace) -> int:
         ["", ""],
         [
             ["verdict", result.status.value],
+            ["evidence", result.authenticity or "not checked"],
             ["commit", result.commit or "?"],
             ["tag digest", result.tag_digest or "none"],
             ["bundle", result.bundle_asset or "none"],
@@ -54,7 +55,11 @@ def handle(app: App, args: argparse.Namespace) -> int:
     )
     if result.problems:
         summary.bullets(result.problems)
+    if result.warnings:
+        summary.bullets([f"⚠️ {w}" for w in result.warnings])
     app.reporter.write_summary(summary)
+    for warning in result.warnings:
+        app.reporter.warning(warning, title="relgate verify-release")
     for problem in result.problems:
         app.reporter.error(problem, title="relgate verify-release")
     app.emit(result)

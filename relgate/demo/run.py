@@ -106,7 +106,7 @@ def _demo_env(env: Mapping[str, str], home: Path, break_mode: Break | None) -> d
     demo.pop("RELGATE_RUN_DIR", None)
     # A key pair of its own: the demo's bundle is signed, and shown "signed by relgate-demo".
     pair = generate(DEMO_KEY_ID)
-    demo.update(RELGATE_SIGNING_KEY=pair.private_key, RELGATE_DEMO_PUBLIC_KEY=pair.public_key)
+    demo.update(RELGATE_SIGNING_KEY=pair.private_key, RELGATE_DEMO_PUBKEY=pair.public_key)
     return demo
 
 

@@ -48,7 +48,14 @@ def test_demo(
     bundle = Path(re.search(r"^bundle: (\S+)$", out, re.M).group(1))  # type: ignore[union-attr]
     report = verify_bundle(bundle)
     assert {k: report.verdicts[k] for k in verdicts} == verdicts
-    assert "evidence verified" in out
+    assert "evidence verified" in out and "signed by relgate-demo" in out
+    # What the demo tells the user to run shows who signed, too.
+    command = re.search(r"^  (relgate evidence verify .*)$", out, re.M).group(1)  # type: ignore[union-attr]
+    checked = subprocess.run(
+        [RELGATE, *command.split()[1:]], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "gate statement: signed by relgate-demo" in checked.stdout
     # The demo stops its service, whatever happened.
     for pid_file in (home / "process").glob("*.pid.json"):
         import json

@@ -50,6 +50,47 @@ def test_release_exit_0_with_outputs(setup: Setup, tmp_path: Path) -> None:
     assert "release-url<<" in text and "https://github.com/acme/app/releases/tag/v1.0.0" in text
     assert "asset-urls<<" in text and bundle.name in text
     assert "v1.0.0" in summary.read_text() and record["bundle_digest"] in summary.read_text()
+    assert record["signed_by"] == "gate-test"
+    assert "Evidence signed by gate-test" in summary.read_text()
+
+
+def test_unauthenticated_evidence_is_said_in_the_summary_and_json(
+    setup: Setup, tmp_path: Path
+) -> None:
+    setup.without_keys()
+    summary = tmp_path / "gh-summary"
+    env = {
+        **setup.env,
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_OUTPUT": str(tmp_path / "out"),
+        "GITHUB_SHA": setup.repo.head(),
+    }
+    code, out, err = cli(
+        setup, "release", "--bundle", str(setup.bundle()), "--version", "v1.0.0", env=env
+    )
+    assert code == 0, err
+    record = json.loads(out)
+    assert record["signed_by"] is None and record["authenticity"].startswith("unauthenticated")
+    assert any("unauthenticated" in w for w in record["warnings"])
+    assert "::warning" in err + out and "unauthenticated" in err + out
+    assert "Evidence unauthenticated" in summary.read_text()
+
+
+def test_a_commit_prefix_is_bad_input(setup: Setup) -> None:
+    bundle = setup.bundle()
+    code, _, err = cli(
+        setup,
+        "release",
+        "--bundle",
+        str(bundle),
+        "--version",
+        "v1.0.0",
+        "--commit",
+        setup.repo.head()[:7],
+    )
+    assert code == 2 and "full 40-hex commit sha" in err
+    assert setup.fake.requests == []
 
 
 def test_refusal_is_exit_1_with_the_reason(setup: Setup) -> None:

@@ -60,6 +60,7 @@ def test_cli_prints_the_evidence_summary(setup: Setup) -> None:
     assert code == 0, err.getvalue()
     doc = json.loads(out.getvalue())
     assert doc["status"] == "passed" and doc["verdicts"]["smoke"] == "passed"
+    assert doc["signed_by"] == "gate-test" and doc["authenticity"] == "signed by gate-test"
     assert "stage deploy" in err.getvalue() and "passed" in err.getvalue()
 
 
