@@ -116,7 +116,11 @@ COMMANDS: dict[str, tuple[tuple[str, ...], tuple[Flag, ...]]] = {
 }
 
 # Secret inputs -> the environment variable relgate reads them from.
-SECRET_INPUTS = {"github-token": "GITHUB_TOKEN", "smoke-password": "SMOKE_PASS"}
+SECRET_INPUTS = {
+    "github-token": "GITHUB_TOKEN",
+    "smoke-password": "SMOKE_PASS",
+    "signing-key": "RELGATE_SIGNING_KEY",
+}
 
 
 def input_value(env: Mapping[str, str], name: str) -> str:

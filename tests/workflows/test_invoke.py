@@ -195,7 +195,14 @@ def test_new_booleans_are_validated_naming_the_input(
 
 
 # Inputs every action may carry that are not CLI flags of the command (handled by invoke/run.sh).
-_GENERIC = {"working-directory", "github-token", "secrets-env", "setup-python", "smoke-password"}
+_GENERIC = {
+    "working-directory",
+    "github-token",
+    "secrets-env",
+    "setup-python",
+    "smoke-password",
+    "signing-key",
+}
 
 
 def _wired_inputs(path: Path) -> tuple[str, set[str]]:

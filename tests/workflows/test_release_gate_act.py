@@ -100,6 +100,8 @@ jobs:
       contents: write
       checks: read
       statuses: read
+      id-token: write
+      attestations: write
     uses: ./.github/workflows/release-gate.yml
     with:
       version: v1.0.0
@@ -268,6 +270,8 @@ def test_gate_and_release_pass_through_workflow_call(world: World, released: Act
     assert world.fake.ref("refs/tags/v1.0.0")
     release = world.fake.release("v1.0.0")
     assert any(a.name == bundle.name for a in release.assets)
+    # The attest job ran, and said plainly that act cannot attest (no GitHub OIDC).
+    assert "skipped under act" in released.output_of("attest"), released.describe()
 
 
 def test_smoke_failure_fails_the_gate_keeps_evidence_and_skips_release(

@@ -122,6 +122,8 @@ def test_reusable_workflows_run_relgate_from_their_own_commit() -> None:
         assert {"workflow_call", "workflow_dispatch"} <= set(workflow["on"])
         for job in workflow["jobs"].values():
             steps = job["steps"]
+            if not any(str(s.get("uses", "")).startswith("./") for s in steps):
+                continue  # runs no relgate action (the attest job)
             own = [s for s in steps if s.get("with", {}).get("path") == ".relgate/action"]
             assert own, "relgate must check itself out"
             assert "job.workflow_sha" in own[0]["with"]["ref"]
@@ -130,6 +132,21 @@ def test_reusable_workflows_run_relgate_from_their_own_commit() -> None:
                 uses = str(step.get("uses", ""))
                 if uses.startswith("./"):
                     assert uses.startswith("./.relgate/action/actions/"), uses
+
+
+def test_only_the_attest_job_may_mint_an_oidc_token() -> None:
+    for name in ("release-gate.yml", "rollback.yml", "release-notes-pr.yml"):
+        workflow = _load(PROJECT / ".github/workflows" / name)
+        for job_id, job in workflow["jobs"].items():
+            permissions = job.get("permissions") or {}
+            attests = any("actions/attest@" in str(s.get("uses", "")) for s in job["steps"])
+            assert (permissions.get("id-token") == "write") == attests, (name, job_id)
+            assert (permissions.get("attestations") == "write") == attests, (name, job_id)
+    attest = _load(PROJECT / ".github/workflows/release-gate.yml")["jobs"]["attest"]
+    skipped, real = attest["steps"][-2:]
+    assert skipped["if"] == "env.ACT == 'true'" and "::notice" in skipped["run"]
+    assert real["if"] == "env.ACT != 'true'"
+    assert real["with"]["predicate-type"] == "https://relgate.dev/attestation/gate/v1"
 
 
 def test_release_gate_shape() -> None:

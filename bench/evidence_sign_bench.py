@@ -1,0 +1,130 @@
+"""Benchmark: what signing and verifying the gate statement add to ``relgate archive``.
+
+Target (issue 12): signing + verifying add **< 5 %** to the archive time of a 256 MB bundle.
+
+One run, in one process, on the same input (the realistic run directory of archive_bench.py):
+
+* ``archive`` without a key (the statement is still built, unsigned) and with a key (signed):
+  best of N each, alternating, so both see the same page cache and neighbours;
+* the signature work alone, timed over many repetitions for a stable number: building the
+  statement and signing its PAE (what archive adds), then parsing the envelope, checking the
+  Ed25519 signature and the statement's subject (what release/verify-release add to the integrity
+  pass they already did);
+* printed as ratios of the unsigned archive time. The end-to-end difference (signed - unsigned) is
+  printed too, but on a shared 2-CPU machine it is mostly noise of either sign.
+
+    python bench/evidence_sign_bench.py              # 256 MiB
+    python bench/evidence_sign_bench.py --size 64M   # quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from archive_bench import make_run
+
+from relgate.evidence.archive import archive
+from relgate.evidence.bundle import open_bundle
+from relgate.evidence.dsse import Envelope, TrustedKey, verify
+from relgate.evidence.keys import generate, load_private, load_public
+from relgate.evidence.signing import Signer
+from relgate.evidence.statement import GateStatement
+from relgate.fields import parse_bytes
+from relgate.gha import Reporter
+from relgate.run import Run
+from relgate.secrets import SecretRegistry
+
+
+def _archive(run_dir: Path, out: Path, env: dict[str, str]) -> tuple[float, Path]:
+    shutil.rmtree(out, ignore_errors=True)
+    run = Run.open(env=env, reporter=Reporter(io.StringIO(), env, SecretRegistry()),
+                   run_dir=run_dir, environment="bench")  # fmt: skip
+    os.sync()
+    start = time.perf_counter()
+    result = archive(None, run, output_dir=out, fmt="tar.zst")
+    elapsed = time.perf_counter() - start
+    assert result.bundle_path, result.summary
+    return elapsed, Path(result.bundle_path)
+
+
+def _per_call(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    return (time.perf_counter() - start) / repeat
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--size", default="256M", help="input size (default 256M)")
+    parser.add_argument("--repeat", type=int, default=3, help="best of N archives of each kind")
+    parser.add_argument("--workdir", help="where to build the input (default: a temp dir)")
+    args = parser.parse_args()
+    total = parse_bytes(args.size)
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="relgate-sign-bench-"))
+    try:
+        run_dir = work / "run"
+        print(f"building a {total / 2**20:.0f} MiB run directory in {run_dir} …", flush=True)
+        make_run(run_dir, total)
+        pair = generate("bench")
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "RELGATE_"))}
+        signed_env = {**base, "RELGATE_SIGNING_KEY": pair.private_key}
+        plain, signed = [], []
+        bundle = None
+        _archive(run_dir, work / "warm", base)  # warm the page cache
+        for _ in range(args.repeat):
+            plain.append(_archive(run_dir, work / "plain", base)[0])
+            seconds, bundle = _archive(run_dir, work / "signed", signed_env)
+            signed.append(seconds)
+        assert bundle is not None
+        opened = open_bundle(bundle)
+        assert opened.statement is not None
+        raw = opened.statement
+        key = load_private(pair.private_key, source="bench")
+        signer = Signer(key, "bench")
+        trusted = [TrustedKey("bench", load_public(pair.public_key))]
+        verdicts = {s: r.status.value for s, r in opened.stages.items()}
+
+        def sign_once() -> None:
+            signer.envelope(opened.manifest, bundle_name=bundle.name, meta=opened.meta,
+                            stages=opened.stages, verdicts=verdicts)  # fmt: skip
+
+        def verify_once() -> None:
+            envelope = Envelope.parse(raw)
+            statement = GateStatement.parse(envelope.payload_bytes())
+            assert statement.digest("sha256") == opened.digest.removeprefix("sha256:")
+            assert verify(envelope, trusted).key_id == "bench"
+
+        sign_s, verify_s = _per_call(sign_once, 200), _per_call(verify_once, 200)
+        best_plain, best_signed = min(plain), min(signed)
+        added = sign_s + verify_s
+        print(f"\ninput {total / 2**20:.0f} MiB, bundle {bundle.stat().st_size / 2**20:.1f} MiB "
+              f"(tar.zst), {os.cpu_count()} CPUs, best of {args.repeat}")  # fmt: skip
+        print(f"archive, unsigned          {best_plain:8.3f} s")
+        print(f"archive, signed            {best_signed:8.3f} s   (end to end: "
+              f"{(best_signed - best_plain) / best_plain:+.2%}, mostly noise)")  # fmt: skip
+        print(f"build statement + sign     {sign_s * 1000:8.3f} ms")
+        print(f"parse + verify signature   {verify_s * 1000:8.3f} ms")
+        ratio = added / best_plain
+        verdict = "OK" if ratio < 0.05 else "OVER TARGET"
+        print(
+            f"\nratio (sign + verify) / archive = {ratio:.5f} ({ratio:.3%}); target < 5 %: {verdict}"
+        )
+    finally:
+        if not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
