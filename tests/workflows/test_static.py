@@ -166,3 +166,16 @@ def test_release_gate_shape() -> None:
     ]
     archive = next(s for s in gate["steps"] if s.get("id") == "archive")
     assert archive["if"] == "always()"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [PROJECT / "action.yml", *sorted((PROJECT / "actions").glob("*/action.yml"))],
+    ids=lambda p: p.parent.name if p.parent.name != PROJECT.name else "gate",
+)
+def test_no_expression_in_action_descriptions(path: Path) -> None:
+    """The runner (and act) refuse a whole action whose metadata text holds a ${{ }} expression."""
+    action = _load(path)
+    for section in ("inputs", "outputs"):
+        for name, spec in (action.get(section) or {}).items():
+            assert "${{" not in str(spec.get("description", "")), (path, section, name)
