@@ -145,7 +145,7 @@ def requests_benchmark(tmp: Path, commits: int) -> int:
     from relgate.gha import Reporter
     from relgate.github.client import GitHubClient
     from relgate.release import release
-    from relgate.results import Status, result_model
+    from relgate.results import RESULT_MODELS, StageName, Status
     from relgate.run import Run
     from relgate.secrets import SecretRegistry
     from tests.github_fake._fake import FakeGitHub
@@ -174,7 +174,7 @@ def requests_benchmark(tmp: Path, commits: int) -> int:
     run = new_run("gate")
     run.version = "v2.0.0"
     for stage in ("deploy", "smoke"):
-        run.write_result(result_model(stage)(stage=stage, status=Status.PASSED))
+        run.write_result(RESULT_MODELS[StageName(stage)](stage=stage, status=Status.PASSED))
     bundle = archive(config, run, output_dir=base / "bundles").bundle_path
     assert bundle
     with contextlib.ExitStack() as stack:

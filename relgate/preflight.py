@@ -22,17 +22,16 @@ import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-from pydantic import BaseModel, Field
 
 from relgate.errors import Interrupted, RelgateError
 from relgate.fields import is_loopback_host
 from relgate.release_checks import ReleaseCheckRecord, run_release_check
-from relgate.results import StageResult, Status
+from relgate.results import StageName, Status
+from relgate.results.preflight import CheckStatus, PreflightCheck, PreflightResult
+from relgate.run import run_stage
 
 if TYPE_CHECKING:
     from relgate.config import EnvironmentConfig, RelgateConfig
@@ -42,30 +41,6 @@ if TYPE_CHECKING:
     from relgate.run import Run
 
 __all__ = ["CheckStatus", "PreflightCheck", "PreflightResult", "Probe", "preflight"]
-
-
-class CheckStatus(StrEnum):
-    PASS = "pass"  # noqa: S105 (a verdict, not a password)
-    FAIL = "fail"
-    SKIP = "skip"
-
-
-class PreflightCheck(BaseModel):
-    name: str
-    status: CheckStatus
-    detail: str = ""
-
-
-class PreflightResult(StageResult):
-    """``results/preflight.json``."""
-
-    stage: Literal["preflight"] = "preflight"
-    checks: list[PreflightCheck] = Field(default_factory=list)
-    failed: list[str] = Field(default_factory=list, description="Names of the failed checks.")
-    tag_commit: str | None = None
-    release_checks: list[ReleaseCheckRecord] = Field(
-        default_factory=list, description="preflight.checks as they ran (in the checkout)."
-    )
 
 
 CommandRun = Callable[[Sequence[str], Mapping[str, str], Path | None], tuple[int, str]]
@@ -171,7 +146,8 @@ def preflight(
     """``relgate preflight``: passed only when no check failed (skips do not fail)."""
     name, env_config = config.environment(environment)
     ctx = _Ctx(config, run, name, env_config, version, probe or Probe())
-    with run.stage("preflight"):
+
+    def body() -> PreflightResult:
         result = PreflightResult(status=Status.ERROR, started_at=run.clock(), version=version)
         for check in CHECKS:
             result.checks.extend(_safely(check, ctx))
@@ -179,7 +155,9 @@ def preflight(
         result.release_checks = list(ctx.facts.get("release_checks", []))
         result.failed = [c.name for c in result.checks if c.status is CheckStatus.FAIL]
         _conclude(result)
-        run.write_result(result)
+        return result
+
+    result = run_stage(run, StageName.PREFLIGHT, body)
     _report(run, result)
     return result
 

@@ -17,12 +17,16 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, Field
 
 from relgate.errors import BadInputError
-from relgate.results import StageResult, Status
+from relgate.results import RunMeta, StageResult, Status
+from relgate.results.archive import ArchiveResult
+from relgate.results.deploy import DeployResult
+from relgate.results.release import AssetRecord, ReleaseRecord
+from relgate.results.smoke import SmokeReport
 
 if TYPE_CHECKING:
     from relgate.config import RelgateConfig
@@ -42,39 +46,12 @@ __all__ = [
     "verify_release",
 ]
 
+R = TypeVar("R", bound=StageResult)
+
 DIGEST_TRAILER = "Relgate-Evidence-Digest"
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 FULL_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _TRAILER_LINE = re.compile(rf"^{DIGEST_TRAILER}:\s*(sha256:[0-9a-f]{{64}})\s*$", re.MULTILINE)
-
-
-class AssetRecord(BaseModel):
-    name: str
-    size: int
-    digest: str | None = None
-    url: str
-    action: str = Field(description="uploaded, kept (already there) or replaced")
-
-
-class ReleaseRecord(StageResult):
-    stage: Literal["release"] = "release"
-    tag: str = ""
-    target_sha: str = ""
-    bundle: str = ""
-    bundle_digest: str | None = None
-    problems: list[str] = Field(default_factory=list, description="Why the release was refused.")
-    signed_by: str | None = Field(None, description="Key id that signed the gate statement.")
-    authenticity: str = Field("", description="signed by <id>, or unauthenticated (why).")
-    warnings: list[str] = Field(default_factory=list)
-    tag_object: str | None = None
-    tag_action: str | None = Field(None, description="created or reused")
-    release_id: int | None = None
-    release_url: str | None = None
-    draft: bool = True
-    prerelease: bool = False
-    immutable: bool | None = None
-    assets: list[AssetRecord] = Field(default_factory=list)
-    api_requests: int = Field(0, description="GitHub API requests made by this command.")
 
 
 def release(
@@ -156,8 +133,8 @@ def _verify_evidence(
     record.warnings = list(proof.warnings)
     record.problems = list(proof.problems)
     # No checkout: the commit the (consistent) bundle names is the one to tag.
-    commit = proof.report.meta.get("commit") if proof.report else None
-    record.target_sha = chosen or (commit if isinstance(commit, str) else "")
+    commit = proof.report.meta.commit if proof.report else None
+    record.target_sha = chosen or commit or ""
     return proof
 
 
@@ -191,29 +168,46 @@ def _client(config: RelgateConfig, run: Run) -> GitHubClient:
 
 
 def _context(config: RelgateConfig, run: Run, report: BundleReport, version: str) -> NotesContext:
+    from relgate.notes.context import StageFacts
     from relgate.notes.stage import build_context
 
-    stages = {name: result.model_dump(mode="json") for name, result in report.stages.items()}
-    stages["archive"] = {
-        "bundle_path": report.path,
-        "bundle_digest": report.digest,
-        "format": report.format,
-        "size": report.size,
-        "status": "passed",
-    }
+    packed = report.stages.get("archive")
+    # The bundle's own archive result cannot name the bundle's digest (it is inside it): the
+    # verified facts of the bundle in hand take its place; its status stays what was recorded.
+    archive = (
+        packed.model_copy(
+            update={
+                "bundle_path": report.path,
+                "bundle_digest": report.digest,
+                "format": report.format,
+                "size": report.size,
+            }
+        )
+        if isinstance(packed, ArchiveResult)
+        else None
+    )
+    facts = StageFacts(
+        deploy=_typed(report, DeployResult), smoke=_typed(report, SmokeReport), archive=archive
+    )
     return build_context(
         config,
         run.env,
-        results=stages.get,
+        results=facts,
         version=version,
         since=None,
-        run_id=str(report.meta.get("run_id") or run.id),
-        environment=report.meta.get("environment") or run.environment,
-        meta={**report.meta, "commit": report.meta.get("commit")},
+        run_id=report.meta.run_id or run.id,
+        environment=report.meta.environment or run.environment,
+        meta=report.meta,
         now=run.clock(),
         require_history=False,
         ask_github=False,  # the notes stage already did; keeps a release at its request budget
     )
+
+
+def _typed(report: BundleReport, model: type[R]) -> R | None:
+    """The bundle's result of ``model``'s stage (verified and parsed by ``open_bundle``)."""
+    found = report.stages.get(model.model_fields["stage"].default)
+    return found if isinstance(found, model) else None
 
 
 def _tag(
@@ -413,7 +407,7 @@ class ReleaseVerification(BaseModel):
     bundle_asset: str | None = None
     bundle_digest: str | None = None
     verdicts: dict[str, str] = Field(default_factory=dict)
-    meta: dict[str, Any] = Field(default_factory=dict)
+    meta: RunMeta | None = None
     signed_by: str | None = None
     authenticity: str = ""
     problems: list[str] = Field(default_factory=list)

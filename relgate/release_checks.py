@@ -14,43 +14,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from relgate.config import ReleaseCheck, RelgateConfig
+from relgate.results.preflight import ReleaseCheckRecord
 from relgate.run import Run
 
 __all__ = ["LAST_LINES", "ReleaseCheckRecord", "run_release_check"]
 
 LAST_LINES = 20
 HEARTBEAT_S = 5.0
-
-
-class ReleaseCheckRecord(BaseModel):
-    """One release check as it ran."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    argv: list[str]
-    cwd: str
-    exit_code: int | None = Field(None, description="None when it timed out or could not start.")
-    duration_s: float
-    timed_out: bool = False
-    log: str | None = Field(None, description="Its full output, relative to the run directory.")
-    last_lines: list[str] = Field(default_factory=list, description="Its last output lines.")
-    error: str | None = Field(None, description="Why it could not run, if it could not.")
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0
-
-    def verdict(self) -> str:
-        if self.error:
-            return self.error
-        if self.timed_out:
-            return f"timed out after {self.duration_s:.0f}s"
-        tail = self.last_lines[-1] if self.last_lines else ""
-        return f"exit {self.exit_code} in {self.duration_s:.1f}s" + (f": {tail}" if tail else "")
 
 
 @contextmanager

@@ -27,11 +27,8 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, NoReturn, Protocol
-
-from pydantic import BaseModel, Field
+from typing import TYPE_CHECKING, NoReturn, Protocol
 
 from relgate import proc
 from relgate.database import (
@@ -50,41 +47,15 @@ from relgate.database import (
     take_backup,
 )
 from relgate.errors import Interrupted, RelgateError
-from relgate.results import StageResult, Status
+from relgate.results import StageName, StageResult, Status
+from relgate.results.rollback import Mode, RollbackResult, RollbackStep
+from relgate.run import run_stage
 
 if TYPE_CHECKING:
     from relgate.config import DatabaseConfig, RelgateConfig
     from relgate.run import Run
 
 __all__ = ["AppControl", "DeployMachinery", "RollbackResult", "RollbackStep", "rollback"]
-
-Mode = Literal["quick", "full"]
-
-
-class RollbackStep(BaseModel):
-    name: str
-    status: Status
-    detail: str = ""
-    started_at: datetime
-    duration_s: float = 0.0
-
-
-class RollbackResult(StageResult):
-    """``results/rollback.json``."""
-
-    stage: Literal["rollback"] = "rollback"
-    mode: Mode = "quick"
-    target_version: str | None = Field(None, description="The version redeployed.")
-    rolled_back_to: str | None = None
-    steps: list[RollbackStep] = Field(default_factory=list)
-    backup: BackupCheck | None = None
-    safety_dump: BackupRecord | None = None
-    restore_command: str | None = Field(
-        None, description="The exact command that puts the safety dump back by hand."
-    )
-    deploy_outcome: str | None = None
-    smoke_verdict: str | None = None
-    warnings: list[str] = Field(default_factory=list)
 
 
 class AppControl(Protocol):
@@ -130,8 +101,9 @@ def rollback(
     restore_failed | rollback_failed."""
     name, _ = config.environment(environment)
     app = app or DeployMachinery(config, run, name)
-    with run.stage("rollback"):
-        # created inside the stage: run.stage keeps a result that started after it did
+
+    def body() -> RollbackResult:
+        # created inside the stage: run_stage keeps a result that started after it did
         result = RollbackResult(status=Status.ERROR, mode=mode, started_at=run.clock())
         try:
             result.target_version = _target(result, app, to_version, allow_unrecorded)
@@ -150,7 +122,9 @@ def rollback(
         except Interrupted as exc:  # keep the steps done so far in the evidence, then stop
             _interrupted(run, result, exc)
             raise
-        run.write_result(result)
+        return result
+
+    result = run_stage(run, StageName.ROLLBACK, body)
     _report(run, result)
     return result
 

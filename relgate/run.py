@@ -3,7 +3,7 @@
 A run directory is the one contract between stages::
 
     <run-dir>/
-      meta.json              who, what, when (merged by every stage)
+      meta.json              who, what, when (merged by every stage; a RunMeta)
       results/<stage>.json   one typed result per stage
       logs/                  logs, e.g. logs/deploy/compose-up.log
       artifacts/<stage>/     stage evidence, e.g. artifacts/smoke/04-lock.json
@@ -17,6 +17,7 @@ only appears when complete is useless when the process dies.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets as _random
@@ -25,16 +26,17 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, TypeVar, overload
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from relgate.errors import BadInputError, GateFailed, Interrupted, RelgateError, UsageError
 from relgate.gha import Reporter
-from relgate.results import StageResult, Status, result_model, utcnow
+from relgate.recorded import ReadState, Recorded, read_result
+from relgate.results import RunMeta, StageName, StageResult, Status, utcnow
 from relgate.secrets import SecretRegistry
 
-__all__ = ["Run", "new_run_id"]
+__all__ = ["Run", "new_run_id", "run_stage"]
 
 R = TypeVar("R", bound=StageResult)
 Clock = Callable[[], datetime]
@@ -111,8 +113,7 @@ class Run:
         )
         if reporter.summary_path is None:
             reporter.summary_path = run.dir / "summary.md"
-        meta = run.read_meta()
-        if "run_id" not in meta:
+        if run.read_meta().run_id is None:
             run.update_meta(run_id=run_id, started_at=clock().isoformat(), environment=environment)
         reporter.export_env("RELGATE_RUN_DIR", str(run.dir))
         return run
@@ -193,53 +194,93 @@ class Run:
             result.finish(self.clock())
         return self.write_json(f"results/{result.stage}.json", result)
 
-    def read_result(self, stage: str, model: type[R] | None = None) -> R | StageResult | None:
-        p = self.path(f"results/{stage}.json")
-        if not p.is_file():
-            return None
-        cls = model or result_model(stage)
-        return cls.model_validate_json(p.read_bytes())
+    @overload
+    def read_result(self, stage: type[R]) -> Recorded[R]: ...
+    @overload
+    def read_result(self, stage: StageName) -> Recorded[StageResult]: ...
+    def read_result(self, stage: type[StageResult] | StageName) -> Recorded[StageResult]:
+        """A stage's result: recorded (the stage's own model), missing or unreadable."""
+        return read_result(self.dir, stage)
 
-    def read_meta(self) -> dict[str, Any]:
-        p = self.path("meta.json")
+    def read_meta(self) -> RunMeta:
+        """``meta.json``; :class:`BadInputError` if it is there but not a valid :class:`RunMeta`."""
+        return _load_meta(self.path("meta.json")) or RunMeta()
+
+    def update_meta(self, **fields: Any) -> RunMeta:
+        """Merge ``fields`` (None values ignored) into ``meta.json``; unknown keys are refused."""
+        merged = self.read_meta().model_dump(exclude_none=True)
+        merged.update({k: v for k, v in fields.items() if v is not None})
         try:
-            data = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
-
-    def update_meta(self, **fields: Any) -> dict[str, Any]:
-        meta = self.read_meta()
-        meta.update({k: v for k, v in fields.items() if v is not None})
-        self.write_json("meta.json", meta)
+            meta = RunMeta.model_validate(merged)
+        except ValidationError as exc:
+            raise BadInputError(f"meta.json: {_first_error(exc)}") from None
+        self.write_json("meta.json", meta.model_dump(mode="json", exclude_none=True))
         return meta
 
-    @contextmanager
-    def stage(self, name: str) -> Iterator[StageResult]:
-        """Record a fallback result if the stage body raises before writing its own.
 
-        A stage that fails, crashes or is interrupted is therefore never silently absent from the
-        evidence. The exception is re-raised for the CLI to turn into an exit code.
-        """
-        started = StageResult(stage=name, status=Status.ERROR, started_at=self.clock())
-        try:
-            yield started
-        except BaseException as exc:
-            if not self._result_written_since(name, started.started_at):
-                started.status, started.exit_code = _status_of(exc)
-                started.error = self.secrets.redact(_describe(exc))
-                started.summary = f"{name} {started.status.value}: {started.error}"
-                self.write_result(started)
-            raise
+def run_stage(run: Run, name: StageName, fn: Callable[[], R]) -> R:
+    """Run one stage body and make sure ``results/<name>.json`` says how it ended.
 
-    def _result_written_since(self, stage: str, since: datetime) -> bool:
-        # Read the raw field only: validating the stage's full model here could raise and hide
-        # the exception that is being recorded.
-        try:
-            data = json.loads(self.path(f"results/{stage}.json").read_text(encoding="utf-8"))
-            return datetime.fromisoformat(str(data["started_at"])) >= since
-        except (OSError, ValueError, KeyError, TypeError):
-            return False
+    The stage's own result is written when it returns (unless it wrote one itself meanwhile). When
+    it raises, a fallback result records the exception — failed (a gate said no), error (bad input,
+    could not run, crash) or interrupted — unless the stage recorded its own end first, which says
+    more than the fallback could. The exception is then re-raised: what it means (an exit code, a
+    gate going on to archive) is the caller's business. So a stage that fails, crashes or is
+    interrupted is never silently absent from the evidence.
+    """
+    started = run.clock()
+    try:
+        result = fn()
+    except BaseException as exc:
+        if not _recorded_since(run, name, started):
+            _keep_unreadable(run, name)
+            status, exit_code = _status_of(exc)
+            fallback = StageResult(
+                stage=name.value, status=status, exit_code=exit_code, started_at=started
+            )
+            fallback.error = run.secrets.redact(_describe(exc))
+            fallback.summary = f"{name.value} {status.value}: {fallback.error}"
+            run.write_result(fallback)
+        raise
+    if not _recorded_since(run, name, started):
+        run.write_result(result)
+    return result
+
+
+def _keep_unreadable(run: Run, name: StageName) -> None:
+    """A result file the stage wrote but its model refuses is evidence of a bug: keep its bytes
+    beside the fallback that replaces it."""
+    recorded = run.read_result(name)
+    if recorded.state is ReadState.UNREADABLE:
+        original = run.path(f"results/{name.value}.json")
+        with contextlib.suppress(OSError):
+            run.write_bytes(f"artifacts/{name.value}/unreadable-result.json", original.read_bytes())
+
+
+def _recorded_since(run: Run, name: StageName, since: datetime) -> bool:
+    """A readable result of ``name`` started at or after ``since`` (not one left by an earlier
+    run of the same directory)."""
+    recorded = run.read_result(name)
+    return recorded.result is not None and recorded.result.started_at >= since
+
+
+def _load_meta(path: Path) -> RunMeta | None:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        return RunMeta.model_validate_json(data)
+    except ValidationError as exc:
+        raise BadInputError(f"{path}: not a valid meta.json: {_first_error(exc)}") from None
+
+
+def _first_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(x) for x in first["loc"]) or "(document)"
+    return f"{where}: {first['msg']}"
 
 
 def _status_of(exc: BaseException) -> tuple[Status, int]:
@@ -261,12 +302,8 @@ def _describe(exc: BaseException) -> str:
 
 
 def _read_id(directory: Path) -> str | None:
-    try:
-        data = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    value = data.get("run_id") if isinstance(data, dict) else None
-    return value if isinstance(value, str) else None
+    meta = _load_meta(directory / "meta.json")
+    return meta.run_id if meta else None
 
 
 class _RedactingStream:

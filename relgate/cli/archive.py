@@ -63,8 +63,8 @@ def handle(app: App, args: argparse.Namespace) -> int:
         environment, _ = config.environment(environment)
     run = app.open_run(config, environment)
     meta = run.read_meta()
-    run.environment = run.environment or meta.get("environment")
-    run.version = run.version or meta.get("version")
+    run.environment = run.environment or meta.environment
+    run.version = run.version or meta.version
     output = Path(args.output_dir) if args.output_dir else None
     result = archive(config, run, output_dir=output, fmt=args.format)
     app.emit(result)

@@ -158,24 +158,23 @@ def handle_extract(app: App, args: argparse.Namespace) -> int:
 def describe(report: BundleReport) -> list[str]:
     """The human summary: what was released, where, when, by whom, and how each stage went."""
     meta = report.meta
-    github = meta.get("github") or {}
     facts = [
-        ("project", meta.get("project")),
-        ("environment", meta.get("environment")),
-        ("version", meta.get("version")),
-        ("tag", meta.get("tag")),
-        ("commit", meta.get("commit")),
-        ("repository", meta.get("repository")),
-        ("base url", meta.get("base_url")),
-        ("run", meta.get("run_id")),
-        ("workflow run", github.get("run_url")),
-        ("started", meta.get("started_at")),
-        ("finished", meta.get("finished_at")),
-        ("actor", meta.get("actor")),
-        ("host", meta.get("host")),
-        ("relgate", meta.get("relgate_version")),
-        ("config", meta.get("config_digest")),
-        ("retention", f"{meta['retention_days']} days" if meta.get("retention_days") else None),
+        ("project", meta.project),
+        ("environment", meta.environment),
+        ("version", meta.version),
+        ("tag", meta.tag),
+        ("commit", meta.commit),
+        ("repository", meta.repository),
+        ("base url", meta.base_url),
+        ("run", meta.run_id),
+        ("workflow run", meta.github.run_url if meta.github else None),
+        ("started", meta.started_at),
+        ("finished", meta.finished_at),
+        ("actor", meta.actor),
+        ("host", meta.host),
+        ("relgate", meta.relgate_version),
+        ("config", meta.config_digest),
+        ("retention", f"{meta.retention_days} days" if meta.retention_days else None),
     ]
     lines = [f"{Path(report.path).name}"]
     lines += [f"  {k:<13} {v}" for k, v in facts if v]

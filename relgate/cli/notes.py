@@ -61,6 +61,8 @@ def register(
 
 def handle(app: App, args: argparse.Namespace) -> int:
     from relgate.notes.stage import build_context, notes, run_results
+    from relgate.results import StageName
+    from relgate.run import run_stage
 
     config = app.config()
     version = app.required_version(args.version)
@@ -84,8 +86,11 @@ def handle(app: App, args: argparse.Namespace) -> int:
         app.stdout.write(context.to_json())
         return 0
     output = Path(args.output) if args.output else None
-    with run.stage("notes"):
-        result = notes(config, run, version=version, since=args.since, output=output, pr=args.pr)
+    result = run_stage(
+        run,
+        StageName.NOTES,
+        lambda: notes(config, run, version=version, since=args.since, output=output, pr=args.pr),
+    )
     app.reporter.ok(result.summary)
     app.reporter.line(f"notes: {result.output or run.dir / result.artifact}")
     app.emit(result)

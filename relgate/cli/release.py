@@ -42,6 +42,8 @@ def register(
 
 def handle(app: App, args: argparse.Namespace) -> int:
     from relgate.release import release
+    from relgate.results import StageName
+    from relgate.run import run_stage
 
     config = app.config()
     version = app.required_version(args.version)
@@ -50,8 +52,10 @@ def handle(app: App, args: argparse.Namespace) -> int:
     environment = config.environment(app.env_name)[0] if app.env_name else None
     run = app.open_run(config, environment)
     run.version = version
-    with run.stage("release"):
-        result = release(
+    result = run_stage(
+        run,
+        StageName.RELEASE,
+        lambda: release(
             config,
             run,
             bundle=Path(args.bundle),
@@ -59,6 +63,7 @@ def handle(app: App, args: argparse.Namespace) -> int:
             draft=args.draft,
             target=args.commit,
             notes_file=Path(args.notes) if args.notes else None,
-        )
+        ),
+    )
     app.emit(result)
     return result.exit_code

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from relgate.cli import command_parser
 from relgate.cli._app import App
+
+if TYPE_CHECKING:
+    from relgate.results import RunMeta
 
 EXAMPLES = """\
   relgate verify-release v1.2.0
@@ -49,7 +53,7 @@ def handle(app: App, args: argparse.Namespace) -> int:
             ["tag digest", result.tag_digest or "none"],
             ["bundle", result.bundle_asset or "none"],
             ["release", result.release_url or "none"],
-            ["CI run", (result.meta.get("github") or {}).get("run_url") or "—"],
+            ["CI run", _run_url(result.meta) or "—"],
         ]
         + [[f"stage {name}", status] for name, status in result.verdicts.items()],
     )
@@ -64,3 +68,7 @@ def handle(app: App, args: argparse.Namespace) -> int:
         app.reporter.error(problem, title="relgate verify-release")
     app.emit(result)
     return result.exit_code
+
+
+def _run_url(meta: RunMeta | None) -> str | None:
+    return meta.github.run_url if meta is not None and meta.github is not None else None

@@ -10,9 +10,15 @@ import hashlib
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field
+from relgate.results.backup import (
+    BackupCheck,
+    BackupFormat,
+    BackupKind,
+    BackupRecord,
+    sidecar_path,
+)
 
 if TYPE_CHECKING:
     from relgate.config import RelgateConfig
@@ -30,61 +36,9 @@ __all__ = [
     "sidecar_path",
 ]
 
-BackupFormat = Literal["custom", "plain"]
-BackupKind = Literal["manual", "pre-migration", "safety"]
 CHUNK = 1024 * 1024
 CUSTOM_MAGIC = b"PGDMP"
 GZIP_MAGIC = b"\x1f\x8b"
-
-
-class BackupRecord(BaseModel):
-    """The ``<backup>.json`` sidecar: what a full rollback checks before trusting the backup."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    schema_version: int = 1
-    path: str = Field(description="Absolute path of the backup file.")
-    format: BackupFormat
-    kind: BackupKind = "manual"
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    size: int = Field(ge=0)
-    created_at: datetime
-    duration_s: float = 0.0
-    project: str
-    environment: str
-    database: str
-    app_version: str | None = Field(None, description="Version running when it was taken.")
-    taken_before: str | None = Field(
-        None, description="pre-migration backups: the version whose deploy it preceded."
-    )
-    run_id: str | None = None
-    server_version: str | None = None
-
-    @property
-    def sidecar(self) -> Path:
-        return sidecar_path(Path(self.path))
-
-
-class BackupCheck(BaseModel):
-    """The verdict on one backup file: ``ok`` only when ``problems`` is empty."""
-
-    path: str
-    format: BackupFormat | None = None
-    sha256: str | None = None
-    size: int | None = None
-    age_s: float | None = None
-    max_age_s: float
-    tables: int | None = Field(None, description="TABLE entries listed by pg_restore --list.")
-    record: BackupRecord | None = None
-    problems: list[str] = Field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-def sidecar_path(backup_file: Path) -> Path:
-    return backup_file.with_name(backup_file.name + ".json")
 
 
 def read_record(backup_file: Path) -> BackupRecord | None:

@@ -1,19 +1,25 @@
-"""What the deploy stage records: its result model, the health timeline and the last-good record.
+"""What the deploy stage keeps on the host: the last-good record, and each outcome's exit code.
 
-Everything here is data. The result is read by the next stages (smoke, notes, archive, release), the
-job summary and the benchmarks, so every moment that matters carries a timestamp: when each service
-became healthy, which event made the gate fail, and when relgate decided.
+The deploy result itself (``results/deploy.json``) lives in :mod:`relgate.results.deploy` with
+every other result model; it is re-exported here for the deploy code.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from relgate.results import StageResult
+from relgate.results.deploy import (
+    CommandRecord,
+    Decision,
+    DeployResult,
+    HttpCheckRecord,
+    Outcome,
+    RollbackRecord,
+    ServiceReport,
+    TimelineEntry,
+)
 
 __all__ = [
     "OUTCOME_EXIT",
@@ -30,16 +36,6 @@ __all__ = [
 ]
 
 
-class Outcome(StrEnum):
-    DEPLOYED = "deployed"  # the target version passed the health gate
-    ROLLED_BACK = "rolled_back"  # the target failed; the last-known-good is healthy again
-    ROLLBACK_FAILED = "rollback_failed"  # the target failed, and so did the last-known-good
-    NO_PREVIOUS_VERSION = "no_previous_version"  # the target failed; nothing to go back to
-    FAILED = "failed"  # the target failed and rollback was disabled (--no-rollback)
-    LOCK_BUSY = "lock_busy"  # another run holds the environment
-    BAD_CONFIG = "bad_config"  # the compose file / config is invalid; nothing was touched
-
-
 # The exit code of each outcome (0 passed, 1 gate failed, 2 bad input, 3 could not run).
 OUTCOME_EXIT: dict[Outcome, int] = {
     Outcome.DEPLOYED: 0,
@@ -54,72 +50,6 @@ OUTCOME_EXIT: dict[Outcome, int] = {
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class CommandRecord(_Model):
-    """One external command: what ran, how it ended and where its output is."""
-
-    name: str
-    argv: list[str]
-    exit_code: int | None = Field(None, description="None when it timed out or could not start.")
-    duration_s: float
-    started_at: datetime
-    timed_out: bool = False
-    log: str | None = Field(None, description="Path of its output, relative to the run directory.")
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0
-
-
-class TimelineEntry(_Model):
-    """A health transition of one container: created, starting, healthy, unhealthy, exited…"""
-
-    at: datetime
-    container: str = Field(description="Short container id (or pid for the process driver).")
-    status: str
-    detail: str = ""
-
-
-class ServiceReport(_Model):
-    """Where one service ended up, and how it got there."""
-
-    name: str
-    state: str = Field("missing", description="running, exited, restarting, missing…")
-    health: str = Field("none", description="healthy, unhealthy, starting, or none (no check).")
-    containers: list[str] = Field(default_factory=list)
-    placement: list[str] = Field(
-        default_factory=list, description="Swarm: '<task> on <node>' for each current task."
-    )
-    image: str | None = Field(None, description="Reference running, read from the engine.")
-    image_id: str | None = None
-    registry_digest: str | None = Field(None, description="Manifest digest in its registry.")
-    restarts: int = 0
-    time_to_healthy_s: float | None = None
-    last_probe: str | None = Field(None, description="Output of the last failing health probe.")
-    timeline: list[TimelineEntry] = Field(default_factory=list)
-
-
-class Decision(_Model):
-    """Why the gate ended the way it did, and when — measured for the benchmarks."""
-
-    verdict: Literal["passed", "failed", "timeout"]
-    reason: str
-    service: str | None = None
-    trigger_at: datetime | None = Field(
-        None, description="When the deciding event happened (Docker's own event time)."
-    )
-    decided_at: datetime
-    latency_s: float | None = Field(None, description="decided_at - trigger_at.")
-
-
-class HttpCheckRecord(_Model):
-    url: str
-    ok: bool
-    attempts: int
-    status_code: int | None = None
-    error: str | None = None
-    duration_s: float
 
 
 class ServiceImage(_Model):
@@ -151,48 +81,3 @@ class LastGood(_Model):
     env_keys: list[str] = Field(default_factory=list)
     recorded_at: datetime
     run_id: str
-
-
-class RollbackRecord(_Model):
-    """The redeploy of the last-known-good version after a failed gate."""
-
-    version: str
-    pinned_images: dict[str, str] = Field(
-        default_factory=dict, description="service -> image ID the rollback ran."
-    )
-    healthy: bool
-    decision: Decision | None = None
-    services: list[ServiceReport] = Field(default_factory=list)
-    http: HttpCheckRecord | None = None
-    error: str | None = None
-    started_at: datetime
-    duration_s: float
-    failure_to_healthy_s: float | None = Field(
-        None, description="From the failure event to the previous version healthy again."
-    )
-
-
-class DeployResult(StageResult):
-    """``results/deploy.json``."""
-
-    stage: Literal["deploy"] = "deploy"
-    driver: str = "compose"
-    project: str | None = None
-    target_version: str | None = None
-    previous_version: str | None = Field(None, description="The last-known-good before this run.")
-    rolled_back: bool = Field(
-        False, description="True when the last-known-good runs again, healthy."
-    )
-    rolled_back_to: str | None = None
-    services: list[ServiceReport] = Field(default_factory=list)
-    decision: Decision | None = None
-    http: HttpCheckRecord | None = None
-    post_deploy: list[CommandRecord] = Field(default_factory=list)
-    commands: list[CommandRecord] = Field(default_factory=list)
-    drift: list[str] = Field(
-        default_factory=list, description="How the host differed from the record."
-    )
-    rollback: RollbackRecord | None = None
-    backup: str | None = Field(None, description="Pre-migration database backup, if taken.")
-    last_good_written: bool = False
-    generated_secrets: list[str] = Field(default_factory=list, description="Names only.")

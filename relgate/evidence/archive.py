@@ -20,17 +20,19 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
-from relgate.evidence.bundle import model_for
+from relgate.evidence.bundle import LooseResult, known_stage
 from relgate.evidence.manifest import MANIFEST_NAME, STATEMENT_NAME, SUMS_NAME, Manifest
 from relgate.evidence.meta import collect_meta
 from relgate.evidence.pack import Format, pack_directory, source_date_epoch
 from relgate.evidence.scan import LeakScanner
 from relgate.evidence.signing import Signer, signer_for
+from relgate.recorded import ReadState
 from relgate.results import STAGES, StageResult, Status
+from relgate.results.archive import ArchiveResult, LeakRecord
 from relgate.secrets import looks_secret_name
 
 if TYPE_CHECKING:
@@ -42,32 +44,6 @@ __all__ = ["GATING_STAGES", "ArchiveResult", "LeakRecord", "archive", "bundle_na
 # Stages that run before archive in a gate: each must have a result in the bundle, even not_run.
 GATING_STAGES = STAGES[: STAGES.index("archive")]
 DEFAULT_FORMAT: Format = "tar.zst"
-
-
-class LeakRecord(BaseModel):
-    file: str
-    line: int
-    secret: str = Field(description="The secret's name (never its value).")
-
-
-class ArchiveResult(StageResult):
-    stage: Literal["archive"] = "archive"
-    bundle_path: str | None = None
-    bundle_digest: str | None = Field(None, description="sha256:<hex> of the canonical manifest.")
-    format: str | None = None
-    size: int | None = Field(None, description="Bytes of the bundle file.")
-    files: int = Field(0, description="Files in the manifest.")
-    content_size: int = 0
-    stages: dict[str, str] = Field(default_factory=dict, description="Status of every stage.")
-    leaks: list[LeakRecord] = Field(default_factory=list)
-    signed_by: str | None = Field(
-        None, description="Key id the gate statement is signed with (None: unsigned)."
-    )
-    predicate_path: str | None = Field(
-        None, description="The gate predicate (JSON) beside the bundle, for GitHub's attest."
-    )
-    skipped: list[str] = Field(default_factory=list, description="Files left out, and why.")
-    warnings: list[str] = Field(default_factory=list)
 
 
 def archive(
@@ -116,7 +92,12 @@ def _pack(run: Run, dest: Path, fmt: Format, result: ArchiveResult, signer: Sign
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     # What the statement says is read back through the typed API: the files just packed.
     meta = run.read_meta()
-    stages = {s: r for s in result.stages if (r := run.read_result(s)) is not None}
+    stages = {
+        s: found
+        for s in result.stages
+        if (name := known_stage(s)) is not None
+        and (found := run.read_result(name).result) is not None
+    }
 
     def statement(manifest: Manifest) -> list[tuple[str, bytes]]:
         envelope = signer.envelope(
@@ -288,8 +269,8 @@ def _record_every_stage(run: Run, result: ArchiveResult) -> dict[str, str]:
 
 def _recorded_version(run: Run) -> str | None:
     """The version the stages worked on, when ``archive`` runs on its own (a later step)."""
-    recorded = run.read_meta().get("version")
-    if isinstance(recorded, str) and recorded:
+    recorded = run.read_meta().version
+    if recorded:
         return recorded
     for stage in GATING_STAGES:
         found = _readable_result(run, stage, ArchiveResult(status=Status.PASSED))
@@ -305,26 +286,44 @@ def _extra_stages(run: Run) -> set[str]:
 
 def _readable_result(run: Run, stage: str, result: ArchiveResult) -> StageResult | None:
     path = run.dir / "results" / f"{stage}.json"
+    name = known_stage(stage)
+    if name is None:
+        return _loose_result(run, stage, path, result)
+    recorded = run.read_result(name)
+    if recorded.state is ReadState.MISSING:
+        return None
+    if recorded.result is not None:
+        return recorded.result
+    return _replace_unreadable(run, stage, path, recorded.problem, result)
+
+
+def _loose_result(run: Run, stage: str, path: Path, result: ArchiveResult) -> StageResult | None:
+    """A result of a stage this relgate has no model for: its common fields must still hold."""
     if not path.is_file():
         return None
-    data = path.read_bytes()
     try:
-        return model_for(stage).model_validate_json(data)
+        return LooseResult.model_validate_json(path.read_bytes())
     except (ValidationError, ValueError) as exc:
-        # Keep the original (it is evidence too) and put a valid result in its place.
-        run.write_bytes(f"artifacts/archive/unreadable-{stage}.json", data)
-        replacement = StageResult(
-            stage=stage,
-            status=Status.ERROR,
-            exit_code=3,
-            summary=f"{stage} result was unreadable; original kept as "
-            f"artifacts/archive/unreadable-{stage}.json",
-            error=str(exc).splitlines()[0],
-            started_at=run.clock(),
-        )
-        run.write_result(replacement)
-        result.warnings.append(replacement.summary)
-        return replacement
+        return _replace_unreadable(run, stage, path, str(exc).splitlines()[0], result)
+
+
+def _replace_unreadable(
+    run: Run, stage: str, path: Path, problem: str, result: ArchiveResult
+) -> StageResult:
+    """Keep the original (it is evidence too) and put a valid result in its place."""
+    run.write_bytes(f"artifacts/archive/unreadable-{stage}.json", path.read_bytes())
+    replacement = StageResult(
+        stage=stage,
+        status=Status.ERROR,
+        exit_code=3,
+        summary=f"{stage} result was unreadable; original kept as "
+        f"artifacts/archive/unreadable-{stage}.json",
+        error=problem,
+        started_at=run.clock(),
+    )
+    run.write_result(replacement)
+    result.warnings.append(replacement.summary)
+    return replacement
 
 
 def bundle_name(project: str, environment: str | None, run_id: str, fmt: Format) -> str:
@@ -341,7 +340,7 @@ def _destination(
         output_dir = config.resolve_path(config.archive.output_dir)
     directory = output_dir or run.dir.parent
     directory.mkdir(parents=True, exist_ok=True)
-    project = config.project.name if config else str(run.read_meta().get("project") or "run")
+    project = config.project.name if config else run.read_meta().project or "run"
     return directory / bundle_name(project, run.environment, run.id, fmt)
 
 

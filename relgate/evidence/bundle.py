@@ -10,20 +10,20 @@ bundle cannot plant files, and the checks below refuse it before any of its cont
 Integrity: every member is hashed while it streams by; at the end the canonical ``manifest.json``
 (see :mod:`relgate.evidence.manifest`) must list exactly the members present with the same sizes
 and digests. Any difference raises :class:`BundleTampered`, naming each file concerned. Results are
-then validated against their stage's model (``relgate.results.result_model``).
+then read through :func:`relgate.recorded.parse_result`, as a run directory's are: a result
+that is unreadable (malformed, oversized, another stage's or schema) makes the bundle unusable.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import tarfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import IO, Any, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError
 
@@ -35,7 +35,8 @@ from relgate.evidence.manifest import (
     Manifest,
     ManifestError,
 )
-from relgate.results import STAGES, StageResult, Status, result_model
+from relgate.recorded import ReadState, Recorded, parse_result
+from relgate.results import STAGES, RunMeta, StageName, StageResult, Status
 
 __all__ = [
     "Bundle",
@@ -45,10 +46,12 @@ __all__ = [
     "LooseResult",
     "detect_format",
     "extract_bundle",
-    "model_for",
+    "known_stage",
     "open_bundle",
     "verify_bundle",
 ]
+
+R = TypeVar("R", bound=StageResult)
 
 _CHUNK = 1 << 20
 # Small members kept in memory during the pass: they are what a verifier and the stages read.
@@ -62,10 +65,13 @@ class LooseResult(StageResult):
     model_config = ConfigDict(extra="allow")
 
 
-def model_for(stage: str) -> type[StageResult]:
-    from relgate.results import RESULT_MODELS
-
-    return result_model(stage) if stage in RESULT_MODELS else LooseResult
+def known_stage(stage: str) -> StageName | None:
+    """The :class:`StageName` of ``results/<stage>.json``; None for a stage relgate has no model
+    for (read as a :class:`LooseResult`)."""
+    try:
+        return StageName(stage)
+    except ValueError:
+        return None
 
 
 class BundleTampered(VerificationError):
@@ -97,7 +103,7 @@ class BundleReport(BaseModel):
     size: int = Field(description="Bytes of the bundle file.")
     files: int = Field(description="Files listed in the manifest.")
     content_size: int
-    meta: dict[str, Any] = Field(default_factory=dict)
+    meta: RunMeta = Field(default_factory=RunMeta)
     stages: dict[str, SerializeAsAny[StageResult]] = Field(default_factory=dict)
     verdicts: dict[str, str] = Field(
         default_factory=dict, description="stage -> passed/failed/…/missing"
@@ -326,34 +332,42 @@ def _load_results(path: Path, kept: dict[str, bytes]) -> dict[str, StageResult]:
         if not (rel.startswith("results/") and rel.endswith(".json")):
             continue
         stage = rel[len("results/") : -len(".json")]
-        model = model_for(stage)
-        try:
-            result = model.model_validate_json(data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(x) for x in first["loc"])
-            problems.append(f"{rel}: not a valid {model.__name__}: {where}: {first['msg']}")
+        name = known_stage(stage)
+        if name is None:
+            try:
+                loose = LooseResult.model_validate_json(data)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(x) for x in first["loc"])
+                problems.append(f"{rel}: not a valid stage result: {where}: {first['msg']}")
+                continue
+            if loose.stage != stage:
+                problems.append(f"{rel}: says it is the result of stage {loose.stage!r}")
+                continue
+            stages[stage] = loose
             continue
-        if result.stage != stage:
-            problems.append(f"{rel}: says it is the result of stage {result.stage!r}")
+        recorded = parse_result(name, data, source=rel)
+        if recorded.result is None:
+            problems.append(recorded.problem)
             continue
-        stages[stage] = result
+        stages[stage] = recorded.result
     if problems:
         raise BundleTampered(path, problems)
     return stages
 
 
-def _load_meta(path: Path, kept: dict[str, bytes]) -> dict[str, Any]:
+def _load_meta(path: Path, kept: dict[str, bytes]) -> RunMeta:
     raw = kept.get("meta.json")
     if raw is None:
-        return {}
+        return RunMeta()
     try:
-        meta = json.loads(raw)
-    except ValueError:
-        raise BundleTampered(path, ["meta.json: not valid JSON"]) from None
-    if not isinstance(meta, dict):
-        raise BundleTampered(path, ["meta.json: not a JSON object"])
-    return meta
+        return RunMeta.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "(document)"
+        raise BundleTampered(
+            path, [f"meta.json: not a valid RunMeta: {where}: {first['msg']}"]
+        ) from None
 
 
 class Bundle:
@@ -363,7 +377,7 @@ class Bundle:
         self,
         path: Path,
         scan: _Scan,
-        meta: dict[str, Any],
+        meta: RunMeta,
         stages: dict[str, StageResult],
         limits: BundleLimits,
     ) -> None:
@@ -380,6 +394,26 @@ class Bundle:
 
     def result(self, stage: str) -> StageResult | None:
         return self.stages.get(stage)
+
+    @overload
+    def read_result(self, stage: type[R]) -> Recorded[R]: ...
+    @overload
+    def read_result(self, stage: StageName) -> Recorded[StageResult]: ...
+    def read_result(self, stage: type[StageResult] | StageName) -> Recorded[StageResult]:
+        """A stage's result in the bundle, recorded or missing: an unreadable one made
+        :func:`open_bundle` refuse the whole bundle already."""
+        if isinstance(stage, StageName):
+            name, model = stage, StageResult
+        else:
+            name, model = StageName(stage.model_fields["stage"].default), stage
+        found = self.stages.get(name.value)
+        if found is None:
+            problem = f"results/{name.value}.json: not in the bundle"
+            return Recorded(name, ReadState.MISSING, problem=problem)
+        if not isinstance(found, model):  # pragma: no cover (open_bundle used the same models)
+            problem = f"results/{name.value}.json: not a {model.__name__}"
+            return Recorded(name, ReadState.UNREADABLE, problem=problem)
+        return Recorded(name, ReadState.RECORDED, found)
 
     def names(self) -> list[str]:
         return [f.path for f in self.manifest.files]
@@ -510,7 +544,7 @@ def _requirements(
         if wanted.lower() != report.digest:
             problems.append(f"digest is {report.digest}, expected {wanted}")
     if expect_sha is not None:
-        commit = str(bundle.meta.get("commit") or "")
+        commit = bundle.meta.commit or ""
         if len(expect_sha) < 7 or not commit.startswith(expect_sha.lower()):
             problems.append(f"commit is {commit or 'unknown'}, expected {expect_sha}")
     return problems

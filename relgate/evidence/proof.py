@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from relgate.evidence.bundle import BundleReport, BundleTampered, open_bundle, verdicts
-from relgate.results import StageResult, Status
+from relgate.results import RunMeta, StageResult, Status
 
 if TYPE_CHECKING:
     from relgate.config import RelgateConfig
@@ -211,7 +211,7 @@ def _statement_content(statement: Any, bundle: Bundle) -> list[str]:
     meta = _meta(bundle)
     problems = []
     for name in ("project", "repository", "environment", "version", "commit", "run_id"):
-        said, found = getattr(predicate, name), meta.get(name)
+        said, found = getattr(predicate, name), getattr(meta, name)
         if said != found:
             problems.append(f"the statement says {name} {said!r}, the bundle {found!r}")
     if predicate.stages != _archive_table(bundle):
@@ -242,15 +242,15 @@ def consistency_problems(bundle: Bundle, expected: Expected) -> list[str]:
     return problems
 
 
-def _meta(bundle: Bundle) -> Mapping[str, Any]:
-    """The one place the bundle's meta.json is read (a typed RunMeta can replace it here)."""
+def _meta(bundle: Bundle) -> RunMeta:
+    """The bundle's meta.json, as the typed RunMeta ``open_bundle`` validated."""
     return bundle.meta
 
 
-def _same_run(meta: Mapping[str, Any], stages: Mapping[str, StageResult]) -> list[str]:
-    run_id = meta.get("run_id")
+def _same_run(meta: RunMeta, stages: Mapping[str, StageResult]) -> list[str]:
+    run_id = meta.run_id
     problems = []
-    if not isinstance(run_id, str) or not run_id:
+    if not run_id:
         return ["run-id: meta.json names no run_id"]
     others = sorted(f"{s} ({r.run_id or 'none'})" for s, r in stages.items() if r.run_id != run_id)
     if others:
@@ -258,7 +258,7 @@ def _same_run(meta: Mapping[str, Any], stages: Mapping[str, StageResult]) -> lis
             f"run-id: results from another run than {run_id}: {', '.join(others)} "
             "(a result swapped in from other evidence)"
         )
-    environment = meta.get("environment")
+    environment = meta.environment
     envs = sorted(
         f"{s} ({r.environment})"
         for s, r in stages.items()
@@ -268,7 +268,7 @@ def _same_run(meta: Mapping[str, Any], stages: Mapping[str, StageResult]) -> lis
         problems.append(
             f"environment: results of another environment than {environment}: " + ", ".join(envs)
         )
-    version = meta.get("version")
+    version = meta.version
     # Only the gating stages work on the released version (a rollback names the one it restored).
     versions = sorted(
         f"{s} ({r.version})"
@@ -282,13 +282,13 @@ def _same_run(meta: Mapping[str, Any], stages: Mapping[str, StageResult]) -> lis
     return problems
 
 
-def _matches(meta: Mapping[str, Any], expected: Expected) -> list[str]:
+def _matches(meta: RunMeta, expected: Expected) -> list[str]:
     problems = []
     for name, want in (("project", expected.project), ("repository", expected.repository)):
-        found = meta.get(name)
+        found = getattr(meta, name)
         if want is not None and found != want:
             problems.append(f"{name}: the evidence is of {found or 'no ' + name}, not {want}")
-    version, tag = meta.get("version"), meta.get("tag")
+    version, tag = meta.version, meta.tag
     if (
         expected.tag is not None
         and tag != expected.tag
@@ -298,10 +298,10 @@ def _matches(meta: Mapping[str, Any], expected: Expected) -> list[str]:
             f"version: the evidence is of {tag or version or 'no version'}, not {expected.tag} "
             "(a bundle of another release)"
         )
-    commit = meta.get("commit")
+    commit = meta.commit
     if commit is None and not expected.require_commit and expected.commit is None:
         pass  # evidence of a run outside git; nothing to release from it, nothing false either
-    elif not isinstance(commit, str) or not FULL_SHA.match(commit):
+    elif commit is None or not FULL_SHA.match(commit):
         problems.append(
             f"commit: the evidence names {commit or 'no commit'!s}, not a full 40-hex commit sha"
         )
@@ -330,8 +330,8 @@ def _archive_table_problems(bundle: Bundle) -> list[str]:
         if found.get(s, Status.NOT_RUN.value) != said and s != "archive"
     )
     differ += sorted(f"{s} is not in archive's table" for s in found if s not in table)
-    meta_table = bundle.meta.get("stages")
-    if isinstance(meta_table, dict) and meta_table != table:
+    meta_table = bundle.meta.stages
+    if meta_table is not None and meta_table != table:
         differ.append("meta.json's stage table differs from archive's")
     return [f"archive-table: {d}" for d in differ]
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from relgate.errors import BadInputError
 from relgate.evidence.manifest import Manifest
-from relgate.results import StageResult
+from relgate.results import RunMeta, StageResult
 
 if TYPE_CHECKING:
     from relgate.config import RelgateConfig
@@ -39,7 +39,7 @@ class Signer:
         manifest: Manifest,
         *,
         bundle_name: str,
-        meta: Mapping[str, Any],
+        meta: RunMeta,
         stages: Mapping[str, StageResult],
         verdicts: Mapping[str, str],
     ) -> bytes:

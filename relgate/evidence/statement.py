@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from relgate.evidence.manifest import STATEMENT_NAME
-from relgate.results import StageResult
+from relgate.results import RunMeta, StageResult
 
 __all__ = [
     "GATE_PREDICATE_TYPE",
@@ -97,33 +97,32 @@ def build_statement(
     *,
     bundle_name: str,
     digest: str,
-    meta: Mapping[str, Any],
+    meta: RunMeta,
     stages: Mapping[str, StageResult],
     verdicts: Mapping[str, str],
 ) -> dict[str, Any]:
     """The Statement for a bundle whose canonical manifest has ``digest`` (``sha256:<hex>``)."""
-    github = meta.get("github") if isinstance(meta.get("github"), dict) else {}
-    run_url = (github or {}).get("run_url")
+    run_url = meta.github.run_url if meta.github is not None else None
     subject: list[dict[str, Any]] = [
         {"name": f"{_stem(bundle_name)}/manifest.json", "digest": {"sha256": _hex(digest)}}
     ]
-    commit = meta.get("commit")
-    if isinstance(commit, str) and commit:
-        repo = meta.get("repository")
+    commit = meta.commit
+    if commit:
+        repo = meta.repository
         name = f"git+https://github.com/{repo}" if repo else "git"
         subject.append({"name": name, "digest": {"gitCommit": commit}})
     predicate: dict[str, Any] = {
-        "project": meta.get("project"),
-        "repository": meta.get("repository"),
-        "environment": meta.get("environment"),
-        "version": meta.get("version"),
-        "tag": meta.get("tag"),
+        "project": meta.project,
+        "repository": meta.repository,
+        "environment": meta.environment,
+        "version": meta.version,
+        "tag": meta.tag,
         "commit": commit,
-        "run_id": meta.get("run_id"),
+        "run_id": meta.run_id,
         "run_url": run_url,
-        "config_digest": meta.get("config_digest"),
-        "relgate_version": meta.get("relgate_version"),
-        "finished_at": meta.get("finished_at"),
+        "config_digest": meta.config_digest,
+        "relgate_version": meta.relgate_version,
+        "finished_at": meta.finished_at,
         "stages": dict(verdicts),
     }
     smoke = stages.get("smoke")

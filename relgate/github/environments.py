@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from relgate.errors import BadInputError
-from relgate.results import StageResult
+from relgate.results.environments import Approval, ApprovalsResult, Change, EnvironmentsResult
 
 if TYPE_CHECKING:
     from relgate.config import ProtectionConfig, RelgateConfig, ReviewerRef
@@ -83,49 +83,6 @@ class EnvironmentState(_Model):
 
     def pattern_keys(self) -> set[tuple[str, str]]:
         return {(p.type, p.name) for p in self.patterns}
-
-
-class Change(_Model):
-    """One difference, and the write that removes it."""
-
-    environment: str
-    field: str
-    before: str
-    after: str
-    write: Literal["put", "add-pattern", "remove-pattern"]
-
-    def line(self) -> str:
-        return f"{self.environment}: {self.field}: {self.before} -> {self.after}"
-
-
-class Approval(_Model):
-    """One entry of a run's deployment review history."""
-
-    user: str
-    state: str
-    comment: str = ""
-    environments: tuple[str, ...] = ()
-
-
-class EnvironmentsResult(StageResult):
-    """``relgate environments plan|apply``."""
-
-    stage: Literal["environments"] = "environments"
-    mode: Literal["plan", "apply"]
-    repository: str
-    environments: list[str] = Field(default_factory=list)
-    changes: list[Change] = Field(default_factory=list)
-    writes: int = Field(0, description="Write requests sent (0 for plan, and for a no-op apply).")
-    requests: int = Field(0, description="HTTP requests sent, reads included.")
-
-
-class ApprovalsResult(StageResult):
-    """Who approved the workflow run's deployments, as recorded in the evidence."""
-
-    stage: Literal["approvals"] = "approvals"
-    workflow_run_id: str = ""
-    approvals: list[Approval] = Field(default_factory=list)
-    approved_by: list[str] = Field(default_factory=list, description="Logins that approved.")
 
 
 # -- desired state ----------------------------------------------------------------------------

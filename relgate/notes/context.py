@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +22,9 @@ from typing import Any
 from relgate.notes.history import Commit, trailers
 from relgate.notes.junit import TestCounts
 from relgate.notes.markdown import escape_markdown, escape_markdown_block
+from relgate.results.archive import ArchiveResult
+from relgate.results.deploy import DeployResult
+from relgate.results.smoke import SmokeReport
 
 __all__ = [
     "GROUPS",
@@ -29,7 +32,7 @@ __all__ = [
     "CommitView",
     "Group",
     "NotesContext",
-    "ResultSource",
+    "StageFacts",
     "ci_from_env",
     "group_commits",
     "stage_views",
@@ -55,9 +58,6 @@ _TYPE_ALIASES = {"feature": "feat", "bugfix": "fix", "tests": "test", "doc": "do
 
 # Names and scopes repeat across thousands of commits.
 _escape_name = functools.lru_cache(maxsize=4096)(escape_markdown)
-
-# stage -> parsed results/<stage>.json (a dict), or None when the stage left no result.
-ResultSource = Callable[[str], Mapping[str, Any] | None]
 
 
 class CommitView:
@@ -287,73 +287,83 @@ def ci_from_env(env: Mapping[str, str]) -> CIInfo:
     )
 
 
-def _pick(data: Mapping[str, Any], *keys: str) -> dict[str, Any]:
-    return {k: data.get(k) for k in keys}
+@dataclass(frozen=True)
+class StageFacts:
+    """The earlier stages' results the notes cite, as their own models; None when a stage left no
+    readable result (the templates then show nothing for it — never a pass)."""
+
+    deploy: DeployResult | None = None
+    smoke: SmokeReport | None = None
+    archive: ArchiveResult | None = None
 
 
-def stage_views(
-    results: ResultSource, tests: TestCounts | None
-) -> dict[str, dict[str, Any] | None]:
-    """Deploy, smoke, tests and evidence facts for the templates, from the stages' results.
+def stage_views(facts: StageFacts, tests: TestCounts | None) -> dict[str, dict[str, Any] | None]:
+    """Deploy, smoke, tests and evidence facts for the templates (their documented names)."""
+    return {
+        "deploy": _deploy_view(facts.deploy) if facts.deploy else None,
+        "smoke": _smoke_view(facts.smoke) if facts.smoke else None,
+        "evidence": _evidence_view(facts.archive) if facts.archive else None,
+        "tests": _tests_view(tests) if tests is not None else None,
+    }
 
-    Results are read as plain JSON and only documented fields are picked, so the notes keep working
-    when a stage adds fields to its model.
-    """
-    views: dict[str, dict[str, Any] | None] = {}
-    deploy = results("deploy")
-    views["deploy"] = (
-        {
-            **_pick(deploy, "status", "outcome", "summary", "environment", "version"),
-            "time": _human_time(deploy.get("finished_at")),
-            "time_iso": deploy.get("finished_at"),
-            "started_at": deploy.get("started_at"),
-            "rolled_back_to": deploy.get("rolled_back_to"),
-        }
-        if deploy
-        else None
-    )
-    smoke = results("smoke")
-    if smoke:
-        # SmokeReport counts steps in passed_count ("passed" is every result's boolean verdict).
-        passed, total = smoke.get("passed_count", smoke.get("passed")), smoke.get("total")
-        passed = None if isinstance(passed, bool) else passed
-        ratio = f"{passed}/{total}" if isinstance(passed, int) and isinstance(total, int) else None
-        views["smoke"] = {
-            **_pick(smoke, "status", "summary", "total", "failed_step"),
-            "passed": passed,
-            "verdict": smoke.get("verdict") or ratio or smoke.get("status"),
-            "ratio": ratio,
-            "time": _human_time(smoke.get("finished_at")),
-            "time_iso": smoke.get("finished_at"),
-        }
-    else:
-        views["smoke"] = None
-    archive = results("archive")
-    views["evidence"] = (
-        {
-            "bundle": _basename(archive.get("bundle_path")),
-            "bundle_path": archive.get("bundle_path"),
-            "digest": archive.get("bundle_digest"),
-            "format": archive.get("format"),
-            "size": archive.get("size"),
-            "status": archive.get("status"),
-        }
-        if archive
-        else None
-    )
-    views["tests"] = (
-        {
-            "passed": tests.passed,
-            "failed": tests.failed,
-            "skipped": tests.skipped,
-            "total": tests.total,
-            "summary": tests.summary,
-            "files": len(tests.files),
-        }
-        if tests is not None
-        else None
-    )
-    return views
+
+def _deploy_view(deploy: DeployResult) -> dict[str, Any]:
+    return {
+        "status": deploy.status.value,
+        "outcome": deploy.outcome,
+        "summary": deploy.summary,
+        "environment": deploy.environment,
+        "version": deploy.version,
+        "time": _human_time(_iso(deploy.finished_at)),
+        "time_iso": _iso(deploy.finished_at),
+        "started_at": _iso(deploy.started_at),
+        "rolled_back_to": deploy.rolled_back_to,
+    }
+
+
+def _smoke_view(smoke: SmokeReport) -> dict[str, Any]:
+    # passed_count counts steps ("passed" is every result's boolean verdict).
+    ratio = f"{smoke.passed_count}/{smoke.total}"
+    return {
+        "status": smoke.status.value,
+        "summary": smoke.summary,
+        "total": smoke.total,
+        "failed_step": smoke.failed_step.model_dump(mode="json") if smoke.failed_step else None,
+        "passed": smoke.passed_count,
+        "verdict": smoke.verdict or ratio,
+        "ratio": ratio,
+        "time": _human_time(_iso(smoke.finished_at)),
+        "time_iso": _iso(smoke.finished_at),
+    }
+
+
+def _evidence_view(archive: ArchiveResult) -> dict[str, Any]:
+    return {
+        "bundle": _basename(archive.bundle_path),
+        "bundle_path": archive.bundle_path,
+        "digest": archive.bundle_digest,
+        "format": archive.format,
+        "size": archive.size,
+        "status": archive.status.value,
+    }
+
+
+def _tests_view(tests: TestCounts) -> dict[str, Any]:
+    return {
+        "passed": tests.passed,
+        "failed": tests.failed,
+        "skipped": tests.skipped,
+        "total": tests.total,
+        "summary": tests.summary,
+        "files": len(tests.files),
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    """As the result file spells it (pydantic's JSON form: ``…Z`` for UTC)."""
+    if moment is None:
+        return None
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _human_time(value: Any) -> Any:

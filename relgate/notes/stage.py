@@ -6,21 +6,18 @@ Renders locally; GitHub is needed only for ``--pr`` (the release-notes pull requ
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
-
-from pydantic import Field
+from typing import TYPE_CHECKING, Any
 
 from relgate.errors import UsageError
 from relgate.notes import history
 from relgate.notes.context import (
     CommitView,
     NotesContext,
-    ResultSource,
+    StageFacts,
     ci_from_env,
     group_commits,
     iso_date,
@@ -29,7 +26,11 @@ from relgate.notes.context import (
 from relgate.notes.junit import TestCounts, count_tests, find_reports
 from relgate.notes.render import TemplateRef, render, resolve_template
 from relgate.notes.versions import previous_tag, tag_for
-from relgate.results import StageResult, Status
+from relgate.results import RunMeta, Status
+from relgate.results.archive import ArchiveResult
+from relgate.results.deploy import DeployResult
+from relgate.results.notes import NotesResult
+from relgate.results.smoke import SmokeReport
 
 if TYPE_CHECKING:
     from relgate.config import RelgateConfig
@@ -41,24 +42,6 @@ __all__ = ["NotesResult", "build_context", "notes", "render_notes", "run_results
 NOTES_TEMPLATE = "release-notes.md.j2"
 TAG_TEMPLATE = "tag-message.txt.j2"
 SUMMARY_TEMPLATE = "job-summary.md.j2"
-
-
-class NotesResult(StageResult):
-    stage: Literal["notes"] = "notes"
-    tag: str = ""
-    previous_tag: str | None = None
-    target_sha: str = ""
-    commits: int = 0
-    breaking: int = 0
-    groups: dict[str, int] = Field(default_factory=dict)
-    tests: str | None = Field(None, description="e.g. '205 passed, 0 failed, 0 skipped'")
-    template: str = ""
-    output: str | None = Field(None, description="The notes file written (--output).")
-    artifact: str = Field("", description="The copy in the run directory, relative to it.")
-    sha256: str = ""
-    pr_url: str | None = None
-    pr_number: int | None = None
-    github_requests: int = 0
 
 
 def notes(
@@ -155,18 +138,13 @@ def default_output(config: RelgateConfig, version: str) -> Path:
     return config.resolve_path(config.notes.output.replace("{version}", version))
 
 
-def run_results(run: Run) -> ResultSource:
-    """Earlier stages' results, read as plain JSON from the run directory."""
-
-    def read(stage: str) -> Mapping[str, Any] | None:
-        path = run.path(f"results/{stage}.json")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        return data if isinstance(data, dict) else None
-
-    return read
+def run_results(run: Run) -> StageFacts:
+    """Earlier stages' results in the run directory, read through the typed API."""
+    return StageFacts(
+        deploy=run.read_result(DeployResult).result,
+        smoke=run.read_result(SmokeReport).result,
+        archive=run.read_result(ArchiveResult).result,
+    )
 
 
 # -- context ------------------------------------------------------------------------------------
@@ -174,12 +152,12 @@ def build_context(
     config: RelgateConfig,
     env: Mapping[str, str],
     *,
-    results: ResultSource,
+    results: StageFacts,
     version: str,
     since: str | None,
     run_id: str,
     environment: str | None,
-    meta: Mapping[str, Any],
+    meta: RunMeta,
     now: Any,
     require_history: bool = True,
     ask_github: bool = True,
@@ -211,7 +189,7 @@ def build_context(
             if not history.is_noise_merge(c)
         ]
     else:
-        target, previous, commits = str(meta.get("commit") or ""), None, []
+        target, previous, commits = meta.commit or "", None, []
     groups, breaking = group_commits(commits)
     views = stage_views(results, _tests(config))
     return NotesContext(
@@ -245,13 +223,13 @@ def build_context(
     )
 
 
-def _target(repo: Path, tag: str, tags: Sequence[history.Tag], meta: Mapping[str, Any]) -> str:
+def _target(repo: Path, tag: str, tags: Sequence[history.Tag], meta: RunMeta) -> str:
     """The commit being released: its tag if it exists, else the run's commit, else HEAD."""
     for t in tags:
         if t.name == tag:
             return t.commit
-    recorded = meta.get("commit")
-    if isinstance(recorded, str) and recorded:
+    recorded = meta.commit
+    if recorded:
         found = history.resolve_commit(repo, recorded)
         if found:
             return found
@@ -321,9 +299,8 @@ def _tests(config: RelgateConfig) -> TestCounts | None:
     return count_tests(reports)
 
 
-def _approvals(meta: Mapping[str, Any]) -> list[dict[str, Any]]:
-    value = meta.get("approvals")
-    return [a for a in value if isinstance(a, dict)] if isinstance(value, list) else []
+def _approvals(meta: RunMeta) -> list[dict[str, Any]]:
+    return list(meta.approvals or [])
 
 
 def _fetch_approvals(config: RelgateConfig, env: Mapping[str, str]) -> list[dict[str, Any]]:

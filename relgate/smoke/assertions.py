@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from relgate.results.smoke import Check
 from relgate.secrets import Redacted, SecretRegistry
 
 __all__ = ["OPERATORS", "Check", "Matcher", "TypeName", "conceal", "evaluate", "json_type"]
@@ -88,17 +89,6 @@ class Matcher(BaseModel):
 
     def operand(self, op: str) -> Any:
         return getattr(self, "in_" if op == "in" else op)
-
-
-class Check(BaseModel):
-    """One evaluated operator."""
-
-    what: str
-    op: str
-    expected: Any = None
-    actual: Any = None
-    passed: bool
-    message: str = ""
 
 
 def json_type(value: Any) -> str:

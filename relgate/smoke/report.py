@@ -14,18 +14,15 @@ import hashlib
 import json
 import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import parse_qsl
 from xml.etree import ElementTree as ET
 
-from pydantic import BaseModel, Field
-
 from relgate.gha import Summary
-from relgate.results import StageResult
+from relgate.results.smoke import Check, FailedStep, SmokeReport, StepReport
 from relgate.secrets import Redacted, SecretRegistry
-from relgate.smoke.assertions import Check
 from relgate.smoke.redact import Redactor
-from relgate.smoke.runner import Exchange, StepOutcome, StepStatus
+from relgate.smoke.runner import Exchange, StepOutcome
 from relgate.smoke.scenario import ArtifactPolicy
 
 __all__ = [
@@ -42,52 +39,6 @@ __all__ = [
 ]
 
 ICONS = {"passed": "✅", "failed": "❌", "warning": "⚠️", "skipped": "⏭️"}
-
-
-class StepReport(BaseModel):
-    index: int = Field(description="1-based position in the scenario.")
-    name: str
-    status: StepStatus
-    gating: bool = True
-    always: bool = False
-    method: str
-    url: str | None = None
-    http_status: int | None = None
-    attempts: int = 0
-    duration_ms: float = 0.0
-    round_trip_ms: float | None = Field(None, description="The answering try alone.")
-    message: str = ""
-    hint: str | None = None
-    artifact: str | None = None
-    checks: list[Check] = Field(default_factory=list)
-    captures: list[str] = Field(default_factory=list, description="Names only.")
-
-
-class FailedStep(BaseModel):
-    index: int
-    name: str
-    status_code: int | None = None
-    message: str
-    hint: str | None = None
-
-
-class SmokeReport(StageResult):
-    """``results/smoke.json``. ``passed_count``/``total`` count steps (``passed`` is the stage's
-    boolean verdict, as for every stage)."""
-
-    stage: Literal["smoke"] = "smoke"
-    scenario: str = ""
-    scenario_name: str = ""
-    scenario_digest: str = ""
-    base_url: str = ""
-    steps: list[StepReport] = Field(default_factory=list)
-    passed_count: int = 0
-    total: int = 0
-    warnings: int = 0
-    skipped: int = 0
-    failed_step: FailedStep | None = None
-    verdict: str = ""
-    junit: str | None = None
 
 
 def artifact_name(outcome: StepOutcome) -> str:

@@ -27,11 +27,11 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from relgate.fields import format_duration, require_https
+from relgate.results.smoke import Check, StepStatus
 from relgate.secrets import SecretRegistry
-from relgate.smoke.assertions import Check
 from relgate.smoke.judge import Judge, capture_value, first_failure, hint_for
 from relgate.smoke.redact import Redactor
 from relgate.smoke.scenario import (
@@ -50,7 +50,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Context", "Exchange", "Runner", "StepOutcome", "open_client"]
 
-StepStatus = Literal["passed", "failed", "warning", "skipped"]
 TRANSIENT_ERRORS = ("connect", "timeout", "protocol")
 RUN_FACTS = {
     "version": "no version is known (pass --version, or set RELGATE_VERSION)",

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from relgate.errors import UsageError
 from relgate.fields import require_https
-from relgate.results import Status
+from relgate.results import StageName, Status
+from relgate.run import run_stage
 from relgate.secrets import looks_secret_name, url_credentials
 from relgate.smoke.redact import Redactor
 from relgate.smoke.report import (
@@ -65,7 +66,8 @@ def smoke(
     served version with; a scenario that references it without one is refused (exit 2)."""
     if version:
         run.version = version
-    with run.stage("smoke"):
+
+    def body() -> SmokeReport:
         loaded = load_scenario(_scenario_file(config, scenario), env=run.env)
         facts = {"id": run.id, "environment": environment, "version": run.version}
         _require_run_facts(loaded, facts)
@@ -100,7 +102,9 @@ def smoke(
                 sleep=sleep,
             ).run()
         _conclude(report, run, junit=config.smoke.junit if config is not None else True)
-    return report
+        return report
+
+    return run_stage(run, StageName.SMOKE, body)
 
 
 def _new_report(loaded: LoadedScenario, target: str, run: Run) -> SmokeReport:

@@ -23,7 +23,7 @@ from relgate.deploy.state import (
 )
 from relgate.errors import BadInputError, NotBuiltYet
 from relgate.gha import Reporter
-from relgate.results import result_model
+from relgate.results import RESULT_MODELS, StageName
 from relgate.run import Run
 from relgate.secrets import SecretRegistry
 
@@ -98,7 +98,7 @@ def test_env_hash_is_order_independent_and_hides_values() -> None:
 
 
 def test_result_model_is_registered_and_round_trips() -> None:
-    assert result_model("deploy") is DeployResult
+    assert RESULT_MODELS[StageName.DEPLOY] is DeployResult
     result = DeployResult(status="failed", outcome="rolled_back", rolled_back=True)
     again = DeployResult.model_validate_json(result.model_dump_json())
     assert again == result

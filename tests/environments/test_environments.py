@@ -229,7 +229,8 @@ def test_cli_records_approvals_in_the_run_evidence(
     tmp_path: Path, config: RelgateConfig, fake: FakeGitHub
 ) -> None:
     from relgate.cli import main
-    from relgate.results import result_model
+    from relgate.recorded import read_result
+    from relgate.results import ApprovalsResult
 
     fake.seed_environment("staging")
     run_id = fake.seed_workflow_run()
@@ -249,11 +250,9 @@ def test_cli_records_approvals_in_the_run_evidence(
         stderr=err,
     )
     assert code == 0, err.getvalue()
-    stored = result_model("approvals").model_validate_json(
-        (run_dir / "results" / "approvals.json").read_text()
-    )
-    assert stored.approved_by == ["alice"]  # type: ignore[attr-defined]
-    assert [a.state for a in stored.approvals] == ["approved", "rejected"]  # type: ignore[attr-defined]
+    stored = read_result(run_dir, ApprovalsResult).get()
+    assert stored.approved_by == ["alice"]
+    assert [a.state for a in stored.approvals] == ["approved", "rejected"]
     assert json.loads(out.getvalue())["outcome"] == "approved"
     assert writes(fake) == 0
 

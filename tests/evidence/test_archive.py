@@ -37,7 +37,7 @@ def test_missing_stages_are_recorded_as_not_run(make_run: MakeRun, tmp_path: Pat
         "release": "missing",
         "rollback": "missing",
     }
-    assert report.meta["stages"]["smoke"] == "not_run"
+    assert report.meta.stages is not None and report.meta.stages["smoke"] == "not_run"
     assert Path(result.bundle_path or "").name == bundle_name("run", "staging", run.id, "tar.zst")
 
 
@@ -163,13 +163,13 @@ def test_meta_from_git_outside_actions(make_run: MakeRun, tmp_path: Path) -> Non
     config = load_config(tmp_path / "relgate.yml", env={})
     result = archive(config, make_run(), output_dir=tmp_path / "out")
     meta = verify_bundle(Path(result.bundle_path or "")).meta
-    assert (meta["commit"], meta["repository"], meta["tag"]) == (head, "acme/shop", "v1.2.0")
-    assert (meta["base_url"], meta["retention_days"], meta["project"]) == (
+    assert (meta.commit, meta.repository, meta.tag) == (head, "acme/shop", "v1.2.0")
+    assert (meta.base_url, meta.retention_days, meta.project) == (
         "https://staging.example.com",
         400,
         "shop",
     )
-    assert meta["config_digest"].startswith("sha256:")
+    assert meta.config_digest is not None and meta.config_digest.startswith("sha256:")
     assert result.format == "tar.gz" and result.bundle_path.endswith(".tar.gz")  # type: ignore[union-attr]
 
 
@@ -187,8 +187,9 @@ def test_meta_from_github_actions(make_run: MakeRun, tmp_path: Path) -> None:
     run = make_run(env)
     result = archive(None, run, output_dir=tmp_path)
     meta = verify_bundle(Path(result.bundle_path or "")).meta
-    assert meta["actor"] == "octocat" and meta["commit"] == env["GITHUB_SHA"]
-    assert meta["github"]["run_url"] == "https://github.com/acme/shop/actions/runs/9912/attempts/2"
+    assert meta.actor == "octocat" and meta.commit == env["GITHUB_SHA"]
+    assert meta.github is not None
+    assert meta.github.run_url == "https://github.com/acme/shop/actions/runs/9912/attempts/2"
     assert run.reporter.outputs["bundle-digest"] == result.bundle_digest
     assert run.id == "gh-9912-2"
 

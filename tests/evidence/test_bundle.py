@@ -297,7 +297,7 @@ def test_open_bundle_reads_members_without_extracting(filled_run: Run, tmp_path:
     assert b"***" in opened.read("logs/deploy/compose-up.log")
     smoke = opened.result("smoke")
     assert smoke is not None and smoke.status.value == "failed"
-    assert opened.meta["run_id"] == filled_run.id
+    assert opened.meta.run_id == filled_run.id
     assert "logs/ünïcode name.log" in opened.names()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs", "x.tar.zst"]
 

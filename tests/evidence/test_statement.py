@@ -176,7 +176,7 @@ def test_the_statement_names_the_bundle_and_its_commit(signed_bundle) -> None:  
     statement = GateStatement.parse(envelope.payload_bytes())
     assert statement.predicate_type == GATE_PREDICATE_TYPE
     assert "sha256:" + (statement.digest("sha256") or "") == bundle.digest == result.bundle_digest
-    assert statement.predicate.run_id == bundle.meta["run_id"]
+    assert statement.predicate.run_id == bundle.meta.run_id
     assert statement.predicate.stages["smoke"] == "failed"
     raw = json.loads(envelope.payload_bytes())
     smoke = raw["predicate"]["smoke"]

@@ -222,7 +222,7 @@ def test_a_stale_record_is_taken_over_and_recorded_in_the_evidence(tmp_path: Pat
     assert result.exit_code == 0
     assert any("crashed-run" in w and "ended without releasing it" in w for w in result.warnings)
     meta = verify_bundle(Path(result.bundle_path or "")).meta
-    assert meta["lock"]["took_over"]["run_id"] == "crashed-run"
+    assert meta.lock is not None and meta.lock["took_over"]["run_id"] == "crashed-run"
     assert "took over the staging lock" in out
 
 

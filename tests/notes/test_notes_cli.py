@@ -130,7 +130,6 @@ def test_ci_facts_stage_results_and_test_counts(
                 "outcome": "deployed",
                 "environment": "staging",
                 "finished_at": "2026-01-29T10:42:07Z",
-                "extra_field_of_a_newer_model": 1,
             }
         )
     )
@@ -177,6 +176,27 @@ def test_ci_facts_stage_results_and_test_counts(
     assert "passed (deployed), 2026-01-29 10:42:07 UTC" in text
     assert "`relgate-evidence-viatique-staging-r1.tar.gz`" in text
     assert "sha256:" + "ab" * 32 in text
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param({"stage": "deploy", "outcome": "deployed"}, id="no-status"),
+        pytest.param({"stage": "deploy", "status": "passed", "newer_field": 1}, id="unknown-field"),
+        pytest.param({"stage": "deploy", "status": "passed", "schema_version": 9}, id="schema"),
+    ],
+)
+def test_an_unreadable_deploy_result_is_never_shown_as_passed(
+    tmp_path: Path, repo: GitRepo, clean_env: dict[str, str], content: dict[str, object]
+) -> None:
+    history_with_rc(repo)
+    write_config(tmp_path)
+    results = tmp_path / "run" / "results"
+    results.mkdir(parents=True)
+    (results / "deploy.json").write_text(json.dumps(content))
+    code, out, err = run_notes(tmp_path, clean_env, "--version", "v1.0.0", "--context-json")
+    assert code == 0, err
+    assert json.loads(out)["deploy"] is None
 
 
 def test_context_json_lists_what_templates_can_use(

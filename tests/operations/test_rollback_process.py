@@ -13,7 +13,9 @@ import yaml
 
 from relgate.database import backup
 from relgate.deploy.state import running_version
+from relgate.results import StageName
 from relgate.rollback import rollback
+from relgate.run import run_stage
 from tests.operations.conftest import V2_MIGRATION, Cluster, Workspace, free_port
 
 deploy_stage = pytest.importorskip("relgate.deploy.stage")
@@ -57,8 +59,11 @@ def process_ws(db_workspace: Workspace) -> Iterator[tuple[Workspace, int]]:
 
 def _deploy(ws: Workspace, version: str) -> str:
     run = ws.run(f"deploy-{version}")
-    with run.stage("deploy"):
-        result = deploy_stage.deploy(ws.config(), run, environment="staging", version=version)
+    result = run_stage(
+        run,
+        StageName.DEPLOY,
+        lambda: deploy_stage.deploy(ws.config(), run, environment="staging", version=version),
+    )
     return str(result.outcome)
 
 

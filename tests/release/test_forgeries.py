@@ -60,13 +60,14 @@ def _fixed(statement: bytes):  # type: ignore[no-untyped-def]
 
 
 def _attacker_trailer(work: Path, name: str):  # type: ignore[no-untyped-def]
-    from relgate.evidence.bundle import model_for
+    from relgate.recorded import parse_result
+    from relgate.results import RunMeta, StageName
 
     pair = generate("attacker")
     signer = Signer(load_private(pair.private_key, source="attacker"), "gate-test")
-    meta = json.loads((work / "meta.json").read_text())
+    meta = RunMeta.model_validate_json((work / "meta.json").read_bytes())
     stages = {
-        p.stem: model_for(p.stem).model_validate_json(p.read_bytes())
+        p.stem: parse_result(StageName(p.stem), p.read_bytes()).get()
         for p in (work / "results").glob("*.json")
     }
     table = json.loads((work / "results" / "archive.json").read_text())["stages"]

@@ -60,7 +60,7 @@ def test_every_output_is_clean(tmp_path: Path) -> None:
         run.write_bytes("artifacts/smoke/raw.bin", leak.encode())
         run.write_json("artifacts/notes/context.json", {"password": leak})
         run.write_result(StageResult(stage="smoke", status=Status.FAILED, error=leak, summary=leak))
-        run.update_meta(note=leak)
+        run.update_meta(actor=leak)
         reporter.write_summary(Summary().heading(leak).table(["k"], [[leak]]).details(leak, leak))
 
     everything = {"stdout": log.getvalue().replace(f"::add-mask::{SECRET}", "")}

@@ -10,8 +10,8 @@ import pytest
 
 from relgate.errors import BadInputError, GateFailed, Interrupted
 from relgate.gha import Reporter
-from relgate.results import StageResult, Status
-from relgate.run import Run, new_run_id
+from relgate.results import DeployResult, SmokeReport, StageName, StageResult, Status
+from relgate.run import Run, new_run_id, run_stage
 from relgate.secrets import SecretRegistry
 
 FIXED = datetime(2026, 1, 29, 10, 42, 7, tzinfo=UTC)
@@ -37,8 +37,8 @@ def test_layout_and_meta(tmp_path: Path) -> None:
     assert run.dir.parent == tmp_path / ".relgate" / "runs"
     assert {p.name for p in run.dir.iterdir()} >= {"results", "logs", "artifacts", "meta.json"}
     meta = run.read_meta()
-    assert meta["run_id"] == run.id and meta["environment"] == "staging"
-    assert meta["started_at"].startswith("2026-01-29T10:42:07")
+    assert meta.run_id == run.id and meta.environment == "staging"
+    assert meta.started_at is not None and meta.started_at.startswith("2026-01-29T10:42:07")
 
 
 def test_reopening_by_dir_keeps_the_id(tmp_path: Path) -> None:
@@ -91,8 +91,8 @@ def test_write_result_fills_run_fields(tmp_path: Path) -> None:
     run = open_run(tmp_path, environment="staging")
     run.version = "v1.2.0"
     run.write_result(StageResult(stage="deploy", status=Status.PASSED, started_at=FIXED))
-    got = run.read_result("deploy")
-    assert got is not None and got.run_id == run.id and got.environment == "staging"
+    got = run.read_result(StageName.DEPLOY).get()
+    assert got.run_id == run.id and got.environment == "staging"
     assert got.version == "v1.2.0" and got.duration_s == 0.0
 
 
@@ -110,27 +110,48 @@ def test_stage_records_a_result_when_the_body_raises(
     tmp_path: Path, exc: BaseException, status: Status, code: int
 ) -> None:
     run = open_run(tmp_path)
-    with pytest.raises(type(exc)), run.stage("smoke"):
+
+    def body() -> StageResult:
         raise exc
-    got = run.read_result("smoke")
-    assert got is not None and got.status is status and got.exit_code == code
+
+    with pytest.raises(type(exc)):
+        run_stage(run, StageName.SMOKE, body)
+    got = run.read_result(SmokeReport).get()
+    assert got.status is status and got.exit_code == code
 
 
 def test_stage_keeps_the_result_the_body_wrote(tmp_path: Path) -> None:
     run = open_run(tmp_path)
-    with pytest.raises(Interrupted), run.stage("deploy"):
+
+    def body() -> StageResult:
         run.write_result(StageResult(stage="deploy", status=Status.FAILED, outcome="rolled_back"))
         raise Interrupted("late signal")
-    got = run.read_result("deploy")
-    assert got is not None and got.outcome == "rolled_back"
+
+    with pytest.raises(Interrupted):
+        run_stage(run, StageName.DEPLOY, body)
+    assert run.read_result(DeployResult).get().outcome == "rolled_back"
 
 
-def test_stage_keeps_a_richer_result_and_the_original_exception(tmp_path: Path) -> None:
-    class DeployResult(StageResult):
-        outcome_detail: str = "x"
-
+def test_stage_writes_the_returned_result_once(tmp_path: Path) -> None:
     run = open_run(tmp_path)
-    with pytest.raises(Interrupted), run.stage("deploy"):
-        run.write_result(DeployResult(stage="deploy", status=Status.FAILED))
+    returned = run_stage(
+        run, StageName.SMOKE, lambda: SmokeReport(status=Status.FAILED, passed_count=3, total=4)
+    )
+    got = run.read_result(SmokeReport).get()
+    assert got == returned and got.passed_count == 3
+
+
+def test_stage_keeps_an_unreadable_result_beside_the_fallback(tmp_path: Path) -> None:
+    """A body that wrote a result its model refuses: the fallback records the exception, and
+    the original bytes stay in the run directory as evidence."""
+    run = open_run(tmp_path)
+
+    def body() -> StageResult:
+        run.write_text("results/deploy.json", '{"stage": "deploy", "outcome_detail": "x"}')
         raise Interrupted("late signal")
-    assert '"outcome_detail"' in (run.dir / "results" / "deploy.json").read_text()
+
+    with pytest.raises(Interrupted):
+        run_stage(run, StageName.DEPLOY, body)
+    assert run.read_result(DeployResult).get().status is Status.INTERRUPTED
+    kept = run.dir / "artifacts" / "deploy" / "unreadable-result.json"
+    assert '"outcome_detail"' in kept.read_text()

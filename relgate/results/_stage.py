@@ -1,26 +1,39 @@
-"""Result models: what each stage writes to ``results/<stage>.json`` in the run directory.
-
-Every stage result extends :class:`StageResult`. The next stage, the evidence verifier, the job
-summary and the Jinja templates read these models, never ad-hoc dicts.
-"""
+"""What every stage result has in common: its status and the fields every reader may rely on."""
 
 from __future__ import annotations
 
-import importlib
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["RESULT_MODELS", "STAGES", "StageResult", "Status", "result_model", "utcnow"]
+__all__ = ["RESULT_SCHEMA_VERSION", "STAGES", "StageName", "StageResult", "Status", "utcnow"]
 
-# The order a gate runs them in; evidence reports every one of them, run or not.
-STAGES = ("preflight", "deploy", "smoke", "archive", "notes", "release", "rollback")
+# The one result schema this relgate writes and reads; a result with another is unreadable.
+RESULT_SCHEMA_VERSION = 1
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class StageName(StrEnum):
+    """Every result file relgate knows: ``results/<name>.json``."""
+
+    PREFLIGHT = "preflight"
+    DEPLOY = "deploy"
+    SMOKE = "smoke"
+    ARCHIVE = "archive"
+    NOTES = "notes"
+    RELEASE = "release"
+    ROLLBACK = "rollback"
+    GATE = "gate"
+    APPROVALS = "approvals"
+    ENVIRONMENTS = "environments"
+
+
+# The order a gate runs them in; evidence reports every one of them, run or not.
+STAGES = ("preflight", "deploy", "smoke", "archive", "notes", "release", "rollback")
 
 
 class Status(StrEnum):
@@ -33,11 +46,12 @@ class Status(StrEnum):
 
 
 class StageResult(BaseModel):
-    """Common fields of every stage result."""
+    """Common fields of every stage result. ``status`` has no default: a result that does not say
+    how its stage ended is unreadable, never taken as passed."""
 
     model_config = ConfigDict(extra="forbid")
 
-    schema_version: int = 1
+    schema_version: int = RESULT_SCHEMA_VERSION
     stage: str
     status: Status
     summary: str = Field("", description="One line a human reads first.")
@@ -59,26 +73,3 @@ class StageResult(BaseModel):
         self.finished_at = now or utcnow()
         self.duration_s = round((self.finished_at - self.started_at).total_seconds(), 3)
         return self
-
-
-# stage -> "module:Class". Imported lazily so loading a bundle does not import every stage.
-RESULT_MODELS: dict[str, str] = {
-    "approvals": "relgate.github.environments:ApprovalsResult",
-    "archive": "relgate.evidence.archive:ArchiveResult",
-    "deploy": "relgate.deploy.models:DeployResult",
-    "gate": "relgate.gate:GateResult",
-    "notes": "relgate.notes.stage:NotesResult",
-    "preflight": "relgate.preflight:PreflightResult",
-    "release": "relgate.release:ReleaseRecord",
-    "rollback": "relgate.rollback:RollbackResult",
-    "smoke": "relgate.smoke.report:SmokeReport",
-}
-
-
-def result_model(stage: str) -> type[StageResult]:
-    target = RESULT_MODELS.get(stage)
-    if not target:
-        return StageResult
-    module, _, name = target.partition(":")
-    cls: Any = getattr(importlib.import_module(module), name)
-    return cls  # type: ignore[no-any-return]
