@@ -38,7 +38,7 @@ from pydantic import (
 
 from relgate.errors import ConfigError, Problem
 from relgate.fields import ByteSize, Duration, require_https
-from relgate.secrets import SecretRegistry, looks_secret_name
+from relgate.secrets import SecretRegistry, looks_secret_name, url_credentials
 
 __all__ = [
     "ArchiveConfig",
@@ -311,7 +311,9 @@ class PreflightConfig(Model):
     check_tls: bool = Field(
         True, description="https base URLs resolve, and their certificate is trusted and valid."
     )
-    min_cert_days: int = Field(14, ge=0, description="Fail when the certificate expires sooner.")
+    min_cert_days: int = Field(
+        14, ge=0, le=3650, description="Fail when the certificate expires sooner."
+    )
 
     @field_validator("checks")
     @classmethod
@@ -325,7 +327,9 @@ class PreflightConfig(Model):
 class HealthCheckConfig(Model):
     url: str = Field(description="Path (relative to base_url) or absolute URL; must answer 2xx.")
     timeout: Duration = Field(timedelta(seconds=5), description="Per request.")
-    expect_status: list[int] = Field(default_factory=list, description="Empty: any 2xx.")
+    expect_status: list[Annotated[int, Field(ge=100, le=599)]] = Field(
+        default_factory=list, description="Empty: any 2xx."
+    )
     contains: str | None = Field(None, description="Body must contain this text.")
 
 
@@ -370,7 +374,7 @@ class ArchiveConfig(Model):
         "tar without zstd. See docs/evidence.md.",
     )
     output_dir: str | None = Field(None, description="Where bundles go (default: beside the run).")
-    retention_days: int = Field(365, ge=1)
+    retention_days: int = Field(365, ge=1, le=36500)
     include: list[str] = Field(
         default_factory=list, description="Extra files (globs) copied into the bundle."
     )
@@ -475,12 +479,24 @@ class LockConfig(Model):
 
 
 class GitHubConfig(Model):
-    api_url: str = Field("https://api.github.com", description="GitHub Enterprise: …/api/v3")
+    api_url: str = Field(
+        "https://api.github.com",
+        description="GitHub Enterprise: …/api/v3. https:// (the token travels with every request); "
+        "http:// only to a loopback host.",
+    )
     token_env: str = "GITHUB_TOKEN"  # noqa: S105 (a variable name, not a value)
     max_retries: int = Field(5, ge=0, le=20, description="Retries of 5xx and rate limits.")
     max_wait: Duration = Field(
         timedelta(minutes=5), description="Longest wait for a rate limit to reset before failing."
     )
+
+    @field_validator("api_url")
+    @classmethod
+    def _https(cls, v: str) -> str:
+        # No opt-out: the token is sent with every request to this URL.
+        if url_credentials(v):
+            raise ValueError("must not carry credentials (the token comes from token_env)")
+        return require_https(v)
 
 
 class RelgateConfig(Model):
@@ -607,7 +623,20 @@ def register_secrets(
             missing.append(spec.name)
     for name in config.secret_names():
         secrets.register(env.get(name), name)
+    for text in _strings(config.model_dump(mode="json")):
+        for cred in url_credentials(text) if "@" in text else ():
+            secrets.register(cred, "URL credentials in relgate.yml")
     return missing
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
 
 
 def json_schema() -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from datetime import timedelta
 from typing import Annotated, Any
@@ -11,6 +12,8 @@ from urllib.parse import urlsplit
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 __all__ = [
+    "MAX_BYTES",
+    "MAX_DURATION",
     "ByteSize",
     "Duration",
     "format_duration",
@@ -19,6 +22,11 @@ __all__ = [
     "parse_duration",
     "require_https",
 ]
+
+# Sane upper bounds: anything larger is a typo (or an attack), and would overflow timedelta or
+# arithmetic later; refusing it at load time gives a located message instead of a crash.
+MAX_DURATION = timedelta(days=366)
+MAX_BYTES = 1 << 50  # 1 PiB
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
 _DURATION_FULL = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+")
@@ -33,20 +41,29 @@ def parse_duration(value: Any) -> timedelta:
     if isinstance(value, bool):
         raise ValueError("a duration is a number of seconds or text like 90s, 5m, 1h30m")
     if isinstance(value, int | float):
+        if isinstance(value, float) and math.isnan(value):
+            return _bad(value)
         if value < 0:
             raise ValueError("a duration cannot be negative")
-        return timedelta(seconds=float(value))
+        return _bounded(float(value) if value < 1e300 else math.inf)
     if isinstance(value, str):
         text = value.strip().lower().replace(" ", "")
         if _NUMBER.fullmatch(text):
-            return timedelta(seconds=float(text))
+            return _bounded(float(text))
         if text and _DURATION_FULL.fullmatch(text):
-            return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in _DURATION.findall(text)))
+            return _bounded(sum(float(n) * _UNITS[u] for n, u in _DURATION.findall(text)))
     return _bad(value)
 
 
+def _bounded(seconds: float) -> timedelta:
+    if not seconds <= MAX_DURATION.total_seconds():
+        raise ValueError(f"a duration is at most {MAX_DURATION.days}d")
+    return timedelta(seconds=seconds)
+
+
 def _bad(value: Any) -> timedelta:
-    raise ValueError(f"{value!r} is not a duration (use e.g. 90s, 5m, 1h30m, 250ms)")
+    shown = value if not isinstance(value, str) or len(value) <= 40 else value[:39] + "…"
+    raise ValueError(f"{shown!r} is not a duration (use e.g. 90s, 5m, 1h30m, 250ms)")
 
 
 def format_duration(td: timedelta) -> str:
@@ -81,14 +98,24 @@ _BYTES = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 def parse_bytes(value: Any) -> int:
     """``1048576``, ``"500MB"``, ``"1GiB"``, ``"2g"``."""
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    if isinstance(value, str) and (m := _BYTES.match(value)):
+        return _bounded_bytes(value)
+    if isinstance(value, str) and len(value) <= 64 and (m := _BYTES.match(value)):
         unit = (m.group(2) or "").lower()
         base = 1024 if "i" in unit else 1000
         letter = unit[:1] if unit[:1] in "kmgt" else ""
         power = "kmgt".index(letter) + 1 if letter else 0
-        return int(float(m.group(1)) * base**power)
-    raise ValueError(f"{value!r} is not a size (use e.g. 500MB, 1GiB)")
+        size = float(m.group(1)) * base**power
+        return _bounded_bytes(int(size) if size <= MAX_BYTES else MAX_BYTES + 1)
+    shown = value if not isinstance(value, str) or len(value) <= 40 else value[:39] + "…"
+    if isinstance(value, int) and len(str(value)) > 40:
+        shown = f"a {len(str(value))}-digit number"
+    raise ValueError(f"{shown!r} is not a size (use e.g. 500MB, 1GiB)")
+
+
+def _bounded_bytes(size: int) -> int:
+    if size > MAX_BYTES:
+        raise ValueError("a size is at most 1PiB")
+    return size
 
 
 ByteSize = Annotated[

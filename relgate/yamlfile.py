@@ -93,6 +93,7 @@ def parse_yaml(raw: bytes, name: str) -> LoadedYaml:
         raise _problem(name, line, f"not valid UTF-8 (byte {exc.start})") from None
     if text.startswith("\ufeff"):
         text = text[1:]
+    _refuse_control_characters(text, name)
     # libyaml's parser when present: an order of magnitude faster, same nodes and marks.
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
@@ -112,6 +113,28 @@ def parse_yaml(raw: bytes, name: str) -> LoadedYaml:
     builder = _Builder(loader, loaded)
     loaded.data = builder.build(node, (), 0)
     return loaded
+
+
+# C0 controls but tab, LF and CR; DEL; C1 controls. YAML forbids them raw (PyYAML then says where
+# only as a byte offset) and they have no business in a value either: a NUL truncates arguments
+# passed to programs, an ESC rewrites a terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _control_problem(char: str) -> str:
+    names = {"\x00": "NUL", "\x1b": "ESC", "\x7f": "DEL"}
+    code = f"U+{ord(char):04X}"
+    return f"control character {code}{' (' + names[char] + ')' if char in names else ''}"
+
+
+def _refuse_control_characters(text: str, name: str) -> None:
+    found = _CONTROL.search(text)
+    if found is not None:
+        line = text.count("\n", 0, found.start()) + 1
+        column = found.start() - (text.rfind("\n", 0, found.start()) + 1) + 1
+        raise _problem(
+            name, line, f"{_control_problem(found.group())} at column {column}: not allowed"
+        )
 
 
 class _Builder:
@@ -144,12 +167,18 @@ class _Builder:
                     )
                 try:
                     key = str(self.loader.construct_object(key_node))
-                except yaml.YAMLError as exc:
+                except (yaml.YAMLError, ValueError, OverflowError, TypeError) as exc:
                     raise _problem(
                         self.loaded.file,
                         key_node.start_mark.line + 1,
                         f"invalid key: {getattr(exc, 'problem', None) or exc}",
                     ) from None
+                if _CONTROL.search(key):
+                    raise _problem(
+                        self.loaded.file,
+                        key_node.start_mark.line + 1,
+                        f"{_control_problem(_CONTROL.findall(key)[0])} in a key: not allowed",
+                    )
                 if key in out:
                     raise _problem(
                         self.loaded.file,
@@ -163,11 +192,23 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             return [self.build(v, (*path, i), depth + 1) for i, v in enumerate(node.value)]
         try:
-            return self.loader.construct_object(node, deep=True)
+            value = self.loader.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             raise _problem(
                 self.loaded.file, line, f"invalid value: {getattr(exc, 'problem', None) or exc}"
             ) from None
+        except (ValueError, OverflowError, TypeError) as exc:
+            # PyYAML's own constructors (a timestamp like 2026-13-45, a huge float) raise these.
+            raise _problem(self.loaded.file, line, f"invalid value: {exc}") from None
+        if isinstance(value, str) and (bad := _CONTROL.search(value)):
+            # Written as an escape ("\0", "\e") inside a double-quoted string.
+            raise _problem(
+                self.loaded.file,
+                line,
+                f"{_control_problem(bad.group())} in a value: not allowed",
+                _dotted(path),
+            )
+        return value
 
 
 _VAR = re.compile(r"\$(\$)|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|\$\{([^}]*)\}?")
@@ -365,6 +406,10 @@ def validate_model(model: type[M], loaded: LoadedYaml, earlier: list[Problem] | 
         result = model.model_validate(loaded.data)
     except ValidationError as exc:
         problems += problems_from_validation(exc, loaded, model)
+    except (ArithmeticError, TypeError, RecursionError) as exc:
+        # A validator that let a non-ValueError escape is a bug to fix (each known one is); the
+        # input still gets an exit-2 message naming the file rather than "internal error".
+        problems.append(Problem(loaded.file, None, "", f"invalid value ({type(exc).__name__})"))
     if problems:
         problems.sort(key=lambda p: (p.line or 0, p.field))
         raise ConfigError(problems)

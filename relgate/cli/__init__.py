@@ -13,10 +13,11 @@ import signal
 import sys
 from collections.abc import Mapping, Sequence
 from types import FrameType
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from relgate.__about__ import __version__
 from relgate.errors import ExitCode, Interrupted, RelgateError, SecretOnCommandLine
+from relgate.secrets import url_credentials
 
 __all__ = ["build_parser", "main"]
 
@@ -72,7 +73,13 @@ _SECRET_FLAG = re.compile(
 _ALLOWED_FLAGS = {"token-env", "password-env", "secret-env"}
 
 
+# Where a URL flag's value can come from instead, when it would carry credentials.
+_URL_FLAG_ENV = {"--base-url": "RELGATE_BASE_URL"}
+
+
 def _check_no_secret_flags(argv: Sequence[str]) -> None:
+    """Refuse secrets on the command line, in any form, without ever echoing the value."""
+    previous = ""
     for arg in argv:
         if arg == "--":
             break
@@ -84,6 +91,47 @@ def _check_no_secret_flags(argv: Sequence[str]) -> None:
                 f"(they would show in the process list and shell history); set {name} in the "
                 f"environment, or declare it under 'secrets:' in relgate.yml with a 'file:'"
             )
+        if url_credentials(arg):
+            flag = arg.split("=", 1)[0] if arg.startswith("-") and "=" in arg else previous
+            flag = flag if flag.startswith("-") else "an argument"
+            env = _URL_FLAG_ENV.get(flag)
+            instead = (
+                f"set {env} in the environment instead" if env else "pass the URL without them"
+            )
+            raise SecretOnCommandLine(
+                f"{flag}: a URL with credentials (user:password@) is never accepted on the command "
+                f"line (it would show in the process list and shell history); {instead}, or "
+                f"reference a secret variable from relgate.yml or the scenario"
+            )
+        previous = arg
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but its error messages never echo a value from the command line.
+
+    argparse quotes rejected values (``invalid choice: 'hunter2'``, ``unrecognized arguments: …``);
+    a value put in the wrong place may be a secret, so every quoted value and every argument that
+    is not an option name is replaced by ``***`` before the message is printed.
+    """
+
+    argv: Sequence[str] = ()
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {_scrub(message, self.argv)}\n")
+
+
+def _scrub(message: str, argv: Sequence[str]) -> str:
+    message = re.sub(r"(: |value: |choice: )'[^']*'", r"\1'***'", message)
+    if "unrecognized arguments:" in message:
+        head, _, rest = message.partition("unrecognized arguments:")
+        shown = [a.split("=", 1)[0] if a.startswith("-") else "***" for a in rest.split()]
+        message = f"{head}unrecognized arguments: {' '.join(shown)}"
+    for arg in sorted(argv, key=len, reverse=True):
+        value = arg.split("=", 1)[1] if arg.startswith("-") and "=" in arg else arg
+        if len(value) >= 4 and not value.startswith("-") and value in message:
+            message = message.replace(value, "***")
+    return message
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -117,14 +165,14 @@ def build_parser() -> argparse.ArgumentParser:
     # lookups are skipped: that alone halves the time `relgate --help` takes to start.
     argparse._ = _identity  # type: ignore[attr-defined]
     argparse.ngettext = _plural  # type: ignore[attr-defined]
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="relgate",
         description=MAIN_HELP,
         formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"relgate {__version__}")
     _globals(parser, suppress=False)
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     _globals(common, suppress=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
@@ -182,6 +230,7 @@ def main(
         err.write(f"relgate: error: {exc.message}\n")
         return int(exc.exit_code)
     parser = build_parser()
+    _Parser.argv = tuple(argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2

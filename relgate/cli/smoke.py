@@ -33,7 +33,8 @@ def register(
     parser.add_argument(
         "--base-url",
         metavar="URL",
-        help="target (default: the scenario's base_url, else the environment's base_url)",
+        help="target (default: $RELGATE_BASE_URL, else the scenario's base_url, else the "
+        "environment's base_url); a URL with credentials only through RELGATE_BASE_URL",
     )
     parser.add_argument(
         "--version",
@@ -69,7 +70,8 @@ def handle(app: App, args: argparse.Namespace) -> int:
         run,
         environment=environment or "default",
         scenario=Path(args.scenario) if args.scenario else None,
-        base_url=args.base_url,
+        # RELGATE_BASE_URL: the way to pass a target that carries credentials (never argv).
+        base_url=args.base_url or app.env.get("RELGATE_BASE_URL") or None,
         version=app.version(args.version),
     )
     app.emit(result)

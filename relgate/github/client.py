@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from relgate.errors import BadInputError, CannotRun, ServiceUnreachable
+from relgate.fields import require_https
 
 if TYPE_CHECKING:
     from relgate.config import RelgateConfig
@@ -123,6 +124,10 @@ class GitHubClient:
         api_url = config.github.api_url.rstrip("/")
         if api_url == _GITHUB_DOTCOM and env.get("GITHUB_API_URL"):
             api_url = env["GITHUB_API_URL"].rstrip("/")  # GitHub Enterprise runner
+            try:
+                require_https(api_url)  # the token travels with every request
+            except ValueError as exc:
+                raise BadInputError(f"GITHUB_API_URL: {exc}") from None
         github = Github(
             auth=_CountingToken(token, counter),
             base_url=api_url,

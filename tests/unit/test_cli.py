@@ -75,3 +75,48 @@ def test_cli_start_does_not_import_heavy_libraries() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == ""
+
+
+SECRET_VALUE = "hunter2xyz-Pa55"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(
+            ["smoke", "--base-url", f"http://admin:{SECRET_VALUE}@127.0.0.1:9"], id="spaced"
+        ),
+        pytest.param(["smoke", f"--base-url=https://admin:{SECRET_VALUE}@h.example"], id="equals"),
+        pytest.param(
+            ["smoke", "--base-url", f"https://ghp{SECRET_VALUE}0123456789@h.example"],
+            id="token-as-user",
+        ),
+    ],
+)
+def test_url_credentials_on_argv_are_refused_naming_the_env_var(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(*argv)
+    assert code == 2
+    assert "--base-url: a URL with credentials" in err and "RELGATE_BASE_URL" in err
+    assert SECRET_VALUE not in out + err + "".join(capsys.readouterr())
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["smoke", f"--token-env={SECRET_VALUE}"], id="unknown-flag-with-value"),
+        pytest.param(["smoke", "--scenario", "s.yml", SECRET_VALUE], id="stray-positional"),
+        pytest.param(["archive", "--format", SECRET_VALUE], id="invalid-choice"),
+        pytest.param([SECRET_VALUE], id="invalid-command"),
+        pytest.param(["lock", "release", "--wait-lock", SECRET_VALUE, "--nope"], id="mixed"),
+    ],
+)
+def test_argparse_errors_never_echo_a_value(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(*argv)
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "error:" in captured.err + err
+    assert SECRET_VALUE not in out + err + captured.out + captured.err

@@ -254,3 +254,55 @@ def test_readme_example_config_is_valid(tmp_path: Path) -> None:
     block = readme.split("```yaml", 1)[1].split("```", 1)[0]
     cfg = load_config(write(tmp_path, textwrap.dedent(block)), env={})
     assert "staging" in cfg.environments
+
+
+@pytest.mark.parametrize(
+    ("api_url", "ok"),
+    [
+        pytest.param("https://ghe.example.com/api/v3", True, id="https"),
+        pytest.param("http://127.0.0.1:8080/api/v3", True, id="loopback-http"),
+        pytest.param("http://ghe.example.com/api/v3", False, id="http"),
+        pytest.param("https://bot:pw-123456@ghe.example.com/api/v3", False, id="credentials"),
+    ],
+)
+def test_github_api_url_must_be_https_where_the_token_travels(
+    tmp_path: Path, api_url: str, ok: bool
+) -> None:
+    path = tmp_path / "relgate.yml"
+    path.write_text(
+        "project: {name: shop}\n"
+        "environments: {staging: {base_url: 'https://s.example.com'}}\n"
+        f"github: {{api_url: '{api_url}'}}\n"
+    )
+    if ok:
+        assert load_config(path, env={}).github.api_url == api_url
+    else:
+        with pytest.raises(ConfigError) as info:
+            load_config(path, env={})
+        assert f"{path}:3 github.api_url" in str(info.value)
+        assert "pw-123456" not in str(info.value)
+
+
+def test_github_api_url_from_the_runner_must_be_https_too(tmp_path: Path) -> None:
+    from relgate.errors import BadInputError
+    from relgate.github.client import GitHubClient
+
+    path = tmp_path / "relgate.yml"
+    path.write_text(
+        "project: {name: shop, repository: acme/shop}\n"
+        "environments: {staging: {base_url: 'https://s.example.com'}}\n"
+    )
+    config = load_config(path, env={})
+    env = {"GITHUB_TOKEN": "ghs_x", "GITHUB_API_URL": "http://ghe.example.com/api/v3"}
+    with pytest.raises(BadInputError, match="GITHUB_API_URL: must be https://"):
+        GitHubClient.from_env(config, env)
+
+
+def test_credentials_in_config_urls_are_registered(tmp_path: Path) -> None:
+    path = tmp_path / "relgate.yml"
+    path.write_text(
+        "project: {name: shop}\nenvironments: {staging: {base_url: '${STAGING_URL}'}}\n"
+    )
+    secrets = SecretRegistry()
+    load_config(path, env={"STAGING_URL": "https://u:Pa55-w0rd@s.example.com"}, secrets=secrets)
+    assert secrets.redact("login Pa55-w0rd") == "login ***"
