@@ -271,9 +271,16 @@ class EnvironmentConfig(Model):
     stack: Stack = Field(default_factory=ComposeStack)
     database: DatabaseConfig | None = None
     protection: ProtectionConfig | None = None
-    state_dir: str = Field(
-        ".relgate/state",
-        description="Where the last-known-good record of this environment lives (deploy host).",
+    state_dir: str | None = Field(
+        None,
+        description="Where the last-known-good record of this environment lives, on the host "
+        "running relgate (default: $XDG_STATE_HOME/relgate/<project>, else "
+        "~/.local/state/relgate/<project>: outside the workspace, which CI wipes).",
+    )
+    allow_workspace_state: bool = Field(
+        False,
+        description="Accept a state_dir inside GITHUB_WORKSPACE on a hosted (ephemeral) runner, "
+        "where it is normally refused because it is wiped after every job.",
     )
     variables: dict[str, str] = Field(
         default_factory=dict, description="Extra environment passed to compose/the process."
@@ -358,6 +365,11 @@ class DeployConfig(Model):
     post_deploy: list[PostDeployCommand] = Field(default_factory=list)
     rollback: bool = Field(True, description="Roll back to the last-known-good on failure.")
     backup_before_migrations: bool = False
+    github_deployments: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="Record each deploy (and rollback) as a GitHub deployment of the environment; "
+        "a fresh runner reads the last-known-good there. auto: in GitHub Actions with a token.",
+    )
 
 
 class SmokeConfig(Model):

@@ -97,6 +97,12 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
         "delete",
         "/repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies/{branch_policy_id}",
     ),
+    # deployments: the record of what ran in each environment (relgate deploy / rollback)
+    ("get", "/repos/{owner}/{repo}/deployments"),
+    ("post", "/repos/{owner}/{repo}/deployments"),
+    ("get", "/repos/{owner}/{repo}/deployments/{deployment_id}"),
+    ("get", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses"),
+    ("post", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses"),
     # checks and statuses
     ("get", "/repos/{owner}/{repo}/commits/{ref}/check-runs"),
     ("get", "/repos/{owner}/{repo}/commits/{ref}/status"),

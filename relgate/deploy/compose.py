@@ -17,14 +17,20 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from relgate.deploy import commands as cmd
 from relgate.deploy import imagecheck
 from relgate.deploy.health import Kind, Observation
-from relgate.deploy.models import CommandRecord, ServiceImage
+from relgate.deploy.models import (
+    VERSION_LABEL,
+    CommandRecord,
+    RunningService,
+    RunningStack,
+    ServiceImage,
+)
 from relgate.deploy.state import text_hash
 from relgate.deploy.target import Prepared, Target, Watch
 from relgate.errors import ConfigError, Interrupted, Problem, ServiceUnreachable, ToolMissing
@@ -78,6 +84,8 @@ class ComposeDriver:
         self._connector = threading.Thread(target=self._connect, daemon=True, name="relgate-dc")
         self._connector.start()
         self._config: dict[str, Any] = {}
+        self._version = ""
+        self._versioned: list[str] = []  # services stamped with the version label
         # compose interpolates the version variable in every command (ps, logs, stop too)
         self._env: dict[str, str] = {}
         self._base = self.compose
@@ -93,8 +101,9 @@ class ComposeDriver:
                 imagecheck.images_override_text(self.stack.images, target.version),
             )
             self.compose = self._base.with_override(override)
+        project = self._project_for(target)
         out = self.ctx.executor(
-            "compose-config", cmd.config_cmd(self.compose, fmt="json"), env=self._env, timeout_s=60
+            "compose-config", cmd.config_cmd(project, fmt="json"), env=self._env, timeout_s=60
         )
         if not out.ok:
             self._config_failed(out.output)
@@ -116,15 +125,18 @@ class ComposeDriver:
                     for s in unknown
                 ]
             )
-        imagecheck.check_overrides(
-            self._base.files,
-            services,
-            managed=self.stack.images,
-            relgate_vars={**self.ctx.deploy_vars, **self._env},
-            inherited=self.ctx.run.env,
-            version=target.version,
-        )
+        if target.compose_file is None:  # a snapshot holds resolved images already
+            imagecheck.check_overrides(
+                self._base.files,
+                services,
+                managed=self.stack.images,
+                relgate_vars={**self.ctx.deploy_vars, **self._env},
+                inherited=self.ctx.run.env,
+                version=target.version,
+            )
         self._expected = imagecheck.expected_images(self._config, services)
+        self._version = target.version
+        self._versioned = _versioned_services(self._config, target)
         self.client()  # the daemon must answer before anything is changed
         return Prepared(services, text_hash(json.dumps(self._config, sort_keys=True)))
 
@@ -159,6 +171,57 @@ class ComposeDriver:
             )
         return [c for c in found if c.get("Labels", {}).get(ONEOFF_LABEL) != "True"]
 
+    def _project_for(self, target: Target) -> cmd.ComposeProject:
+        """The configured files, or the snapshot of the effective config a rollback goes back to
+        (interpolated already: no env file, no profiles — it holds exactly what ran)."""
+        if target.compose_file is None:
+            return self.compose
+        return cmd.ComposeProject(
+            name=self.project or "relgate",
+            files=(target.compose_file,),
+            project_dir=self.compose.project_dir or self.ctx.config.base_dir,
+        )
+
+    def snapshot(self) -> dict[str, Any] | None:
+        """The effective compose config (as ``compose config`` rendered it), with the version label
+        each versioned service carries, so running the snapshot again recreates the same thing."""
+        if not self._config:
+            return None
+        doc = json.loads(json.dumps(self._config))
+        for name in self._versioned:
+            service = doc.get("services", {}).get(name)
+            if isinstance(service, dict):
+                labels = service.setdefault("labels", {})
+                if isinstance(labels, dict):
+                    labels[VERSION_LABEL] = self._version
+        return dict(doc)
+
+    def running_stack(self) -> RunningStack:
+        services: dict[str, RunningService] = {}
+        with docker_errors(self.host):
+            api = self.client().api
+            for c in self._project_containers():
+                labels = c.get("Labels") or {}
+                name = labels.get(SERVICE_LABEL)
+                if not name or c.get("State") != "running" or name in services:
+                    continue
+                services[name] = RunningService(
+                    name=name,
+                    container=str(c.get("Id", ""))[:12],
+                    state=str(c.get("State")),
+                    image=str(c.get("Image", "")),
+                    image_id=str(c.get("ImageID", "")),
+                    repo_digests=_repo_digests(api, str(c.get("ImageID", ""))),
+                    version=labels.get(VERSION_LABEL),
+                    config_hash=labels.get(CONFIG_HASH_LABEL),
+                )
+        return RunningStack(
+            project=self.project,
+            engine=self.host,
+            captured_at=datetime.fromtimestamp(self.ctx.clock(), UTC),
+            services=services,
+        )
+
     def running(self) -> dict[str, ServiceImage]:
         out: dict[str, ServiceImage] = {}
         for c in self._project_containers():
@@ -176,7 +239,7 @@ class ComposeDriver:
     def fetch(self, target: Target, services: Sequence[str]) -> str | None:
         env = self._env = self.ctx.with_version(target.version)
         if target.pinned:  # recorded images: nothing to build; pruned digests are pulled back
-            pinned = self.compose.with_override(self._pin_override(target))
+            pinned = self._project_for(target).with_override(self._pin_override(target))
             return self._pull_missing_pins(pinned, target)
         if self.ctx.config.deploy.pull:
             out = self.ctx.executor("compose-pull", cmd.pull_cmd(self.compose, services), env=env)
@@ -190,7 +253,9 @@ class ComposeDriver:
 
     def start(self, target: Target, services: Sequence[str]) -> tuple[Watch, str | None]:
         env = self._env = self.ctx.with_version(target.version)
-        project = self.compose
+        project = self._project_for(target)
+        if target.compose_file is None and self._versioned:
+            project = project.with_override(self._label_override(target))
         if target.pinned:
             project = project.with_override(self._pin_override(target))
         watch = _ComposeWatch(self, services)
@@ -246,6 +311,21 @@ class ComposeDriver:
             "compose-pull-pinned", cmd.pull_cmd(project, missing), env=self._env
         )
         return None if out.ok else f"pulling the pinned images back failed: {out.tail(5)}"
+
+    def _label_override(self, target: Target) -> Path:
+        """The version label on each versioned service (those whose image carries the version):
+        what runs then says what it is, for the next deploy's rollback target. Services that do
+        not change with the version are left alone, so they are not recreated by every deploy."""
+        lines = ["# written by relgate: the version each container runs", "services:"]
+        for service in sorted(self._versioned):
+            lines += [
+                f"  {json.dumps(service)}:",
+                "    labels:",
+                f"      {json.dumps(VERSION_LABEL)}: {json.dumps(target.version)}",
+            ]
+        return self.ctx.run.write_text(
+            f"artifacts/{self.ctx.area}/version-labels.override.yml", "\n".join(lines) + "\n"
+        )
 
     def _pin_override(self, target: Target) -> Path:
         """An override file running each recorded image by registry digest or ID: the very bytes
@@ -325,6 +405,27 @@ class ComposeDriver:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def _versioned_services(config: dict[str, Any], target: Target) -> list[str]:
+    """Services whose image reference carries the version (``app:v2``), or that a rollback pins."""
+    out = []
+    for name, spec in (config.get("services") or {}).items():
+        image = str((spec or {}).get("image") or "")
+        tag = image.rsplit("/", 1)[-1].partition(":")[2].partition("@")[0]
+        if (target.version and tag == target.version) or name in target.pinned:
+            out.append(name)
+    return sorted(out)
+
+
+def _repo_digests(api: Any, image_id: str) -> list[str]:
+    try:
+        info = api.inspect_image(image_id)
+    except Interrupted:
+        raise
+    except Exception:  # the image may have been removed since the container was created
+        return []
+    return list(info.get("RepoDigests") or [])
 
 
 def one_shot_services(services: dict[str, Any]) -> set[str]:

@@ -10,9 +10,9 @@ one set of semantics. The data a driver takes and returns (:class:`Target`, :cla
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from relgate.deploy.models import CommandRecord, ServiceImage
+from relgate.deploy.models import CommandRecord, RunningStack, ServiceImage
 from relgate.deploy.target import Prepared, Target, Watch
 from relgate.errors import NotBuiltYet
 
@@ -34,6 +34,16 @@ class Driver(Protocol):
 
     def running(self) -> dict[str, ServiceImage]:
         """What runs now, per service (for drift)."""
+        ...
+
+    def running_stack(self) -> RunningStack:
+        """What runs now, read from the engine: per service the image ID and digests and the
+        version label relgate stamped. Taken before a deploy changes anything: its rollback target."""
+        ...
+
+    def snapshot(self) -> dict[str, Any] | None:
+        """The effective configuration that ran (after :meth:`prepare`), for the last-good record;
+        None when the driver has nothing beyond its recorded version to go back to."""
         ...
 
     def fetch(self, target: Target, services: Sequence[str]) -> str | None:

@@ -17,12 +17,15 @@ from relgate.results.deploy import (
     HttpCheckRecord,
     Outcome,
     RollbackRecord,
+    RunningService,
+    RunningStack,
     ServiceReport,
     TimelineEntry,
 )
 
 __all__ = [
     "OUTCOME_EXIT",
+    "VERSION_LABEL",
     "CommandRecord",
     "Decision",
     "DeployResult",
@@ -30,11 +33,16 @@ __all__ = [
     "LastGood",
     "Outcome",
     "RollbackRecord",
+    "RunningService",
+    "RunningStack",
     "ServiceImage",
     "ServiceReport",
     "TimelineEntry",
 ]
 
+
+# The label relgate stamps on the containers of the services it versions: what runs says what it is.
+VERSION_LABEL = "io.relgate.version"
 
 # The exit code of each outcome (0 passed, 1 gate failed, 2 bad input, 3 could not run).
 OUTCOME_EXIT: dict[Outcome, int] = {
@@ -67,7 +75,9 @@ class ServiceImage(_Model):
 class LastGood(_Model):
     """``<state_dir>/<env>.last-good.json``: the last version that passed the gate on this host.
 
-    Hashes only: the environment hash covers variable values without recording any of them.
+    Hashes only: the environment hash covers variable values without recording any of them. The
+    effective compose configuration that ran (values included, so possibly secrets) is kept beside
+    it in a private file (``compose_snapshot``, mode 0600), never in the record or the evidence.
     """
 
     schema_version: int = 1
@@ -75,8 +85,15 @@ class LastGood(_Model):
     driver: str
     version: str
     project: str | None = None
+    engine: str | None = None
     services: dict[str, ServiceImage] = Field(default_factory=dict)
     compose_config_hash: str | None = None
+    compose_snapshot: str | None = Field(
+        None, description="File (in the state dir) holding the effective compose config that ran."
+    )
+    judged_bad: bool = Field(
+        False, description="A rollback went away from it: a quick rollback never returns to it."
+    )
     env_hash: str
     env_keys: list[str] = Field(default_factory=list)
     recorded_at: datetime

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from relgate.deploy.health import Observation
 from relgate.deploy.httpcheck import health_url
-from relgate.deploy.models import CommandRecord, ServiceImage
+from relgate.deploy.models import CommandRecord, RunningService, RunningStack, ServiceImage
 from relgate.deploy.state import text_hash
 from relgate.deploy.target import Prepared, Target, Watch
 from relgate.errors import ConfigError, Problem
@@ -89,6 +89,34 @@ class ProcessDriver:
         if info is None or not _alive(info):
             return {}
         return {SERVICE: self._image(str(info.get("version", "")))}
+
+    def running_stack(self) -> RunningStack:
+        """The process the pid file names, if alive: its recorded version is what runs."""
+        import socket
+        from datetime import UTC, datetime
+
+        info = self._read_pid()
+        services = {}
+        if info is not None and _alive(info):
+            version = str(info.get("version", ""))
+            image = self._image(version)
+            services[SERVICE] = RunningService(
+                name=SERVICE,
+                container=str(info.get("pid")),
+                state="running",
+                image=image.image,
+                image_id=image.image_id,
+                version=version or None,
+            )
+        return RunningStack(
+            project=self.project,
+            engine=f"process@{socket.gethostname()}",
+            captured_at=datetime.fromtimestamp(self.ctx.clock(), UTC),
+            services=services,
+        )
+
+    def snapshot(self) -> dict[str, Any] | None:
+        return None
 
     def _image(self, version: str) -> ServiceImage:
         return ServiceImage(image=shlex.join(self.stack.command), image_id=f"process:{version}")

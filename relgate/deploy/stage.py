@@ -13,22 +13,31 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from relgate.config import RelgateConfig
+from relgate.deploy.back import GoingBack, finish_first, rollback_target, target_of_record
 from relgate.deploy.context import DeployContext, check_version
 from relgate.deploy.driver import Driver, open_driver
 from relgate.deploy.gate import Attempt, run_attempt
+from relgate.deploy.ghrecord import GitHubRecord
 from relgate.deploy.models import (
     OUTCOME_EXIT,
     DeployResult,
     LastGood,
     Outcome,
     RollbackRecord,
+    RunningStack,
     ServiceImage,
 )
 from relgate.deploy.report import report
-from relgate.deploy.state import env_hash, find_in_history, read_last_good, write_last_good
+from relgate.deploy.state import (
+    check_state_dir,
+    env_hash,
+    find_in_history,
+    read_last_good,
+    write_last_good,
+    write_snapshot,
+)
 from relgate.deploy.target import Target
 from relgate.errors import ConfigError, Interrupted, RelgateError
-from relgate.images import repository
 from relgate.results import Status
 from relgate.run import Run
 
@@ -42,6 +51,10 @@ class _Live:
     ctx: DeployContext | None = None
     driver: Driver | None = None
     attempt: Attempt | None = None
+    before: RunningStack | None = None
+    back: GoingBack | None = None
+    github: GitHubRecord | None = None
+    last: LastGood | None = None
 
 
 def deploy(
@@ -62,17 +75,24 @@ def deploy(
     except BaseException as exc:
         _record_error(result, exc, live)
         if isinstance(exc, Interrupted | KeyboardInterrupt):
-            _capture_quietly(live)
+            _capture_quietly(live, result)
         raise
     finally:
         _close(run, result, live)
     return result
 
 
-def _capture_quietly(live: _Live) -> None:
-    """On a signal, save ps/inspect/logs as they are: the stack is left as it is, for a human."""
+def _capture_quietly(live: _Live, result: DeployResult) -> None:
+    """On a signal, record what runs now and save ps/inspect/logs as they are: the stack is left
+    as it is, for a human, and the result says what that is."""
     if live.driver is None or live.ctx is None or live.attempt is None:
         return
+    with contextlib.suppress(Exception):  # interrupt-safe: a 2nd signal only cuts this short
+        now = result.running_after = live.driver.running_stack()
+        runs = ", ".join(
+            f"{s.name} {s.version or s.image_id[:19]} ({s.state})" for s in now.services.values()
+        )
+        result.summary += f"; runs now: {runs or 'nothing'}"
     board = live.attempt.board
     with contextlib.suppress(Exception):  # interrupt-safe: a 2nd signal only cuts this short
         live.driver.capture(live.ctx.area, board.selected if board else [])
@@ -92,17 +112,24 @@ def _deploy(
     run.version = version
     ctx = live.ctx = DeployContext(config, run, name, env_config)
     result.driver, result.generated_secrets = env_config.stack.driver, list(ctx.generated)
+    check_state_dir(config, name, run.env)
     driver = live.driver = open_driver(ctx)
     result.project = driver.project
-    last = read_last_good(config, name)
-    result.previous_version = last.version if last else None
+    gh = live.github = GitHubRecord.open(config, run, name)
+    last = live.last = read_last_good(config, name) or (gh.last_good() if gh else None)
     prepared = driver.prepare(Target(version))
-    result.drift = _drift(ctx, driver, last)
+    before = live.before = result.running_before = driver.running_stack()
+    back = live.back = rollback_target(config, before, last)
+    result.previous_version, result.rollback_target = back.version, back.description
+    result.drift = _drift(ctx, before, last)
     live.attempt = Attempt(Target(version))
 
     def backup_first() -> None:
-        result.backup = _backup_first(ctx, last.version if last else version, version)
+        result.backup = _backup_first(ctx, back.version or version, version)
 
+    if gh is not None:
+        gh.started(version)
+        result.github_deployment = gh.deployment_id
     attempt = run_attempt(ctx, driver, live.attempt, prepared.services, before_change=backup_first)
     _take_attempt(result, attempt)
     if attempt.passed:
@@ -111,7 +138,7 @@ def _deploy(
     else:
         rollback = rollback and ctx.config.deploy.rollback
         _after_failure(
-            ctx, driver, result, last, prepared.services, rollback, touched=attempt.touched
+            ctx, driver, result, live, prepared.services, rollback, touched=attempt.touched
         )
 
 
@@ -138,6 +165,9 @@ def _close(run: Run, result: DeployResult, live: _Live) -> None:
     try:
         if live.driver is not None:
             live.driver.close()
+        if live.github is not None:
+            live.github.finished(result, live.back.record if live.back else live.last)
+            result.warnings += live.github.warnings
     finally:
         if live.ctx is not None:
             result.commands = list(live.ctx.executor.records)
@@ -168,6 +198,7 @@ def redeploy_last_good(
         status=Status.ERROR, started_at=run.clock(), driver=env_config.stack.driver
     )
     result.environment = name
+    check_state_dir(config, name, run.env)
     last = (
         find_in_history(config, name, check_version(to_version))
         if to_version
@@ -179,11 +210,11 @@ def redeploy_last_good(
         if last is None and to_version is None:
             _conclude(result, Outcome.NO_PREVIOUS_VERSION, "no last-known-good on this host")
             return result
-        target = _target_of(last, to_version)
+        target = target_of_record(config, last) if last else Target(to_version or "")
         result.target_version = result.version = target.version
         result.previous_version = last.version if last else None
         prepared = driver.prepare(target)
-        result.drift = _drift(ctx, driver, last)
+        result.drift = _drift(ctx, driver.running_stack(), last)
         record = _redeploy(ctx, driver, target, prepared.services, failure_at=None)
         result.rollback, result.services = record, record.services
         result.rolled_back = record.healthy
@@ -193,6 +224,7 @@ def redeploy_last_good(
             result.status, result.exit_code = Status.PASSED, 0
         else:
             _conclude(result, Outcome.ROLLBACK_FAILED, f"{target.version} is not healthy either")
+        _raise_deferred(record, result.summary)
     finally:
         driver.close()
         result.commands = list(ctx.executor.records)
@@ -217,11 +249,11 @@ def _record_error(result: DeployResult, exc: BaseException, live: _Live) -> None
     result.summary = f"deploy of {result.target_version} could not run: {result.error}"
 
 
-def _drift(ctx: DeployContext, driver: Driver, last: LastGood | None) -> list[str]:
+def _drift(ctx: DeployContext, before: RunningStack, last: LastGood | None) -> list[str]:
     """How what runs now differs from the last-known-good record (a warning, not a failure)."""
     if last is None:
         return []
-    running = driver.running()
+    running = before.services
     drift = [f"{s}: recorded {rec.image_id[:19]} but not running" for s, rec in
              last.services.items() if s not in running]  # fmt: skip
     for service, now in running.items():
@@ -257,13 +289,18 @@ def _record_last_good(
     images = driver.images(services)
     _merge_images(result, images)
     variables = {**ctx.deploy_vars, **ctx.with_version(version)}
+    snapshot = driver.snapshot()
     record = LastGood(
         environment=ctx.environment,
         driver=driver.name,
         version=version,
         project=driver.project,
+        engine=result.running_before.engine if result.running_before else None,
         services=images,
         compose_config_hash=config_hash,
+        compose_snapshot=(
+            write_snapshot(ctx.config, ctx.environment, snapshot) if snapshot else None
+        ),
         env_hash=env_hash(variables),
         env_keys=sorted(variables),
         recorded_at=ctx.run.clock(),
@@ -286,7 +323,7 @@ def _after_failure(  # noqa: PLR0917 - one call site, reads in order
     ctx: DeployContext,
     driver: Driver,
     result: DeployResult,
-    last: LastGood | None,
+    live: _Live,
     services: Sequence[str],
     rollback: bool,
     *,
@@ -306,40 +343,72 @@ def _after_failure(  # noqa: PLR0917 - one call site, reads in order
     if not rollback:
         _conclude(result, Outcome.FAILED, f"{why}; left as is (--no-rollback)")
         return
-    if last is None:
-        driver.stop(services)
+    assert live.back is not None and live.before is not None
+    back, before = live.back, live.before
+    started = [s for s in services if s not in before.services]
+    if back.target is None:
+        driver.stop(started)
         _conclude(
             result, Outcome.NO_PREVIOUS_VERSION,
-            f"{why}; no last-known-good version on this host, so the stack was STOPPED",
+            f"{why}; nothing ran before this deploy and no last-known-good is recorded: stopped "
+            f"only what this deploy started ({', '.join(started) or 'nothing'})",
         )  # fmt: skip
         return
+    target = back.target
     failure_at = decision.trigger_at.timestamp() if decision and decision.trigger_at else None
     rctx = ctx.for_area(f"{ctx.area}/rollback")
-    record = _redeploy(rctx, driver, _target_of(last, None), services, failure_at=failure_at)
+    going = sorted(target.pinned) or list(services)
+    record = _redeploy(rctx, driver, target, going, failure_at=failure_at)
     result.rollback, result.rolled_back = record, record.healthy
+    extra = [s for s in started if s not in going]
+    if extra:  # services this deploy added: what ran before did not have them
+        driver.stop(extra)
     if record.healthy:
-        result.rolled_back_to = last.version
-        _conclude(result, Outcome.ROLLED_BACK, f"{why}; rolled back to {last.version} (healthy)")
+        result.rolled_back_to = target.version
+        _re_record(rctx, driver, back, going)
+        _conclude(
+            result, Outcome.ROLLED_BACK, f"{why}; rolled back to {back.description} (healthy)"
+        )
     else:
         _conclude(
             result, Outcome.ROLLBACK_FAILED,
-            f"{why}; rollback to {last.version} FAILED too: {record.error}",
+            f"{why}; rollback to {back.description} FAILED too: {record.error}",
         )  # fmt: skip
+    _raise_deferred(record, result.summary)
 
 
-def _target_of(last: LastGood | None, to_version: str | None) -> Target:
-    if last is None:
-        return Target(to_version or "")
-    # Only real images pin anything (the process driver records "process:<version>"). An image
-    # that came from a registry is pinned by its digest there, so it can be pulled back if it was
-    # pruned from the host; a locally built one by its image ID.
-    pinned: dict[str, str] = {}
-    for service, image in last.services.items():
-        if image.registry_digest:
-            pinned[service] = f"{repository(image.image)}@{image.registry_digest}"
-        elif image.image_id.startswith("sha256:"):
-            pinned[service] = image.image_id
-    return Target(last.version, pinned)
+def _raise_deferred(record: RollbackRecord, summary: str) -> None:
+    """The signal held while the rollback finished: the run ends interrupted (exit 3), saying
+    what the rollback achieved."""
+    if record.interrupted_by is not None:
+        raise Interrupted(
+            f"interrupted by {record.interrupted_by} during the rollback, which was finished "
+            f"first: {summary}"
+        )
+
+
+def _re_record(ctx: DeployContext, driver: Driver, back: GoingBack, services: list[str]) -> None:
+    """After a rollback the record must describe what runs again (the rolled-back containers'
+    compose hashes differ from the recorded ones), or every later deploy warns of a drift that is
+    not there. A stack learned from the engine becomes the record when its version is known."""
+    images = driver.images(services)
+    if back.record is not None:
+        updated = back.record.model_copy(update={"services": {**back.record.services, **images}})
+        write_last_good(ctx.config, updated, push_history=False)
+    elif back.target is not None and back.version != "unrecorded":
+        write_last_good(
+            ctx.config,
+            LastGood(
+                environment=ctx.environment,
+                driver=driver.name,
+                version=back.target.version,
+                project=driver.project,
+                services=images,
+                env_hash=env_hash({}),
+                recorded_at=ctx.run.clock(),
+                run_id=ctx.run.id,
+            ),
+        )
 
 
 def _redeploy(
@@ -356,8 +425,16 @@ def _redeploy(
     started, t0 = ctx.run.clock(), ctx.monotonic()
     attempt = Attempt(target)
     error = None
+
+    def first(name: str) -> None:
+        ctx.run.reporter.warning(
+            f"{name} received: finishing the rollback to {target.version} first "
+            "(send it again to abort, leaving the stack as it is)"
+        )
+
     try:
-        run_attempt(ctx, driver, attempt, services, post_deploy=False)
+        with finish_first(first) as held:
+            run_attempt(ctx, driver, attempt, services, post_deploy=False)
     except Interrupted:
         raise
     except RelgateError as exc:
@@ -380,6 +457,7 @@ def _redeploy(
         failure_to_healthy_s=(
             round(decided - failure_at, 3) if healthy and decided and failure_at else None
         ),
+        interrupted_by=held.signal,
     )
 
 

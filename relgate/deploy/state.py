@@ -1,5 +1,10 @@
 """The last-known-good record on the deploy host, and the hashes it is made of.
 
+The state dir is ``environments.<env>.state_dir``, else ``$XDG_STATE_HOME/relgate/<project>``
+(:mod:`relgate.places`): outside the workspace, which CI wipes; one inside it is refused on an
+ephemeral runner. Beside the record, ``<env>.compose/<hash>.json`` (0600) keeps the effective compose
+configuration that ran, so a rollback runs that configuration and not a newer, broken one.
+
 ``<state_dir>/<env>.last-good.json`` is written only after a passing gate, atomically (temp file +
 rename, so a crash never leaves half a record), and read before every deploy: it is what a rollback
 goes back to, and what drift is measured against. ``<env>.history.json`` keeps the previous records
@@ -10,8 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -19,23 +26,73 @@ from relgate.config import RelgateConfig
 from relgate.deploy.models import LastGood
 from relgate.errors import BadInputError
 from relgate.fsutil import atomic_write
+from relgate.places import refuse_workspace_state, stack_project, state_home
 
 __all__ = [
     "HISTORY_LIMIT",
+    "check_state_dir",
     "env_hash",
     "find_in_history",
     "last_good_path",
     "read_last_good",
     "running_version",
+    "snapshot_path",
+    "state_dir",
     "text_hash",
     "write_last_good",
+    "write_snapshot",
 ]
 
 HISTORY_LIMIT = 20
 
 
-def _state_dir(config: RelgateConfig, environment: str) -> Path:
-    return config.resolve_path(config.environments[environment].state_dir)
+def state_dir(config: RelgateConfig, environment: str) -> Path:
+    """``state_dir`` as configured, else ``$XDG_STATE_HOME/relgate/<stack project>``."""
+    configured = config.environments[environment].state_dir
+    if configured:
+        return config.resolve_path(configured)
+    return state_home() / stack_project(config, environment)
+
+
+_state_dir = state_dir
+
+
+def check_state_dir(config: RelgateConfig, environment: str, env: Mapping[str, str]) -> Path:
+    """The state dir, refused (exit 2) inside the workspace of an ephemeral runner unless the
+    environment says ``allow_workspace_state``: there the next job would find no record."""
+    path = state_dir(config, environment)
+    if not config.environments[environment].allow_workspace_state:
+        refuse_workspace_state(path, env, field=f"environments.{environment}.state_dir")
+    return path
+
+
+def snapshot_path(config: RelgateConfig, record: LastGood) -> Path | None:
+    if not record.compose_snapshot:
+        return None
+    return (
+        state_dir(config, record.environment)
+        / f"{record.environment}.compose"
+        / (record.compose_snapshot)
+    )
+
+
+def write_snapshot(config: RelgateConfig, environment: str, doc: dict[str, Any]) -> str:
+    """Keep the effective compose config that ran, privately (0600 in a 0700 folder): it holds
+    the values compose interpolated, secrets included. Named by its hash; returns the name."""
+    text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
+    name = text_hash(text).removeprefix("sha256:")[:32] + ".json"
+    folder = state_dir(config, environment) / f"{environment}.compose"
+    folder.mkdir(parents=True, mode=0o700, exist_ok=True)
+    os.chmod(folder, 0o700)
+    atomic_write(folder / name, text.encode("utf-8"), mode=0o600)
+    return name
+
+
+def _prune_snapshots(config: RelgateConfig, environment: str, keep: set[str]) -> None:
+    folder = state_dir(config, environment) / f"{environment}.compose"
+    for path in folder.glob("*.json") if folder.is_dir() else []:
+        if path.name not in keep:
+            path.unlink(missing_ok=True)
 
 
 def last_good_path(config: RelgateConfig, environment: str) -> Path:
@@ -86,16 +143,22 @@ def find_in_history(config: RelgateConfig, environment: str, version: str) -> La
     return next((r for r in read_history(config, environment) if r.version == version), None)
 
 
-def write_last_good(config: RelgateConfig, record: LastGood) -> Path:
+def write_last_good(config: RelgateConfig, record: LastGood, *, push_history: bool = True) -> Path:
+    """Write the record; the one it replaces joins the history (``push_history=False``: the same
+    deploy re-recorded, e.g. after a rollback brought it back)."""
     path = last_good_path(config, record.environment)
     previous = read_last_good(config, record.environment)
     atomic_write(path, (record.model_dump_json(indent=2) + "\n").encode("utf-8"))
-    history = [previous] if previous is not None else []
+    history = [previous] if previous is not None and push_history else []
     history += read_history(config, record.environment)
     text = json.dumps(
         [r.model_dump(mode="json") for r in history[:HISTORY_LIMIT]], indent=2, sort_keys=True
     )
     atomic_write(_history_path(config, record.environment), (text + "\n").encode("utf-8"))
+    kept = [record, *history[:HISTORY_LIMIT]]
+    _prune_snapshots(
+        config, record.environment, {r.compose_snapshot for r in kept if r.compose_snapshot}
+    )
     return path
 
 

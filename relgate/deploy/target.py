@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import queue
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from relgate.deploy.health import Observation
 
@@ -20,6 +21,9 @@ class Target:
 
     version: str
     pinned: dict[str, str] = field(default_factory=dict)  # service -> repo@digest or image ID
+    # The effective compose config that ran (a last-good snapshot): run it instead of the
+    # configured files, so a rollback never runs old images under a new, broken compose file.
+    compose_file: Path | None = None
 
 
 @dataclass(frozen=True)

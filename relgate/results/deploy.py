@@ -21,6 +21,8 @@ __all__ = [
     "HttpCheckRecord",
     "Outcome",
     "RollbackRecord",
+    "RunningService",
+    "RunningStack",
     "ServiceReport",
     "TimelineEntry",
 ]
@@ -117,12 +119,56 @@ class RollbackRecord(_Model):
     decision: Decision | None = None
     services: list[ServiceReport] = Field(default_factory=list)
     http: HttpCheckRecord | None = None
+    post_deploy: list[CommandRecord] = Field(
+        default_factory=list, description="The post-deploy checks run again after the rollback."
+    )
     error: str | None = None
     started_at: datetime
     duration_s: float
     failure_to_healthy_s: float | None = Field(
         None, description="From the failure event to the previous version healthy again."
     )
+    interrupted_by: str | None = Field(
+        None, description="A signal that arrived during the rollback, which was finished first."
+    )
+
+
+class RunningService(_Model):
+    """One service as the engine runs it now (read from the engine, not assumed)."""
+
+    name: str
+    container: str = Field(description="Short container id.")
+    state: str
+    image: str = Field(description="The reference the container was created from.")
+    image_id: str
+    repo_digests: list[str] = Field(default_factory=list)
+    version: str | None = Field(None, description="The io.relgate.version label, if stamped.")
+    config_hash: str | None = None
+
+
+class RunningStack(_Model):
+    """What runs now, captured from the engine before a deploy changes anything: the rollback
+    target of that deploy, even when no record of it exists anywhere."""
+
+    project: str | None
+    engine: str
+    captured_at: datetime
+    services: dict[str, RunningService] = Field(default_factory=dict)
+
+    @property
+    def version(self) -> str | None:
+        """The one version the stamped services agree on (None: unstamped, or they disagree)."""
+        found = {s.version for s in self.services.values() if s.version}
+        return found.pop() if len(found) == 1 else None
+
+    def pins(self) -> dict[str, str]:
+        """What a rollback runs: image IDs, or ``ref@sha256:…`` where the driver knows a registry
+        digest (Swarm); never a tag (it may point elsewhere by now)."""
+        return {
+            n: s.image_id
+            for n, s in self.services.items()
+            if s.image_id.startswith("sha256:") or "@sha256:" in s.image_id
+        }
 
 
 class DeployResult(StageResult):
@@ -146,6 +192,17 @@ class DeployResult(StageResult):
         default_factory=list, description="How the host differed from the record."
     )
     rollback: RollbackRecord | None = None
+    running_before: RunningStack | None = Field(
+        None, description="What ran before this deploy changed anything (from the engine)."
+    )
+    running_after: RunningStack | None = Field(
+        None, description="What runs when the deploy was interrupted (from the engine)."
+    )
+    rollback_target: str | None = Field(
+        None, description="What a failure goes back to, and where that was learned."
+    )
+    github_deployment: int | None = Field(None, description="The GitHub deployment's id.")
+    warnings: list[str] = Field(default_factory=list)
     backup: str | None = Field(None, description="Pre-migration database backup, if taken.")
     last_good_written: bool = False
     generated_secrets: list[str] = Field(default_factory=list, description="Names only.")

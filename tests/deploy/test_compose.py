@@ -124,17 +124,21 @@ def test_timeout_rolls_back(compose_stack: Stack) -> None:
 def test_first_deploy_failing_has_no_previous_version_and_stops(compose_stack: Stack) -> None:
     result = compose_stack.deploy("v3-unhealthy")
     assert (result.outcome, result.exit_code) == ("no_previous_version", 1)
-    assert "STOPPED" in result.summary
+    assert "nothing ran before this deploy and no last-known-good is recorded" in result.summary
+    assert "stopped only what this deploy started (web)" in result.summary
     assert not any(line.endswith("running") for line in compose_stack.running_images())
     assert read_last_good(compose_stack.config(), "staging") is None
 
 
 def test_rollback_that_fails_is_rollback_failed(compose_stack: Stack) -> None:
     assert compose_stack.deploy("v1").outcome == "deployed"
-    # The recorded last-good no longer works on this host (its image now crashes).
+    # Nothing runs (stopped by hand), so the record is the target, and it no longer works on
+    # this host (its image now crashes).
+    assert compose_stack.compose("stop", "-t", "0").returncode == 0
     state = next((compose_stack.dir / "state").glob("*.last-good.json"))
     record = json.loads(state.read_text())
     record["services"]["web"]["image_id"] = _image_id("relgate-test/app:crashloop")
+    record["compose_snapshot"] = None
     state.write_text(json.dumps(record))
 
     result = compose_stack.deploy("v3-unhealthy")

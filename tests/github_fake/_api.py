@@ -21,6 +21,8 @@ from ._render import JSONObject, Renderer
 from ._state import (
     Asset,
     BranchPolicy,
+    Deployment,
+    DeploymentStatus,
     Environment,
     GitActor,
     PullRequest,
@@ -143,6 +145,11 @@ class Api:
             "repos/create-deployment-branch-policy": self.create_branch_policy,
             "repos/get-deployment-branch-policy": self.get_branch_policy,
             "repos/delete-deployment-branch-policy": self.delete_branch_policy,
+            "repos/list-deployments": self.list_deployments,
+            "repos/create-deployment": self.create_deployment,
+            "repos/get-deployment": self.get_deployment,
+            "repos/list-deployment-statuses": self.list_deployment_statuses,
+            "repos/create-deployment-status": self.create_deployment_status,
             "checks/list-for-ref": self.list_check_runs,
             "repos/get-combined-status-for-ref": self.combined_status,
             "actions/get-workflow-run": self.get_workflow_run,
@@ -730,6 +737,108 @@ class Api:
         return Reply(204)
 
     # -- checks and statuses ----------------------------------------------------------
+
+    # -- deployments --------------------------------------------------------------------
+
+    def list_deployments(self, request: Request) -> Reply:
+        found = list(reversed(self.state.deployments))  # newest first, as GitHub lists them
+        for key in ("sha", "ref", "task", "environment"):
+            if key in request.query:
+                found = [d for d in found if getattr(d, key) == request.query[key]]
+        return self.paginate(request, [self.render.deployment(d) for d in found])
+
+    def create_deployment(self, request: Request) -> Reply:
+        body = request.json
+        ref = body["ref"]
+        commit = self.state.resolve_commit(ref)
+        if commit is None:
+            raise HTTPError(422, f"No ref found for: {ref}")  # GitHub's text
+        contexts = body.get("required_contexts")
+        if contexts is None:  # GitHub verifies every context of the commit unless told otherwise
+            latest = {s.context: s.state for s in self.state.statuses if s.sha == commit.sha}
+            contexts = list(latest)
+            failing = [c for c, state in latest.items() if state != "success"]
+        else:
+            latest = {s.context: s.state for s in self.state.statuses if s.sha == commit.sha}
+            failing = [c for c in contexts if latest.get(c) != "success"]
+        if failing:
+            raise HTTPError(409, f"Conflict: Commit status checks failed for {ref}.")
+        environment = body.get("environment", "production")
+        deployment = Deployment(
+            id=self.state.new_id(),
+            sha=commit.sha,
+            ref=ref,
+            task=body.get("task", "deploy"),
+            environment=environment,
+            payload=body.get("payload", ""),
+            description=body.get("description", ""),
+            creator=self.state.token_user,
+            created_at=self.now(),
+            transient_environment=bool(body.get("transient_environment", False)),
+            production_environment=bool(
+                body.get("production_environment", environment == "production")
+            ),
+        )
+        self.state.deployments.append(deployment)
+        return Reply(201, self.render.deployment(deployment))
+
+    def _deployment(self, request: Request) -> Deployment:
+        wanted = int(request.params["deployment_id"])
+        for d in self.state.deployments:
+            if d.id == wanted:
+                return d
+        raise HTTPError(404, "Not Found")
+
+    def get_deployment(self, request: Request) -> Reply:
+        return Reply(200, self.render.deployment(self._deployment(request)))
+
+    def list_deployment_statuses(self, request: Request) -> Reply:
+        d = self._deployment(request)
+        items = [self.render.deployment_status(d, st) for st in reversed(d.statuses)]
+        return self.paginate(request, items)
+
+    def create_deployment_status(self, request: Request) -> Reply:
+        d = self._deployment(request)
+        body = request.json
+        environment = body.get("environment") or (
+            d.statuses[-1].environment if d.statuses else d.environment
+        )
+        log_url = body.get("log_url") or body.get("target_url") or ""
+        status = DeploymentStatus(
+            id=self.state.new_id(),
+            state=body["state"],
+            description=body.get("description", ""),
+            environment=environment,
+            environment_url=body.get("environment_url", ""),
+            log_url=log_url,
+            creator=self.state.token_user,
+            created_at=self.now(),
+        )
+        d.statuses.append(status)
+        if status.state == "success" and body.get("auto_inactive", True):
+            # GitHub's rule: prior successful deployments of the same environment become
+            # inactive, except transient and production ones.
+            for other in self.state.deployments:
+                if (
+                    other is not d
+                    and other.environment == d.environment
+                    and other.state == "success"
+                    and not other.transient_environment
+                    and not other.production_environment
+                ):
+                    other.statuses.append(
+                        DeploymentStatus(
+                            id=self.state.new_id(),
+                            state="inactive",
+                            description="",
+                            environment=other.environment,
+                            environment_url="",
+                            log_url="",
+                            creator=self.state.token_user,
+                            created_at=self.now(),
+                        )
+                    )
+        return Reply(201, self.render.deployment_status(d, status))
 
     def list_check_runs(self, request: Request) -> Reply:
         commit = self._commit_or_422(request.params["ref"])

@@ -18,6 +18,8 @@ from ._state import (
     CheckRun,
     Commit,
     CommitStatus,
+    Deployment,
+    DeploymentStatus,
     Environment,
     GitActor,
     PendingDeployment,
@@ -646,6 +648,55 @@ class Renderer:
             "current_user_can_approve": pending.current_user_can_approve,
             "reviewers": [self.reviewer(r) for r in pending.reviewers],
         }
+
+    # -- deployments ------------------------------------------------------------------
+
+    def deployment(self, d: Deployment) -> JSONObject:
+        api = f"{self.repo_api}/deployments/{d.id}"
+        return {
+            "url": api,
+            "id": d.id,
+            "node_id": node_id("DE", d.id),
+            "sha": d.sha,
+            "ref": d.ref,
+            "task": d.task,
+            "payload": d.payload,
+            "original_environment": d.environment,
+            "environment": d.environment,
+            "description": d.description,
+            "creator": self.simple_user(d.creator),
+            "created_at": d.created_at,
+            "updated_at": d.statuses[-1].created_at if d.statuses else d.created_at,
+            "statuses_url": f"{api}/statuses",
+            "repository_url": self.repo_api,
+            "transient_environment": d.transient_environment,
+            "production_environment": d.production_environment,
+            "performed_via_github_app": None,
+        }
+
+    def deployment_status(self, d: Deployment, st: DeploymentStatus) -> JSONObject:
+        """GitHub answers ``""`` for URLs never set, which its own description (``format: uri``)
+        rejects: optional ones are left out here, and ``target_url`` (required) falls back to
+        the repository page, so the fake stays inside the contract it checks."""
+        api = f"{self.repo_api}/deployments/{d.id}"
+        urls = {"environment_url": st.environment_url, "log_url": st.log_url}
+        body: JSONObject = {
+            "url": f"{api}/statuses/{st.id}",
+            "id": st.id,
+            "node_id": node_id("DES", st.id),
+            "state": st.state,
+            "creator": self.simple_user(st.creator),
+            "description": st.description,
+            "environment": st.environment,
+            "target_url": st.log_url or self.repo_web,
+            "created_at": st.created_at,
+            "updated_at": st.created_at,
+            "deployment_url": api,
+            "repository_url": self.repo_api,
+            "performed_via_github_app": None,
+        }
+        body.update({k: v for k, v in urls.items() if v})
+        return body
 
     # -- checks, statuses, runs ---------------------------------------------------------
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = [
     "Approval",
@@ -237,6 +238,38 @@ class PendingDeployment:
 
 
 @dataclass
+class DeploymentStatus:
+    id: int
+    state: str  # error, failure, inactive, in_progress, queued, pending, success
+    description: str
+    environment: str
+    environment_url: str
+    log_url: str
+    creator: str
+    created_at: str
+
+
+@dataclass
+class Deployment:
+    id: int
+    sha: str
+    ref: str
+    task: str
+    environment: str
+    payload: dict[str, Any] | str
+    description: str | None
+    creator: str
+    created_at: str
+    transient_environment: bool = False
+    production_environment: bool = False
+    statuses: list[DeploymentStatus] = field(default_factory=list)  # oldest first
+
+    @property
+    def state(self) -> str | None:
+        return self.statuses[-1].state if self.statuses else None
+
+
+@dataclass
 class State:
     """Everything the fake GitHub knows. One repository per fake."""
 
@@ -263,6 +296,7 @@ class State:
     workflow_runs: dict[int, WorkflowRun] = field(default_factory=dict)
     approvals: list[Approval] = field(default_factory=list)
     pending_deployments: list[PendingDeployment] = field(default_factory=list)
+    deployments: list[Deployment] = field(default_factory=list)  # oldest first
     next_id: int = 1000
 
     @property

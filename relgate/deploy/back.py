@@ -1,0 +1,131 @@
+"""Where a failed deploy goes back to: what ran before it changed anything.
+
+The rollback target is read from the engine (:class:`RunningStack`, captured before ``up``), not
+assumed from a file: a fresh CI workspace with no state at all still knows what ran, by image ID
+and by the version label relgate stamps on its containers. The last-known-good record adds what
+the engine cannot say — the effective compose configuration that ran (its snapshot) — when it
+describes exactly what runs. Nothing running and nothing recorded is the one case with nowhere to
+go back to: the deploy then stops only what it started, never a stack that was running.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import FrameType
+from typing import Literal
+
+from relgate.config import RelgateConfig
+from relgate.deploy.models import LastGood, RunningStack
+from relgate.deploy.state import snapshot_path
+from relgate.deploy.target import Target
+from relgate.errors import Interrupted
+from relgate.images import repository
+
+__all__ = ["Deferred", "GoingBack", "finish_first", "rollback_target", "target_of_record"]
+
+Source = Literal["record", "engine", "none"]
+
+
+@dataclass(frozen=True)
+class GoingBack:
+    """The rollback target of one deploy, where it was learned, and how to say it."""
+
+    target: Target | None
+    source: Source
+    record: LastGood | None
+    description: str
+
+    @property
+    def version(self) -> str | None:
+        return self.target.version if self.target is not None else None
+
+
+def rollback_target(
+    config: RelgateConfig, before: RunningStack, last: LastGood | None
+) -> GoingBack:
+    if not before.services:
+        if last is None:
+            return GoingBack(None, "none", None, "nothing ran and no last-known-good is recorded")
+        return GoingBack(
+            target_of_record(config, last),
+            "record",
+            last,
+            f"{last.version} (the last-known-good record; nothing was running)",
+        )
+    if last is not None and _describes(last, before):
+        return GoingBack(
+            target_of_record(config, last), "record", last, f"{last.version} (what runs now)"
+        )
+    version = before.version or "unrecorded"
+    why = (
+        f"differs from the last-known-good record of {last.version}"
+        if last is not None
+        else "no last-known-good record here"
+    )
+    return GoingBack(
+        Target(version, before.pins()),
+        "engine",
+        None,
+        f"{version} (what runs now, read from the engine: {why})",
+    )
+
+
+def target_of_record(config: RelgateConfig, last: LastGood) -> Target:
+    # Only real images pin anything (the process driver records "process:<version>"). An image
+    # that came from a registry is pinned by its digest there, so it can be pulled back if it was
+    # pruned from the host; a locally built one by its image ID.
+    pinned: dict[str, str] = {}
+    for service, image in last.services.items():
+        if image.registry_digest:
+            pinned[service] = f"{repository(image.image)}@{image.registry_digest}"
+        elif image.image_id.startswith("sha256:"):
+            pinned[service] = image.image_id
+    snapshot = snapshot_path(config, last)
+    return Target(last.version, pinned, snapshot if snapshot and snapshot.is_file() else None)
+
+
+def _describes(last: LastGood, before: RunningStack) -> bool:
+    """The record is what runs: every recorded service runs that very image."""
+    for name, recorded in last.services.items():
+        running = before.services.get(name)
+        if running is None or running.image_id != recorded.image_id:
+            return False
+        if running.version is not None and running.version != last.version:
+            return False
+    return bool(last.services)
+
+
+class Deferred:
+    """The first signal that arrived while a rollback was finishing (None: none did)."""
+
+    signal: str | None = None
+
+
+@contextmanager
+def finish_first(on_first: Callable[[str], None]) -> Iterator[Deferred]:
+    """While a rollback brings the previous version back, the first SIGTERM/SIGINT is remembered,
+    not raised: stopping half-way leaves failed and half-created containers side by side, which
+    is worse than either version. A second signal aborts (:class:`Interrupted`). The caller raises
+    the remembered one once the rollback is done, so the run still ends interrupted (exit 3)."""
+    held = Deferred()
+    if threading.current_thread() is not threading.main_thread():
+        yield held
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if held.signal is not None:
+            raise Interrupted(f"interrupted by {name} again: the rollback was aborted")
+        held.signal = name
+        on_first(name)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield held
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
