@@ -31,11 +31,12 @@ def _relgate(stack: Stack, *args: str) -> subprocess.Popen[str]:
 
 
 class _OnEvent:
-    """Send ``count`` SIGTERMs to ``proc`` when the rollback's container (created from a pinned
-    image ID) reports ``action``. The watch starts before the deploy, so nothing is missed."""
+    """Send one SIGTERM to ``proc`` at each of ``actions``, reported in turn by the rollback's
+    container (created from a pinned image ID). The watch starts before the deploy, so nothing
+    is missed; one signal per event, because two sent at once reach the process as one."""
 
-    def __init__(self, stack: Stack, action: str, count: int) -> None:
-        self.action, self.count = action, count
+    def __init__(self, stack: Stack, *actions: str) -> None:
+        self.actions = list(actions)
         self.events = subprocess.Popen(
             ["docker", "events", "--format", "{{json .}}",
              "--filter", "type=container",
@@ -53,13 +54,15 @@ class _OnEvent:
         for line in self.events.stdout:
             event = json.loads(line)
             attrs = (event.get("Actor") or {}).get("Attributes") or {}
-            if event.get("Action") == self.action and attrs.get("image", "").startswith("sha256:"):
+            pinned = attrs.get("image", "").startswith("sha256:")
+            if pinned and event.get("Action") == self.actions[0]:
                 self.ready.wait(30)
                 assert self.proc is not None
-                for _ in range(self.count):
-                    self.proc.send_signal(signal.SIGTERM)
-                self.fired.set()
-                return
+                self.proc.send_signal(signal.SIGTERM)
+                self.actions.pop(0)
+                if not self.actions:
+                    self.fired.set()
+                    return
 
     def close(self) -> None:
         self.events.kill()
@@ -78,7 +81,7 @@ def test_one_sigterm_during_rollback_finishes_it_then_exits_3(
     compose_stack: Stack, action: str
 ) -> None:
     assert compose_stack.deploy("v1").outcome == "deployed"
-    watcher = _OnEvent(compose_stack, action, count=1)
+    watcher = _OnEvent(compose_stack, action)
     try:
         proc = watcher.proc = _relgate(compose_stack, "deploy", "--version", "v3-unhealthy")
         watcher.ready.set()
@@ -99,17 +102,18 @@ def test_one_sigterm_during_rollback_finishes_it_then_exits_3(
 
 def test_a_second_sigterm_aborts_the_rollback_and_records_what_runs(compose_stack: Stack) -> None:
     assert compose_stack.deploy("v1").outcome == "deployed"
-    watcher = _OnEvent(compose_stack, "create", count=2)
+    watcher = _OnEvent(compose_stack, "create", "start")
     try:
         proc = watcher.proc = _relgate(compose_stack, "deploy", "--version", "v3-unhealthy")
         watcher.ready.set()
         out, err = proc.communicate(timeout=180)
     finally:
         watcher.close()
+    assert watcher.fired.is_set(), "the moments never came"
     assert proc.returncode == 3, out + err
     result = json.loads((compose_stack.dir / "cli-run/results/deploy.json").read_text())
     assert result["status"] == "interrupted"
-    assert "aborted" in result["error"]
+    assert "again: the rollback was aborted" in result["error"]
     assert result["running_after"] is not None, "what runs now must be in the result"
     assert "runs now:" in result["summary"]
     assert any(Path(compose_stack.dir / "cli-run/logs/deploy").iterdir())
