@@ -345,6 +345,11 @@ class PostDeployCommand(Model):
     command: list[str] = Field(min_length=1)
     service: str | None = Field(None, description="Run with compose exec in this service.")
     timeout: Duration = timedelta(minutes=5)
+    after_rollback: bool | None = Field(
+        None,
+        description="Run again after every rollback (automatic, quick, full). Default: yes, "
+        "except a command named like a migration (name or argv containing 'migrat').",
+    )
 
 
 class DeployConfig(Model):

@@ -149,7 +149,11 @@ def _target(
     result: RollbackResult, app: AppControl, to_version: str | None, allow_unrecorded: bool
 ) -> str:
     recorded = app.recorded(to_version)
+    why = getattr(app, "why", None)  # DeployMachinery says which version and why
+    result.target_reason = str(why) if why and not to_version else None
     if recorded:
+        if result.target_reason:
+            result.warnings.append(result.target_reason)
         return recorded
     if to_version and allow_unrecorded:
         result.warnings.append(f"{to_version} has no record on this host: deployed by its tag")
@@ -161,7 +165,12 @@ def _target(
             f"{to_version} has no last-known-good record on this host; pass --allow-unrecorded "
             "to deploy it by its image tag without pinned image IDs",
         )
-    _refuse(result, "no_previous_version", "no last-known-good version recorded on this host")
+    _refuse(
+        result,
+        "no_previous_version",
+        result.target_reason or "no last-known-good version recorded on this host",
+        exit_code=2,
+    )
 
 
 def _database(
@@ -247,8 +256,12 @@ def _guard(
         _refuse(result, outcome, f"{message} {suffix}".strip())
 
 
-def _refuse(result: RollbackResult, outcome: str, message: str) -> NoReturn:
+def _refuse(
+    result: RollbackResult, outcome: str, message: str, *, exit_code: int | None = None
+) -> NoReturn:
     _conclude(result, outcome, message)
+    if exit_code is not None:  # nothing to go back to: the request cannot be met as asked
+        result.exit_code, result.status = exit_code, Status.ERROR
     raise _Failed
 
 
@@ -392,16 +405,60 @@ class DeployMachinery:
     config: RelgateConfig
     run: Run
     environment: str
+    why: str | None = None
+    _quick: str | None = None
 
     def recorded(self, version: str | None) -> str | None:
-        from relgate.deploy.state import find_in_history, read_last_good  # type: ignore[import-not-found,unused-ignore]
+        """``version`` if recorded; without one, the last-known-good *before* the version running
+        now (an operator's "previous stable images"): a release that passed and later turned out
+        bad is never redeployed by a plain quick rollback, nor is a version rolled away from."""
+        from relgate.deploy.state import find_in_history, read_history, read_last_good
 
-        record = (
-            find_in_history(self.config, self.environment, version)
-            if version
-            else read_last_good(self.config, self.environment)
+        if version:
+            record = find_in_history(self.config, self.environment, version)
+            return str(record.version) if record else None
+        running = self._running_version()
+        current = read_last_good(self.config, self.environment)
+        candidates = [current, *read_history(self.config, self.environment)]
+        for found in candidates:
+            if found is None or found.judged_bad or found.version == running:
+                continue
+            self._quick = found.version
+            self.why = (
+                f"going back to {found.version}: the last-known-good before {running}, "
+                "which runs now"
+                if running
+                else f"going back to {found.version}: the last-known-good (nothing runs now)"
+            )
+            return found.version
+        self.why = (
+            f"no last-known-good before {running} (which runs now) is recorded: nothing to go "
+            "back to; pass --to VERSION to pin a recorded version"
+            if running
+            else "no last-known-good version recorded on this host"
         )
-        return str(record.version) if record else None
+        return None
+
+    def _running_version(self) -> str | None:
+        """What the engine says runs now (the version label), else what the record says."""
+        from relgate.deploy.context import DeployContext
+        from relgate.deploy.driver import open_driver
+        from relgate.deploy.state import read_last_good
+        from relgate.errors import ServiceUnreachable
+
+        name, env_config = self.config.environment(self.environment)
+        ctx = DeployContext(self.config, self.run, name, env_config, area="rollback")
+        driver = open_driver(ctx)
+        try:
+            version = driver.running_stack().version
+        except ServiceUnreachable:  # the engine is down: the record says what ran
+            version = None
+        finally:
+            driver.close()
+        if version is None:
+            last = read_last_good(self.config, self.environment)
+            version = last.version if last else None
+        return version
 
     def stop(self, keep: Sequence[str]) -> str:
         from relgate.deploy.context import DeployContext  # type: ignore[import-not-found,unused-ignore]
@@ -436,7 +493,7 @@ class DeployMachinery:
         restored = previous.model_copy(
             update={"recorded_at": self.run.clock(), "run_id": self.run.id}
         )
-        write_last_good(self.config, restored)
+        write_last_good(self.config, restored, demote_previous=True)
         was = current.version if current is not None else "nothing"
         return f"last-known-good is {version} again (was {was})"
 
@@ -444,6 +501,6 @@ class DeployMachinery:
         from relgate.deploy.stage import redeploy_last_good  # type: ignore[import-not-found,unused-ignore]
 
         result: StageResult = redeploy_last_good(
-            self.config, self.run, environment=self.environment, to_version=version
+            self.config, self.run, environment=self.environment, to_version=version or self._quick
         )
         return result

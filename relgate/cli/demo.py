@@ -49,9 +49,11 @@ def handle(app: App, args: argparse.Namespace) -> int:
 
     # The demo runs its own packaged relgate.yml and environment: a --config or --env given here
     # would be silently ignored, and the user would believe their file was tried.
-    for flag, value in (("--config", getattr(args, "config", None)),
-                        ("--env", getattr(args, "env", None)),
-                        ("--run-dir", getattr(args, "run_dir", None))):
+    for flag, value in (
+        ("--config", getattr(args, "config", None)),
+        ("--env", getattr(args, "env", None)),
+        ("--run-dir", getattr(args, "run_dir", None)),
+    ):
         if value:
             raise UsageError(
                 f"{flag}: relgate demo runs its own packaged relgate.yml (environment 'demo') in "

@@ -143,12 +143,16 @@ def _make_app_repo(repo: Path) -> str | None:
 
     def git(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["git", "-C", str(repo), *args], env=ident, capture_output=True, text=True,
+            ["git", "-C", str(repo), *args],
+            env=ident,
+            capture_output=True,
+            text=True,
             check=False,
         )
 
-    if (repo / ".git").exists() and git("rev-parse", "-q", "--verify", f"{PREVIOUS}^{{commit}}"
-                                        ).returncode == 0:
+    if (repo / ".git").exists() and git(
+        "rev-parse", "-q", "--verify", f"{PREVIOUS}^{{commit}}"
+    ).returncode == 0:
         return None
     steps = [
         ["init", "-q", "-b", "main"],

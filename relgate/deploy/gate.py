@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from relgate.config import PostDeployCommand
 from relgate.deploy.commands import git_checkout_cmd
 from relgate.deploy.context import DeployContext
 from relgate.deploy.driver import Driver
@@ -20,7 +21,7 @@ from relgate.deploy.models import CommandRecord, Decision, HttpCheckRecord, Serv
 from relgate.deploy.target import Target, Watch
 from relgate.errors import ConfigError, Problem
 
-__all__ = ["Attempt", "run_attempt", "wait_for_health"]
+__all__ = ["Attempt", "rollback_checks", "run_attempt", "wait_for_health"]
 
 SETTLE_S = 0.2
 
@@ -48,13 +49,14 @@ def run_attempt(
     attempt: Attempt,
     services: Sequence[str],
     *,
-    post_deploy: bool = True,
+    post_deploy: Sequence[PostDeployCommand] | None = None,
     before_change: Callable[[], None] | None = None,
 ) -> Attempt:
     """Fill ``attempt`` as it goes, so an interruption still leaves what was seen.
 
-    A rollback passes ``post_deploy=False``: those commands (migrations, readiness checks) belong to
-    the version being deployed, not to the one being restored. ``before_change`` (the pre-migration
+    ``post_deploy``: the commands to run once healthy (default: all of ``deploy.post_deploy``); a
+    rollback passes those meant to run again (:func:`rollback_checks`: readiness checks yes,
+    migrations only when configured so). ``before_change`` (the pre-migration
     backup) runs once everything is fetched and right before the stack changes: a pull that fails
     costs no backup, and a backup that fails changes nothing.
     """
@@ -86,8 +88,9 @@ def run_attempt(
             _what_runs(ctx, driver, attempt, services)
         if attempt.passed and http_client is not None:
             _http_gate(ctx, watch, attempt, deadline, http_client)
-        if attempt.passed and post_deploy:
-            _post_deploy(ctx, driver, attempt)
+        commands = ctx.config.deploy.post_deploy if post_deploy is None else post_deploy
+        if attempt.passed and commands:
+            _post_deploy(ctx, driver, attempt, commands)
         if attempt.passed and deploy.soak.total_seconds() > 0:
             _soak(ctx, watch, attempt, deploy.soak.total_seconds())
     finally:
@@ -239,8 +242,24 @@ def _what_runs(
         attempt.decision = _decide(ctx, Verdict("failed", reason, None, ctx.clock()))
 
 
-def _post_deploy(ctx: DeployContext, driver: Driver, attempt: Attempt) -> None:
-    for command in ctx.config.deploy.post_deploy:
+def rollback_checks(commands: Sequence[PostDeployCommand]) -> list[PostDeployCommand]:
+    """The post-deploy commands a rollback runs again: ``after_rollback`` when set; otherwise
+    every command but those named like a migration (a migration belongs to the version that
+    brought it, and running it again under the previous version is the opposite of going back)."""
+    chosen = []
+    for command in commands:
+        wanted = command.after_rollback
+        if wanted is None:
+            wanted = "migrat" not in f"{command.name} {' '.join(command.command)}".lower()
+        if wanted:
+            chosen.append(command)
+    return chosen
+
+
+def _post_deploy(
+    ctx: DeployContext, driver: Driver, attempt: Attempt, commands: Sequence[PostDeployCommand]
+) -> None:
+    for command in commands:
         record = driver.exec(command)
         attempt.post_deploy.append(record)
         if not record.ok:

@@ -16,7 +16,7 @@ from relgate.config import RelgateConfig
 from relgate.deploy.back import GoingBack, finish_first, rollback_target, target_of_record
 from relgate.deploy.context import DeployContext, check_version
 from relgate.deploy.driver import Driver, open_driver
-from relgate.deploy.gate import Attempt, run_attempt
+from relgate.deploy.gate import Attempt, rollback_checks, run_attempt
 from relgate.deploy.ghrecord import GitHubRecord
 from relgate.deploy.models import (
     OUTCOME_EXIT,
@@ -434,7 +434,8 @@ def _redeploy(
 
     try:
         with finish_first(first) as held:
-            run_attempt(ctx, driver, attempt, services, post_deploy=False)
+            checks = rollback_checks(ctx.config.deploy.post_deploy)
+            run_attempt(ctx, driver, attempt, services, post_deploy=checks)
     except Interrupted:
         raise
     except RelgateError as exc:
@@ -451,6 +452,7 @@ def _redeploy(
         decision=attempt.decision,
         services=attempt.services(),
         http=attempt.http,
+        post_deploy=attempt.post_deploy,
         error=error,
         started_at=started,
         duration_s=round(ctx.monotonic() - t0, 3),

@@ -143,11 +143,20 @@ def find_in_history(config: RelgateConfig, environment: str, version: str) -> La
     return next((r for r in read_history(config, environment) if r.version == version), None)
 
 
-def write_last_good(config: RelgateConfig, record: LastGood, *, push_history: bool = True) -> Path:
+def write_last_good(
+    config: RelgateConfig,
+    record: LastGood,
+    *,
+    push_history: bool = True,
+    demote_previous: bool = False,
+) -> Path:
     """Write the record; the one it replaces joins the history (``push_history=False``: the same
-    deploy re-recorded, e.g. after a rollback brought it back)."""
+    deploy re-recorded, e.g. after a rollback brought it back; ``demote_previous``: a rollback
+    went away from it, so a later quick rollback never goes back to it)."""
     path = last_good_path(config, record.environment)
     previous = read_last_good(config, record.environment)
+    if previous is not None and demote_previous and previous.version != record.version:
+        previous = previous.model_copy(update={"judged_bad": True})
     atomic_write(path, (record.model_dump_json(indent=2) + "\n").encode("utf-8"))
     history = [previous] if previous is not None and push_history else []
     history += read_history(config, record.environment)

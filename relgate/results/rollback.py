@@ -29,6 +29,9 @@ class RollbackResult(StageResult):
     stage: Literal["rollback"] = "rollback"
     mode: Mode = "quick"
     target_version: str | None = Field(None, description="The version redeployed.")
+    target_reason: str | None = Field(
+        None, description="Why that version: e.g. the last-known-good before the one running now."
+    )
     rolled_back_to: str | None = None
     steps: list[RollbackStep] = Field(default_factory=list)
     backup: BackupCheck | None = None

@@ -64,12 +64,14 @@ def test_cli_quick_rollback_to_a_recorded_version(broken_after_v2: Stack) -> Non
     assert code == 0, err.getvalue()
     assert (result["outcome"], result["rolled_back_to"]) == ("rolled_back", "v1")
     assert stack.get() == "version v1"
-    # v1 is the last-known-good again: the next quick rollback keeps v1, it does not bring v2 back
+    # v1 is the last-known-good again, and v2 (rolled away from) is never gone back to: a plain
+    # quick rollback now has nowhere to go before v1, and says so (exit 2) without touching it
     from relgate.deploy.state import read_last_good
 
     assert read_last_good(stack.config(), "staging").version == "v1"  # type: ignore[union-attr]
     again = rollback(stack.config(), stack.open_run("again"), environment="staging", mode="quick")
-    assert (again.outcome, again.rolled_back_to) == ("rolled_back", "v1")
+    assert (again.outcome, again.exit_code) == ("no_previous_version", 2), again.summary
+    assert "no last-known-good before v1 (which runs now)" in again.summary
     assert stack.get() == "version v1"
 
 
