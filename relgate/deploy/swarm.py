@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from relgate.deploy import swarm_commands as cmd
-from relgate.deploy.models import CommandRecord, ServiceImage
+from relgate.deploy.models import CommandRecord, RunningService, RunningStack, ServiceImage
 from relgate.deploy.state import text_hash
 from relgate.deploy.swarm_spec import Rendered, check_compose, render
 from relgate.deploy.swarm_watch import STACK_LABEL, SwarmWatch
@@ -74,8 +74,13 @@ def escape_dollars(value: Any) -> Any:
 def recorded_spec_path(ctx: DeployContext, version: str) -> Path:
     """Where the stack document that passed for ``version`` is kept (next to the last-good record):
     the rendered document as data, ``$`` not escaped (escaping happens when a file is deployed)."""
-    state = ctx.config.resolve_path(ctx.env_config.state_dir)
-    return state / f"{ctx.environment}.swarm" / f"{version}.stack.yml"
+    from relgate.deploy.state import state_dir
+
+    return (
+        state_dir(ctx.config, ctx.environment)
+        / f"{ctx.environment}.swarm"
+        / (f"{version}.stack.yml")
+    )
 
 
 class SwarmDriver:
@@ -207,6 +212,36 @@ class SwarmDriver:
         return {
             self.short_name(s["Spec"]["Name"]): self._image_of(s) for s in self.stack_services()
         }
+
+    def running_stack(self) -> RunningStack:
+        """The stack's services as Swarm runs them: by registry digest where Swarm resolved one
+        (``ref@sha256:…``, what a rollback pins), else by image ID."""
+        from datetime import UTC, datetime
+
+        services = {}
+        for name, image in self.running().items():
+            pin = (
+                f"{image.image}@{image.registry_digest}"
+                if image.registry_digest
+                else image.image_id
+            )
+            services[name] = RunningService(
+                name=name,
+                container=name,
+                state="running",
+                image=image.image,
+                image_id=pin,
+                repo_digests=list(image.repo_digests),
+            )
+        return RunningStack(
+            project=self.project,
+            engine=self.ctx.child_env.get("DOCKER_HOST") or "unix:///var/run/docker.sock",
+            captured_at=datetime.fromtimestamp(self.ctx.clock(), UTC),
+            services=services,
+        )
+
+    def snapshot(self) -> dict[str, Any] | None:
+        return None  # the rendered stack document is kept by recorded_spec_path()
 
     def _image_of(self, svc: dict[str, Any]) -> ServiceImage:
         """What a service's spec runs: ``ref@sha256:…`` once Swarm resolved the registry digest
