@@ -215,3 +215,80 @@ def test_relgate_verifies_securesystemslibs_envelope() -> None:
     ours = Envelope.parse(json.dumps(envelope.to_dict()).encode())
     key = TrustedKey("theirs", private.public_key())
     assert verify(ours, [key]).key_id == "theirs"
+
+
+# -- the signer archive uses -----------------------------------------------------------------------
+def _config(tmp_path: Path, keys: str) -> object:
+    from relgate.config import load_config
+
+    text = (
+        "project: {name: app}\n"
+        "environments: {staging: {base_url: 'http://127.0.0.1:8000'}}\n" + keys
+    )
+    (tmp_path / "relgate.yml").write_text(text)
+    return load_config(tmp_path / "relgate.yml", env={})
+
+
+@pytest.mark.parametrize(
+    ("env_key", "configured", "signed", "warning"),
+    [
+        pytest.param("own", True, True, None, id="configured-key"),
+        pytest.param(None, True, False, "RELGATE_SIGNING_KEY is not set", id="no-key-but-keys"),
+        pytest.param(None, False, False, None, id="no-key-no-keys"),
+        pytest.param("garbage", True, False, "not an Ed25519 private key", id="malformed"),
+        pytest.param("stranger", True, True, "is not in relgate.yml evidence.keys", id="unknown"),
+        pytest.param("stranger", False, True, None, id="no-keys-configured"),
+    ],
+)
+def test_signer_for(
+    tmp_path: Path, env_key: str | None, configured: bool, signed: bool, warning: str | None
+) -> None:
+    from relgate.evidence.signing import signer_for
+
+    own, stranger = generate("own"), generate("x")
+    keys = f"evidence: {{keys: [{{id: prod, public_key: '{own.public_key}'}}]}}\n"
+    config = _config(tmp_path, keys if configured else "")
+    value = {"own": own.private_key, "stranger": stranger.private_key, "garbage": "hunter2"}
+    env = {"RELGATE_SIGNING_KEY": value[env_key]} if env_key else {}
+    signer = signer_for(config, env)  # type: ignore[arg-type]
+    assert (signer.key is not None) == signed
+    if env_key == "own":
+        assert signer.key_id == "prod"
+    if warning is None:
+        assert signer.warnings == []
+    else:
+        assert len(signer.warnings) == 1 and warning in signer.warnings[0]
+        assert "hunter2" not in signer.warnings[0]
+
+
+def test_the_signing_key_is_a_secret_of_the_config(tmp_path: Path) -> None:
+    config = _config(tmp_path, "evidence: {signing_key_env: GATE_SIGNER}\n")
+    assert "GATE_SIGNER" in config.secret_names()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        pytest.param(
+            "[{id: a, public_key: 'ed25519:AAAA'}]", "ed25519:<base64 of 32 bytes>", id="short"
+        ),
+        pytest.param("[{id: a, public_key: 'ssh-ed25519 AAAA'}]", "ed25519:<base64", id="ssh"),
+        pytest.param(
+            "[{id: 'a b', public_key: 'ed25519:" + "A" * 43 + "='}]", "pattern", id="bad-id"
+        ),
+    ],
+)
+def test_bad_public_keys_are_config_errors(tmp_path: Path, keys: str, message: str) -> None:
+    from relgate.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        _config(tmp_path, f"evidence: {{keys: {keys}}}\n")
+
+
+def test_duplicate_key_ids_are_config_errors(tmp_path: Path) -> None:
+    from relgate.errors import ConfigError
+
+    a, b = generate(), generate()
+    keys = f"[{{id: k, public_key: '{a.public_key}'}}, {{id: k, public_key: '{b.public_key}'}}]"
+    with pytest.raises(ConfigError, match="duplicate key id: k"):
+        _config(tmp_path, f"evidence: {{keys: {keys}}}\n")
