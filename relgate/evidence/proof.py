@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from relgate.evidence.bundle import BundleReport, BundleTampered, open_bundle, verdicts
-from relgate.results import RunMeta, StageResult, Status
+from relgate.results import ArchiveResult, DeployResult, RunMeta, SmokeReport, StageResult, Status
 
 if TYPE_CHECKING:
     from relgate.config import RelgateConfig
@@ -231,8 +231,8 @@ def consistency_problems(bundle: Bundle, expected: Expected) -> list[str]:
     problems += _same_run(meta, stages)
     problems += _matches(meta, expected)
     problems += _archive_table_problems(bundle)
-    problems += _smoke_problems(stages.get("smoke"))
-    problems += _deploy_problems(stages.get("deploy"))
+    problems += _smoke_problems(bundle.read_result(SmokeReport).result)
+    problems += _deploy_problems(bundle.read_result(DeployResult).result)
     problems += _required(stages, expected.require)
     if expected.digest is not None:
         wanted = expected.digest.lower()
@@ -314,9 +314,8 @@ def _matches(meta: RunMeta, expected: Expected) -> list[str]:
 
 
 def _archive_table(bundle: Bundle) -> dict[str, str]:
-    archive = bundle.stages.get("archive")
-    table = getattr(archive, "stages", None)
-    return dict(table) if isinstance(table, dict) else {}
+    archive = bundle.read_result(ArchiveResult).result
+    return dict(archive.stages) if archive is not None else {}
 
 
 def _archive_table_problems(bundle: Bundle) -> list[str]:
@@ -336,10 +335,8 @@ def _archive_table_problems(bundle: Bundle) -> list[str]:
     return [f"archive-table: {d}" for d in differ]
 
 
-def _smoke_problems(smoke: StageResult | None) -> list[str]:
-    from relgate.smoke.report import SmokeReport
-
-    if not isinstance(smoke, SmokeReport) or not smoke.passed:
+def _smoke_problems(smoke: SmokeReport | None) -> list[str]:
+    if smoke is None or not smoke.passed:
         return []
     steps = smoke.steps
     counted = {k: sum(1 for s in steps if s.status == k) for k in ("passed", "warning", "skipped")}
@@ -366,10 +363,10 @@ def _smoke_problems(smoke: StageResult | None) -> list[str]:
     return [f"smoke: says passed but {w}" for w in why]
 
 
-def _deploy_problems(deploy: StageResult | None) -> list[str]:
-    from relgate.deploy.models import DeployResult, Outcome
+def _deploy_problems(deploy: DeployResult | None) -> list[str]:
+    from relgate.results.deploy import Outcome
 
-    if not isinstance(deploy, DeployResult) or not deploy.passed:
+    if deploy is None or not deploy.passed:
         return []
     why = []
     if deploy.outcome != Outcome.DEPLOYED.value:

@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from relgate.evidence.manifest import STATEMENT_NAME
-from relgate.results import RunMeta, StageResult
+from relgate.results import ApprovalsResult, RunMeta, SmokeReport, StageResult
 
 __all__ = [
     "GATE_PREDICATE_TYPE",
@@ -143,8 +143,6 @@ def statement_bytes(statement: Mapping[str, Any]) -> bytes:
 
 def _test_result(smoke: StageResult, url: str | None) -> dict[str, Any]:
     """The smoke result as a ``test-result/v0.1`` predicate (the scenario's steps are the tests)."""
-    from relgate.smoke.report import SmokeReport
-
     by_status: dict[str, list[str]] = {"passed": [], "warning": [], "failed": []}
     configuration: list[dict[str, Any]] = []
     if isinstance(smoke, SmokeReport):
@@ -171,8 +169,6 @@ def _test_result(smoke: StageResult, url: str | None) -> dict[str, Any]:
 
 def _approved_by(approvals: StageResult | None) -> list[str] | None:
     """Who approved the deployment, when the approvals step recorded it (None: unknown)."""
-    from relgate.github.environments import ApprovalsResult
-
     return list(approvals.approved_by) if isinstance(approvals, ApprovalsResult) else None
 
 
