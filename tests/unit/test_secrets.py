@@ -234,3 +234,22 @@ def test_url_credentials_and_environment_registration() -> None:
     )
     assert names == ["DEPLOY_TOKEN"]
     assert reg.redact("tok-123456 pw-9876 /root") == "*** *** /root"
+
+
+def test_only_the_registry_makes_redacted_text() -> None:
+    """``Redacted(text)`` anywhere else would let unredacted text into an encoder unnoticed."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).parents[2] / "relgate"
+    offenders = []
+    for path in root.rglob("*.py"):
+        if path == root / "secrets.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                func = node.func
+                name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+                if name == "Redacted":
+                    offenders.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert offenders == []
