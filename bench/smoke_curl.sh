@@ -32,7 +32,9 @@ log "✅ Exam ID: $EXAM_ID"
 # 3. READY copy with pages
 code=$(curl -sS -o "$OUT/copies.json" -w '%{http_code}' -b "$JAR" "$BASE_URL/api/exams/$EXAM_ID/copies/?status=READY")
 [ "$code" = 200 ] || fail "Copies (HTTP $code)"
-COPY_ID=$(jq -r '[(if type == "array" then . else .results end)[] | select(.status == "READY")][0].id // empty' "$OUT/copies.json")
+# The runbook's script took the first READY copy; a seed's READY copy without pages then failed
+# it. Like relgate's scenario, take the first READY copy that has pages (same work on both sides).
+COPY_ID=$(jq -r '[(if type == "array" then . else .results end)[] | select(.status == "READY" and ((.booklets[0].pages_images // []) | length) > 0)][0].id // empty' "$OUT/copies.json")
 [ -n "$COPY_ID" ] || fail "No READY copies"
 PAGES=$(jq -r --argjson id "$COPY_ID" '[(if type == "array" then . else .results end)[] | select(.id == $id)][0].booklets[0].pages_images | length' "$OUT/copies.json")
 [ "$PAGES" -gt 0 ] || fail "Copy has no pages"
