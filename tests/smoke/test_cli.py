@@ -94,3 +94,19 @@ def test_scenario_and_target_come_from_relgate_yml(tmp_path: Path, demo: Demo) -
     code, out, err = _main(argv, {"SMOKE_PASS": PASSWORD})
     assert code == 0, out + err
     assert f"9 steps against {demo.url}" in out
+
+
+def test_console_script_skips_httpx_cli_and_anyio() -> None:
+    """A smoke run is mostly interpreter startup (bench/smoke_bench.py): the console script keeps
+    httpx from importing its own CLI (click, rich, pygments) and anyio, which relgate never uses."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from relgate._entry import _skip_unused_imports; _skip_unused_imports(); "
+        "import httpx; httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(204)))"
+        ".get('http://127.0.0.1/'); "
+        "print(sorted(m for m in ('click', 'rich', 'pygments', 'anyio') if sys.modules.get(m)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
