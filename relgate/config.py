@@ -613,6 +613,12 @@ def load_config(
     if not isinstance(loaded.data, dict):
         raise ConfigError([Problem(str(path), 1, "", "the top level must be a mapping of keys")])
     problems = interpolate(loaded, env)
+    # `$schema:` is for editors (as in the JSON Schema); a string, and nothing relgate reads.
+    if "$schema" in loaded.data:
+        if not isinstance(loaded.data["$schema"], str):
+            problems.append(Problem(str(path), loaded.line_of(("$schema",)), "$schema",
+                                    "must be a string (the schema's URL or path)"))
+        del loaded.data["$schema"]
     config = validate_model(RelgateConfig, loaded, problems)
     config._source = p.resolve()
     config._digest = hashlib.sha256(p.read_bytes()).hexdigest()
@@ -669,7 +675,66 @@ def json_schema() -> dict[str, Any]:
             {"$ref": "#/$defs/SecretSpec"},
         ]
     }
-    return schema
+    # Editors point at the schema with a `$schema:` key; the loader ignores it the same way.
+    schema["properties"]["$schema"] = {
+        "type": "string",
+        "description": "The JSON Schema this file follows (for editors); ignored by relgate.",
+    }
+    return interpolable(schema)
+
+
+# What the loader accepts in place of any scalar: a string it interpolates from the environment
+# before validating (`timeout: ${DEPLOY_TIMEOUT:-90s}`, `port: ${PORT}`). The schema cannot know
+# the environment, so it accepts such a string wherever the loader would.
+INTERPOLATED: dict[str, Any] = {
+    "type": "string",
+    "pattern": r"\$\{[A-Za-z_][A-Za-z0-9_]*([:]?[-?][^}]*)?\}",
+    "description": "${VAR}, ${VAR:-default}, ${VAR-default} or ${VAR:?message}: interpolated "
+    "from the environment at load time, then validated.",
+}
+_NESTED = ("properties", "$defs", "patternProperties")
+_SUBSCHEMA = ("items", "additionalProperties")
+_ALTERNATIVES = ("anyOf", "oneOf", "allOf")
+
+
+def interpolable(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with every scalar leaf also accepting an interpolated string (see INTERPOLATED),
+    so an editor and ``relgate config check`` agree on files that use ``${VAR}``.
+
+    Literal tags (``const``, the discriminators of ``driver:``-style unions) are left alone: the
+    loader picks the union member before interpolation could change it.
+    """
+
+    def walk(node: Any) -> Any:
+        if not isinstance(node, dict):
+            return node
+        out = dict(node)
+        for key in _NESTED:
+            if isinstance(out.get(key), dict):
+                out[key] = {name: walk(sub) for name, sub in out[key].items()}
+        for key in _SUBSCHEMA:
+            if isinstance(out.get(key), dict):
+                out[key] = walk(out[key])
+        for key in _ALTERNATIVES:
+            if isinstance(out.get(key), list):
+                out[key] = [walk(sub) for sub in out[key]]
+        if _is_scalar_leaf(out):
+            return {"anyOf": [out, INTERPOLATED]}
+        return out
+
+    return walk(schema)  # type: ignore[no-any-return]
+
+
+def _is_scalar_leaf(node: dict[str, Any]) -> bool:
+    if "const" in node or any(k in node for k in (*_NESTED, *_SUBSCHEMA, *_ALTERNATIVES, "$ref")):
+        return False
+    kind = node.get("type")
+    if kind in ("object", "array"):
+        return False
+    if kind == "string" and not any(k in node for k in ("pattern", "format", "enum", "maxLength",
+                                                        "minLength")):
+        return False  # any string already accepts ${VAR}
+    return kind is not None or "enum" in node
 
 
 def schema_text() -> str:

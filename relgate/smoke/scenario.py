@@ -478,7 +478,11 @@ def version_step(spec: ExpectVersion) -> Step:
 
 
 def scenario_json_schema() -> dict[str, Any]:
-    return Scenario.model_json_schema(by_alias=True)
+    schema = Scenario.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://relgate.dev/schema/scenario.schema.json"
+    schema["title"] = "relgate smoke scenario"
+    return schema
 
 
 # -- loading and static checks --------------------------------------------------------------------
