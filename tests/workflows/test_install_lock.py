@@ -78,3 +78,32 @@ def test_no_unpinned_pip_install_anywhere_in_the_actions() -> None:
                 if re.search(r"\bpip install\b", line) and "--require-hashes" not in line:
                     offenders.append(f"{path.relative_to(ROOT)}: {line.strip()}")
     assert not offenders, offenders
+
+
+def test_every_third_party_import_of_relgate_is_a_declared_dependency() -> None:
+    """A module relgate imports but pyproject does not declare works in a dev venv (where a test
+    tool pulled it in) and fails in the action's locked venv — at the first smoke with a regex."""
+    import ast
+    import sys
+    from importlib.metadata import packages_distributions
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    declared = {canonicalize_name(Requirement(s).name) for s in pyproject["project"]["dependencies"]}
+    providers = packages_distributions()
+    missing = set()
+    for path in sorted((ROOT / "relgate").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            for name in names:
+                top = name.split(".")[0]
+                if top == "relgate" or top in sys.stdlib_module_names:
+                    continue
+                dists = {canonicalize_name(d) for d in providers.get(top, [top])}
+                if not dists & declared:
+                    missing.add(f"{top} ({path.relative_to(ROOT)})")
+    assert not missing, f"imported by relgate but not in pyproject dependencies: {sorted(missing)}"
