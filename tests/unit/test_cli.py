@@ -120,3 +120,19 @@ def test_argparse_errors_never_echo_a_value(
     assert code == 2
     assert "error:" in captured.err + err
     assert SECRET_VALUE not in out + err + captured.out + captured.err
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("99999999999d", id="days"),
+        pytest.param("1" * 400 + "s", id="400-digits"),
+        pytest.param("1" * 400, id="400-digit-seconds"),
+    ],
+)
+def test_overflowing_duration_flags_are_bad_input(value: str) -> None:
+    """Before: OverflowError from timedelta, reported as 'internal error' with exit 3."""
+    code, out, err = run_cli("lock", "recover", "--stale-after", value)
+    assert code == 2, out + err
+    assert "--stale-after" in err and "at most 366d" in err
+    assert "internal error" not in out + err
