@@ -253,3 +253,17 @@ def test_only_the_registry_makes_redacted_text() -> None:
                 if name == "Redacted":
                     offenders.append(f"{path.relative_to(root)}:{node.lineno}")
     assert offenders == []
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        pytest.param("Pa55*w0rd_[x]|y~z!`q\\r&<>", id="punctuation"),
+        pytest.param('Pa55/w0rd+&"x 9=', id="issue-secret"),
+    ],
+)
+def test_markdown_escaped_secret_is_redacted_like_the_notes_escape_it(secret: str) -> None:
+    from relgate.notes.markdown import escape_markdown
+
+    escaped = escape_markdown(secret)
+    assert registry(secret).redact(f"- {escaped} -") == f"- {REDACTED} -"
