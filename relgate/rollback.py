@@ -335,7 +335,7 @@ def _database_answers(
 
 def _smoke(config: RelgateConfig, run: Run, environment: str, result: RollbackResult) -> None:
     with _guard(run, result, "smoke", "rollback_failed") as step:
-        from relgate.smoke.stage import smoke  # type: ignore[import-untyped,import-not-found,unused-ignore]
+        from relgate.smoke.stage import smoke
 
         report = smoke(config, run, environment=environment, version=result.rolled_back_to)
         result.smoke_verdict = step.detail = str(getattr(report, "verdict", report.summary))
@@ -461,8 +461,8 @@ class DeployMachinery:
         return version
 
     def stop(self, keep: Sequence[str]) -> str:
-        from relgate.deploy.context import DeployContext  # type: ignore[import-not-found,unused-ignore]
-        from relgate.deploy.driver import open_driver  # type: ignore[import-not-found,unused-ignore]
+        from relgate.deploy.context import DeployContext
+        from relgate.deploy.driver import open_driver
         from relgate.deploy.target import Target
 
         name, env_config = self.config.environment(self.environment)
@@ -477,7 +477,7 @@ class DeployMachinery:
         return f"stopped {', '.join(services) or 'the application'}"
 
     def record(self, version: str) -> str:
-        from relgate.deploy.state import (  # type: ignore[import-not-found,unused-ignore]
+        from relgate.deploy.state import (
             find_in_history,
             read_last_good,
             write_last_good,
@@ -498,7 +498,7 @@ class DeployMachinery:
         return f"last-known-good is {version} again (was {was})"
 
     def redeploy(self, version: str | None) -> StageResult:
-        from relgate.deploy.stage import redeploy_last_good  # type: ignore[import-not-found,unused-ignore]
+        from relgate.deploy.stage import redeploy_last_good
 
         result: StageResult = redeploy_last_good(
             self.config, self.run, environment=self.environment, to_version=version or self._quick

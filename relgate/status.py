@@ -114,15 +114,15 @@ def _guarded(st: EnvironmentStatus, what: str, read: Callable[[], Any]) -> Any:
 
 
 def _last_good(config: RelgateConfig, name: str) -> Any:
-    from relgate.deploy.state import read_last_good  # type: ignore[import-not-found,unused-ignore]
+    from relgate.deploy.state import read_last_good
 
     return read_last_good(config, name)
 
 
 def _running(config: RelgateConfig, run: Run, name: str, st: EnvironmentStatus, last: Any) -> None:
     """Ask the driver what runs; drift = services whose image differs from the record."""
-    from relgate.deploy.context import DeployContext  # type: ignore[import-not-found,unused-ignore]
-    from relgate.deploy.driver import open_driver  # type: ignore[import-not-found,unused-ignore]
+    from relgate.deploy.context import DeployContext
+    from relgate.deploy.driver import open_driver
 
     _, env_config = config.environment(name)
     driver = open_driver(DeployContext(config, run, name, env_config, area="status"))

@@ -79,3 +79,22 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
         yield started
     finally:
         started.stop()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse a test that needs Docker or PostgreSQL (by its fixtures) without saying so in its
+    markers: ``-m "not docker"`` must not run it (see tests/_markers.py)."""
+    from tests._markers import missing_markers
+
+    problems = []
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        lacking = missing_markers(fixtures, (m.name for m in item.iter_markers()))
+        if lacking:
+            marks = ", ".join(f"@pytest.mark.{m}" for m in lacking)
+            problems.append(f"{item.nodeid}: needs {marks} (it uses {', '.join(fixtures)})")
+    if problems:
+        raise pytest.UsageError(
+            "tests without the marker their fixtures need:\n" + "\n".join(problems)
+        )

@@ -64,8 +64,10 @@ def test_crash_is_detected_at_once(process_stack: ProcessStack) -> None:
     assert process_stack.deploy("v1").outcome == "deployed"
     result = process_stack.deploy("crash-v2")
     decision = result.decision
-    assert decision is not None and decision.latency_s is not None and decision.latency_s < 0.25
-    assert (decision.decided_at - result.started_at).total_seconds() < 5
+    # Decided by the crash, not by the 30 s timeout: ordering only (latency is bench/deploy_bench).
+    assert decision is not None and decision.verdict == "failed", decision
+    assert decision.trigger_at is not None and decision.trigger_at <= decision.decided_at
+    assert (decision.decided_at - result.started_at).total_seconds() < 30 / 2
 
 
 def test_slow_start_passes(process_stack: ProcessStack) -> None:

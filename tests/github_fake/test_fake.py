@@ -396,7 +396,9 @@ def test_crash_after_applies_then_kills_the_client(fake: FakeGitHub, gh: Github)
     assert [r.tag_name for r in repo.get_releases()] == ["v1.0.0"]
 
 
-def test_retry_replays_through_responses_without_sleeping(fake: FakeGitHub) -> None:
+def test_retry_replays_through_responses_without_sleeping(
+    fake: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """urllib3's Retry runs under ``responses`` too (it re-invokes the callback) but
     never sleeps: ``Retry.sleep`` lives in urllib3's connection pool, which responses
     bypasses. And a retried POST whose first attempt was applied meets its own result."""
@@ -405,9 +407,10 @@ def test_retry_replays_through_responses_without_sleeping(fake: FakeGitHub) -> N
 
     fake.fail_next("GET", "/repos/{owner}/{repo}/git/ref/{ref}", status=502)
     fake.secondary_rate_limit_next("GET", "/repos/{owner}/{repo}/git/ref/{ref}")
-    started = time.monotonic()
+    slept: list[float] = []
+    monkeypatch.setattr(time, "sleep", slept.append)  # recorded, not a wall-clock threshold
     assert repo.get_git_ref("heads/main").object.sha == fake.head()
-    assert time.monotonic() - started < 5
+    assert not [s for s in slept if s >= 1], slept  # backoff 10 s / rate wait 30 s never slept
     assert fake.count("GET", "/repos/{owner}/{repo}/git/ref/{ref}") == 3
 
     fake.fail_next("POST", REFS, status=502, applied=True)

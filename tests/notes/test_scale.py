@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from pathlib import Path
 
 from relgate.cli import main
@@ -18,7 +17,6 @@ def test_twelve_thousand_commits(tmp_path: Path, repo: GitRepo, clean_env: dict[
     repo.tag("v2.0.0-rc1")
     write_config(tmp_path)
     out = io.StringIO()
-    started = time.perf_counter()
     code = main(
         [
             "--json",
@@ -36,7 +34,6 @@ def test_twelve_thousand_commits(tmp_path: Path, repo: GitRepo, clean_env: dict[
         stdout=out,
         stderr=io.StringIO(),
     )
-    elapsed = time.perf_counter() - started
     assert code == 0
     result = json.loads(out.getvalue())
     assert result["commits"] == 12_000 and result["previous_tag"] == "v1.0.0"
@@ -46,4 +43,4 @@ def test_twelve_thousand_commits(tmp_path: Path, repo: GitRepo, clean_env: dict[
     text = (tmp_path / "notes.md").read_text()
     assert text.count("\n- ") == 12_000 + 1  # every commit once, plus the contact line
     assert "#1097" in text  # "(#1097)" squash suffix became a PR reference
-    assert elapsed < 20, f"12k commits took {elapsed:.1f}s"
+    # Speed is bench/notes_bench.py's question; this test proves 12k commits render correctly.

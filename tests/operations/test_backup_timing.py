@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+import tests.deploy.conftest as deploy_fixtures
 from tests.operations.conftest import Cluster
 
-deploy_fixtures = pytest.importorskip("tests.deploy.conftest")
 Stack = deploy_fixtures.Stack
 app_images = deploy_fixtures.app_images
 compose_stack = deploy_fixtures.compose_stack

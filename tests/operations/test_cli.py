@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from relgate.cli import main
 from tests.operations.conftest import DB_PASSWORD, Workspace
 
@@ -22,6 +24,7 @@ def cli(ws: Workspace, *argv: str) -> tuple[int, dict, str]:
     return code, json.loads(out.getvalue() or "{}"), err.getvalue()
 
 
+@pytest.mark.postgres
 def test_backup_command_records_the_backup(db_workspace: Workspace) -> None:
     code, record, err = cli(db_workspace, "--env", "staging", "backup", "--version", "v1.4.2")
     assert code == 0, err
@@ -30,6 +33,7 @@ def test_backup_command_records_the_backup(db_workspace: Workspace) -> None:
     assert DB_PASSWORD not in json.dumps(record) + err
 
 
+@pytest.mark.postgres
 def test_full_rollback_with_stale_backup_exits_1_and_says_why(db_workspace: Workspace) -> None:
     code, record, _ = cli(db_workspace, "backup")
     assert code == 0
@@ -76,6 +80,7 @@ def test_rollback_waits_for_the_lock_then_exits_3_naming_the_holder(workspace: W
     assert "waited 0.3s" in err
 
 
+@pytest.mark.postgres
 def test_backup_verify_and_test_restore(
     db_workspace: Workspace, pg_cluster: object, database: str
 ) -> None:
@@ -88,6 +93,7 @@ def test_backup_verify_and_test_restore(
     assert f"{database}__relgate_verify" not in pg_cluster.databases()  # type: ignore[attr-defined]
 
 
+@pytest.mark.postgres
 def test_backup_verify_refuses_a_backup_that_does_not_restore(
     db_workspace: Workspace, pg_cluster: object, database: str
 ) -> None:

@@ -102,6 +102,7 @@ def test_compose_service_connection_addresses_deploys_project(
 
 
 @pytest.mark.parametrize("fmt", ["custom", "plain"])
+@pytest.mark.postgres
 def test_backup_records_digest_and_passes_its_check(
     db_workspace: Workspace, fmt: str, pg_cluster: Cluster
 ) -> None:
@@ -171,6 +172,7 @@ def _missing(path: Path) -> None:
         pytest.param(_missing, "custom", "does not exist", id="missing"),
     ],
 )
+@pytest.mark.postgres
 def test_untrustworthy_backup_is_reported(
     db_workspace: Workspace, damage: Any, fmt: str, expected: str
 ) -> None:
@@ -184,6 +186,7 @@ def test_untrustworthy_backup_is_reported(
     assert any(expected in p for p in check.problems), check.problems
 
 
+@pytest.mark.postgres
 def test_stale_backup_is_reported_with_its_age(db_workspace: Workspace) -> None:
     conn, _ = db.connect(db_workspace.config(), "staging", db_workspace.env)
     target = db_workspace.folder / "backups" / "old.dump"
@@ -194,6 +197,7 @@ def test_stale_backup_is_reported_with_its_age(db_workspace: Workspace) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["custom", "plain"])
+@pytest.mark.postgres
 def test_restore_fresh_drops_tables_the_backup_does_not_have(
     db_workspace: Workspace, pg_cluster: Cluster, database: str, fmt: str
 ) -> None:
@@ -217,6 +221,7 @@ def test_restore_fresh_drops_tables_the_backup_does_not_have(
     ]
 
 
+@pytest.mark.postgres
 def test_restore_failing_half_way_leaves_live_database_untouched(
     db_workspace: Workspace, pg_cluster: Cluster, database: str
 ) -> None:
@@ -241,6 +246,7 @@ def test_restore_failing_half_way_leaves_live_database_untouched(
     assert not any("__relgate_" in name for name in pg_cluster.databases())
 
 
+@pytest.mark.postgres
 def test_restore_refuses_when_target_is_the_maintenance_database(db_workspace: Workspace) -> None:
     conn = db.Connection("postgres", maintenance_db="postgres")
     with pytest.raises(BadInputError, match="maintenance_db"):

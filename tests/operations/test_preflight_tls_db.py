@@ -127,6 +127,7 @@ def test_tls_check_reports_dns_and_connection(
     assert (got, says in detail) == (status, True), detail
 
 
+@pytest.mark.postgres
 def test_database_reachable(db_workspace: Workspace, pg_cluster: Cluster) -> None:
     text = (db_workspace.folder / "relgate.yml").read_text()
     doc = yaml.safe_load(text)

@@ -74,6 +74,7 @@ def _state(cluster: Cluster, database: str) -> tuple[str, str]:
     )
 
 
+@pytest.mark.postgres
 def test_full_rollback_restores_v1_and_drops_v2_tables(
     db_workspace: Workspace, pg_cluster: Cluster, database: str
 ) -> None:
@@ -143,6 +144,7 @@ def _missing(ws: Workspace, cluster: Cluster, database: str) -> Path:
         pytest.param(_missing, "does not exist", id="missing"),
     ],
 )
+@pytest.mark.postgres
 def test_untrustworthy_backup_is_refused_and_nothing_is_touched(
     db_workspace: Workspace, pg_cluster: Cluster, database: str, make: Any, problem: str
 ) -> None:
@@ -172,6 +174,7 @@ def test_untrustworthy_backup_is_refused_and_nothing_is_touched(
     assert after == backups_before  # no safety dump taken either
 
 
+@pytest.mark.postgres
 def test_restore_failing_half_way_keeps_database_and_says_how_to_restore(
     db_workspace: Workspace, pg_cluster: Cluster, database: str
 ) -> None:
@@ -205,6 +208,7 @@ def test_restore_failing_half_way_keeps_database_and_says_how_to_restore(
     assert result.steps[-1].status is Status.FAILED
 
 
+@pytest.mark.postgres
 def test_safety_dump_restores_the_pre_rollback_state(
     db_workspace: Workspace, pg_cluster: Cluster, database: str
 ) -> None:
@@ -220,6 +224,7 @@ def test_safety_dump_restores_the_pre_rollback_state(
     assert _state(pg_cluster, database) == ("LOCKED_V2,LOCKED_V2,LOCKED_V2", "annotations_v2")
 
 
+@pytest.mark.postgres
 def test_no_previous_version_refuses_before_touching_the_database(
     db_workspace: Workspace, pg_cluster: Cluster, database: str
 ) -> None:
@@ -233,6 +238,7 @@ def test_no_previous_version_refuses_before_touching_the_database(
     assert _state(pg_cluster, database)[1] == "annotations_v2"
 
 
+@pytest.mark.postgres
 def test_unhealthy_redeploy_fails_the_rollback(
     db_workspace: Workspace, pg_cluster: Cluster, database: str
 ) -> None:
@@ -273,6 +279,7 @@ def test_quick_rollback_target(
     assert not any(c[0] == "stop" for c in app.calls)
 
 
+@pytest.mark.postgres
 def test_interrupted_rollback_keeps_its_steps_in_the_evidence(
     db_workspace: Workspace, pg_cluster: Cluster, database: str
 ) -> None:

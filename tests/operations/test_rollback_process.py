@@ -11,14 +11,13 @@ import httpx
 import pytest
 import yaml
 
+import relgate.deploy.stage as deploy_stage
 from relgate.database import backup
 from relgate.deploy.state import running_version
 from relgate.results import StageName
 from relgate.rollback import rollback
 from relgate.run import run_stage
 from tests.operations.conftest import V2_MIGRATION, Cluster, Workspace, free_port
-
-deploy_stage = pytest.importorskip("relgate.deploy.stage")
 
 
 @pytest.fixture
@@ -67,6 +66,7 @@ def _deploy(ws: Workspace, version: str) -> str:
     return str(result.outcome)
 
 
+@pytest.mark.postgres
 def test_full_rollback_through_the_process_driver(
     process_ws: tuple[Workspace, int], pg_cluster: Cluster, database: str
 ) -> None:

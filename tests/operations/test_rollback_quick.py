@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-deploy_fixtures = pytest.importorskip("tests.deploy.conftest")
+import tests.deploy.conftest as deploy_fixtures
+
 Stack = deploy_fixtures.Stack
 app_images = deploy_fixtures.app_images
 compose_stack = deploy_fixtures.compose_stack
@@ -33,6 +34,7 @@ def broken_after_v2(compose_stack: Stack) -> Stack:  # type: ignore[valid-type]
     return compose_stack
 
 
+@pytest.mark.docker
 def test_quick_rollback_redeploys_the_last_known_good(broken_after_v2: Stack) -> None:  # type: ignore[valid-type]
     stack = broken_after_v2
     run = stack.open_run("rollback")
@@ -50,6 +52,7 @@ def test_quick_rollback_redeploys_the_last_known_good(broken_after_v2: Stack) ->
     assert deploy_record["rollback"]["pinned_images"]["web"].startswith("sha256:")
 
 
+@pytest.mark.docker
 def test_cli_quick_rollback_to_a_recorded_version(broken_after_v2: Stack) -> None:  # type: ignore[valid-type]
     stack = broken_after_v2
     out, err = io.StringIO(), io.StringIO()
@@ -75,6 +78,7 @@ def test_cli_quick_rollback_to_a_recorded_version(broken_after_v2: Stack) -> Non
     assert stack.get() == "version v1"
 
 
+@pytest.mark.docker
 def test_quick_rollback_to_an_unrecorded_version_is_refused(broken_after_v2: Stack) -> None:  # type: ignore[valid-type]
     stack = broken_after_v2
     result = rollback(stack.config(), stack.open_run("refused"), environment="staging",
@@ -84,6 +88,8 @@ def test_quick_rollback_to_an_unrecorded_version_is_refused(broken_after_v2: Sta
     assert "v3-unhealthy" in " ".join(stack.running_images())  # nothing was touched
 
 
+@pytest.mark.docker
+@pytest.mark.postgres
 def test_full_rollback_end_to_end_with_the_deploy_driver(
     compose_stack: Stack,  # type: ignore[valid-type]
     pg_cluster: object,

@@ -10,8 +10,6 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
 from relgate.cli import main
 from relgate.status import last_gate, status
 from tests._tools import require_tool
@@ -54,7 +52,6 @@ def test_last_gate_is_chosen_by_recorded_start_not_file_time(workspace: Workspac
 
 
 def test_status_shows_lock_holder_backup_and_survives_a_broken_record(workspace: Workspace) -> None:
-    pytest.importorskip("relgate.deploy.state")
     from relgate.database import BackupRecord, sidecar_path
     from relgate.lock import LockOwner, lock_for
 
@@ -95,7 +92,6 @@ def test_status_shows_lock_holder_backup_and_survives_a_broken_record(workspace:
 
 def test_status_reports_drift_from_the_real_engine(workspace: Workspace) -> None:
     require_tool("docker")
-    pytest.importorskip("relgate.deploy.compose")
     from relgate.deploy.models import LastGood, ServiceImage
     from relgate.deploy.state import write_last_good
 
