@@ -86,10 +86,13 @@ def fresh_world(
 
 
 def _fresh_runner(world: ComposeWorld, job: str) -> Path:
-    """A state home no earlier job has seen (what a hosted runner starts with)."""
+    """A state home and a runner temp no earlier job has seen (what a hosted runner starts with:
+    its action venv is made again too)."""
     home = world.base / "runners" / job
     (home / "state").mkdir(parents=True)
+    (home / "temp").mkdir()
     world.env["XDG_STATE_HOME"] = str(home / "state")
+    world.env["RELGATE_ACTION_CACHE"] = str(home / "temp")
     return home / "state"
 
 
