@@ -30,6 +30,8 @@ from relgate.errors import ToolMissing
 __all__ = ["Finished", "Streaming", "run", "stream"]
 
 _CHUNK = 1 << 20
+#: How long output still in flight is read after the program exited.
+GRACE_S = 5.0
 
 Sink = Callable[[bytes], object]
 
@@ -44,6 +46,7 @@ class Finished:
     stderr: bytes = b""  # empty with merge_stderr (it went into stdout)
     duration_s: float = 0.0
     timed_out: bool = False
+    complete: bool = True  # False: something it started still held the pipe after GRACE_S
 
     @property
     def ok(self) -> bool:
@@ -124,68 +127,72 @@ def run(
     timeout: float | None = None,
     hint: str = "",
 ) -> Finished:
-    """Run ``argv`` to the end; capture its output, or hand each chunk to ``sink`` as it arrives.
+    """Run ``argv`` until it exits; capture its output, or hand each chunk to ``sink`` as it comes.
 
     ``stdin`` is fed from a thread (bytes or a readable stream). With ``merge_stderr`` both streams
     arrive in order as stdout (deploy's logs). ``timeout`` kills the program: ``timed_out`` is set
-    and ``returncode`` is None.
+    and ``returncode`` is None. The program's exit ends the call: output still in flight is read
+    for up to :data:`GRACE_S` more, so a background process it left holding the pipe (a daemon
+    started by a post-deploy command) cannot hang relgate. A sink that raises kills the program
+    and the error is raised here.
     """
     started = time.monotonic()
     proc = _start(
-        argv,
-        env=env,
-        cwd=cwd,
-        stdin=stdin is not None,
-        merge_stderr=merge_stderr,
-        hint=hint,
+        argv, env=env, cwd=cwd, stdin=stdin is not None, merge_stderr=merge_stderr, hint=hint
     )
+    captured: list[bytes] = []
     err_chunks: list[bytes] = []
-    threads = []
+    failure: list[BaseException] = []
+    done = threading.Event()  # set once run() returns: a late chunk is dropped, not written
+
+    def pump() -> None:
+        stdout = cast("IO[bytes]", proc.stdout)
+        reader = cast("Callable[[int], bytes]", getattr(stdout, "read1", stdout.read))
+        try:
+            # read1: whatever is there now, so a sink (a live log) sees output as it is produced
+            while chunk := reader(_CHUNK):
+                if done.is_set():
+                    return
+                if sink is None:
+                    captured.append(chunk)
+                else:
+                    sink(chunk)
+        except BaseException as exc:  # interrupt-safe: a worker thread; re-raised by run()
+            failure.append(exc)
+            with suppress(OSError):
+                proc.kill()
+
+    threads = [threading.Thread(target=pump, daemon=True, name="relgate-proc-out")]
     if not merge_stderr:
         threads.append(threading.Thread(target=_drain, args=(proc.stderr, err_chunks), daemon=True))
     if stdin is not None:
         threads.append(threading.Thread(target=_feed, args=(stdin, proc.stdin), daemon=True))
     for thread in threads:
         thread.start()
-    expired = threading.Event()
-
-    def expire() -> None:
-        expired.set()
-        with suppress(OSError):
-            proc.kill()
-
-    timer = threading.Timer(timeout, expire) if timeout is not None else None
-    if timer is not None:
-        timer.daemon = True
-        timer.start()
-    captured = bytearray()
-    stdout = cast("IO[bytes]", proc.stdout)
-    reader = cast("Callable[[int], bytes]", getattr(stdout, "read1", stdout.read))
+    timed_out = False
     try:
-        # read1: whatever is there now, so a sink (a live log) sees output as it is produced
-        while chunk := reader(_CHUNK):
-            if sink is None:
-                captured += chunk
-            else:
-                sink(chunk)
-        proc.wait()
-    except BaseException:  # interrupted, or the sink failed: never leave the child behind
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill(proc)
+    except BaseException:  # interrupted (SIGTERM/SIGINT): never leave the child behind
         _kill(proc)
         raise
     finally:
-        if timer is not None:
-            timer.cancel()
         for thread in threads:
-            thread.join(timeout=10)
-        stdout.close()
-    timed_out = expired.is_set()
+            thread.join(timeout=GRACE_S)
+        done.set()
+    if failure:
+        raise failure[0]
+    complete = not threads[0].is_alive()
     return Finished(
         argv=list(argv),
         returncode=None if timed_out else proc.returncode,
-        stdout=bytes(captured),
+        stdout=b"".join(captured),
         stderr=b"".join(err_chunks),
         duration_s=time.monotonic() - started,
         timed_out=timed_out,
+        complete=complete,
     )
 
 

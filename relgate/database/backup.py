@@ -79,6 +79,8 @@ def take_backup(
             os.fsync(raw.fileno())
         if not result.ok:
             raise CannotRun(f"pg_dump of {conn.label} failed: {tail(result.err)}")
+        if not result.complete:  # a truncated dump must never carry the final name
+            raise CannotRun(f"pg_dump of {conn.label}: its output did not end with the program")
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

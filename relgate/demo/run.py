@@ -22,7 +22,6 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +31,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from relgate import proc
 from relgate.errors import CannotRun
 
 if TYPE_CHECKING:
@@ -141,14 +141,8 @@ def _make_app_repo(repo: Path) -> str | None:
         "PATH": os.environ.get("PATH", ""),
     }
 
-    def git(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["git", "-C", str(repo), *args],
-            env=ident,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+    def git(*args: str) -> proc.Finished:
+        return proc.run(["git", "-C", str(repo), *args], env=ident, hint="the demo's notes")
 
     if (repo / ".git").exists() and git(
         "rev-parse", "-q", "--verify", f"{PREVIOUS}^{{commit}}"
@@ -164,7 +158,7 @@ def _make_app_repo(repo: Path) -> str | None:
     for args in steps:
         done = git(*args)
         if done.returncode != 0:
-            last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+            last = (done.err or done.out).strip().splitlines()[-1:] or ["no output"]
             return f"`git {' '.join(args)}` failed in {repo}: {last[0]}"
     return None
 

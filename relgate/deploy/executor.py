@@ -1,22 +1,23 @@
 """The one place deploy runs external commands (compose, git, post-deploy checks).
 
 Each command's output goes, redacted, to its own log under ``logs/<area>/`` as it is produced, and a
-:class:`CommandRecord` (argv, exit code, duration) is kept for the result. A missing program is
-:class:`ToolMissing`; a timeout kills the command and is recorded, not raised.
+:class:`CommandRecord` (argv, exit code, duration) is kept for the result. Commands run through
+:func:`relgate.proc.run`: a missing program is :class:`ToolMissing`; a timeout kills the command and
+is recorded, not raised.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
-import subprocess
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
+from relgate import proc
 from relgate.deploy.models import CommandRecord
-from relgate.errors import ToolMissing
 from relgate.run import Run
 
 __all__ = ["Executor", "Ran"]
@@ -62,41 +63,34 @@ class Executor:
         rel = f"logs/{self.area}/{self._seq:02d}-{_SLUG.sub('-', name)}.log"
         started_at, t0 = self.run.clock(), self.monotonic()
         self.run.reporter.debug(f"$ {' '.join(argv)}")
-        try:
-            proc = subprocess.Popen(
-                list(argv),
-                cwd=self.cwd,
-                env={**self.env, **(env or {})},
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-            )
-        except FileNotFoundError:
-            raise ToolMissing(f"{argv[0]} not found on PATH (needed for: {name})") from None
         chunks: list[bytes] = []
-        reader = threading.Thread(target=self._pump, args=(proc, rel, chunks), daemon=True)
-        reader.start()
-        timed_out = False
-        try:
-            proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            proc.kill()
-            proc.wait()
-        except BaseException:  # Interrupted (SIGTERM) or Ctrl-C: don't leave the child behind
-            proc.kill()
-            proc.wait()
-            raise
-        finally:
-            reader.join(timeout=5)
+        with self.run.open_log(rel) as log:
+            lines = _LineWriter(log)
+
+            def sink(chunk: bytes) -> None:
+                chunks.append(chunk)
+                lines.feed(chunk)
+
+            try:
+                done = proc.run(
+                    argv,
+                    env={**self.env, **(env or {})},
+                    cwd=self.cwd,
+                    sink=sink,
+                    merge_stderr=True,
+                    timeout=timeout_s,
+                    hint=f"needed for: {name}",
+                )
+            finally:
+                lines.close()
         output = self.run.secrets.redact(b"".join(chunks).decode("utf-8", "replace"))
         record = CommandRecord(
             name=name,
             argv=[self.run.secrets.redact(a) for a in argv],
-            exit_code=None if timed_out else proc.returncode,
+            exit_code=done.returncode,
             duration_s=round(self.monotonic() - t0, 3),
             started_at=started_at,
-            timed_out=timed_out,
+            timed_out=done.timed_out,
             log=None if quiet_log else rel,
         )
         if quiet_log:
@@ -104,10 +98,30 @@ class Executor:
         self.records.append(record)
         return Ran(record, output)
 
-    def _pump(self, proc: subprocess.Popen[bytes], rel: str, chunks: list[bytes]) -> None:
-        assert proc.stdout is not None
-        with self.run.open_log(rel) as log:
-            for line in iter(proc.stdout.readline, b""):
-                chunks.append(line)
-                log.write(line.decode("utf-8", "replace"))
-                log.flush()
+
+class _Log(Protocol):
+    def write(self, text: str, /) -> int: ...
+    def flush(self) -> None: ...
+
+
+class _LineWriter:
+    """Writes whole lines only, decoded incrementally: the log redacts each write, and a secret
+    split across two pipe reads would escape it (and so would a UTF-8 character split in two)."""
+
+    def __init__(self, log: _Log) -> None:
+        self._log = log
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._pending = ""
+
+    def feed(self, chunk: bytes) -> None:
+        text = self._pending + self._decoder.decode(chunk)
+        head, sep, self._pending = text.rpartition("\n")
+        if sep:
+            self._log.write(head + sep)
+            self._log.flush()  # the log is live: a human may be tailing it
+
+    def close(self) -> None:
+        rest = self._pending + self._decoder.decode(b"", final=True)
+        self._pending = ""
+        if rest:
+            self._log.write(rest)

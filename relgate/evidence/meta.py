@@ -5,7 +5,6 @@ from __future__ import annotations
 import getpass
 import re
 import socket
-import subprocess
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -22,13 +21,14 @@ _REMOTE = re.compile(r"[:/]([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+?)(?:\.git)?/?$")
 
 
 def _git(repo: Path, *args: str) -> str | None:
+    from relgate import proc
+    from relgate.errors import ToolMissing
+
     try:
-        done = subprocess.run(
-            ["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=10, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        done = proc.run(["git", "-C", str(repo), *args], timeout=10)
+    except (ToolMissing, OSError):
         return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
+    return done.out.strip() or None if done.ok else None
 
 
 def git_commit(repo: Path) -> str | None:

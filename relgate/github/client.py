@@ -19,13 +19,12 @@ What this boundary adds to PyGithub:
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from relgate.errors import BadInputError, CannotRun, ServiceUnreachable
+from relgate.errors import BadInputError, CannotRun, ServiceUnreachable, ToolMissing
 from relgate.fields import require_https
 
 if TYPE_CHECKING:
@@ -257,16 +256,13 @@ def _map_error(what: str, exc: Any) -> Exception:
 
 def repository_from_remote(repo_path: Any) -> str | None:
     """owner/name from the ``origin`` remote, if it is a GitHub URL."""
+    from relgate import proc
+
     try:
-        proc = subprocess.run(
-            ["git", "-C", str(repo_path), "remote", "get-url", "origin"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    except OSError:
+        done = proc.run(["git", "-C", str(repo_path), "remote", "get-url", "origin"])
+    except (ToolMissing, OSError):
         return None
-    m = _REMOTE.search(proc.stdout.strip())
+    m = _REMOTE.search(done.out.strip())
     return m["repo"] if m else None
 
 

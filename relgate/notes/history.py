@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import io
 import re
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
+from relgate import proc
 from relgate.errors import BadInputError, CannotRun, ToolMissing, UsageError
 
 __all__ = [
@@ -102,16 +102,11 @@ def git_log_argv(
 
 
 # -- the executor --------------------------------------------------------------------------------
-def run_git(argv: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
-    try:
-        proc = subprocess.run(
-            argv, capture_output=True, text=True, encoding="utf-8", errors="replace", check=False
-        )
-    except FileNotFoundError as exc:
-        raise ToolMissing("git is not installed (needed for release notes)") from exc
-    if check and proc.returncode != 0:
-        raise CannotRun(f"{' '.join(argv[3:5])}…: git failed: {proc.stderr.strip()[:500]}")
-    return proc
+def run_git(argv: list[str], *, check: bool = True) -> proc.Finished:
+    done = proc.run(argv, hint="needed for release notes")
+    if check and not done.ok:
+        raise CannotRun(f"{' '.join(argv[3:5])}…: git failed: {done.err.strip()[:500]}")
+    return done
 
 
 def is_repo(repo: Path, *, full: bool = False) -> bool:
@@ -119,21 +114,21 @@ def is_repo(repo: Path, *, full: bool = False) -> bool:
     if not repo.is_dir():
         return False
     try:
-        proc = run_git(git_argv(repo, "rev-parse", "--is-shallow-repository"), check=False)
+        done = run_git(git_argv(repo, "rev-parse", "--is-shallow-repository"), check=False)
     except ToolMissing:
         return False
-    return proc.returncode == 0 and not (full and proc.stdout.strip() == "true")
+    return done.returncode == 0 and not (full and done.out.strip() == "true")
 
 
 def ensure_repo(repo: Path) -> None:
     """A full clone: a shallow one (actions/checkout's default) would silently cut the notes."""
-    proc = run_git(git_argv(repo, "rev-parse", "--is-shallow-repository"), check=False)
-    if not repo.is_dir() or proc.returncode != 0:
+    done = run_git(git_argv(repo, "rev-parse", "--is-shallow-repository"), check=False)
+    if not repo.is_dir() or done.returncode != 0:
         raise BadInputError(
             f"{repo}: not a git repository (project.repo_path in relgate.yml); release notes need "
             "the history — in Actions use actions/checkout with fetch-depth: 0"
         )
-    if proc.stdout.strip() == "true":
+    if done.out.strip() == "true":
         raise BadInputError(
             f"{repo}: shallow clone — the commits since the previous release may be missing; "
             "fetch the whole history (actions/checkout with fetch-depth: 0, or "
@@ -142,7 +137,7 @@ def ensure_repo(repo: Path) -> None:
 
 
 def list_tags(repo: Path) -> list[Tag]:
-    out = run_git(list_tags_argv(repo)).stdout
+    out = run_git(list_tags_argv(repo)).out
     tags = []
     for line in out.splitlines():
         name, obj, peeled = [*line.split("\0"), "", ""][:3]
@@ -152,16 +147,16 @@ def list_tags(repo: Path) -> list[Tag]:
 
 
 def resolve_commit(repo: Path, ref: str) -> str | None:
-    proc = run_git(
+    done = run_git(
         git_argv(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"), check=False
     )
-    return proc.stdout.strip() or None if proc.returncode == 0 else None
+    return done.out.strip() or None if done.returncode == 0 else None
 
 
 def nearest_tag(repo: Path, ref: str) -> str | None:
     """Fallback for non-semver versions: the closest tag reachable from ``ref``'s parent."""
-    proc = run_git(git_argv(repo, "describe", "--tags", "--abbrev=0", f"{ref}^"), check=False)
-    return proc.stdout.strip() or None if proc.returncode == 0 else None
+    done = run_git(git_argv(repo, "describe", "--tags", "--abbrev=0", f"{ref}^"), check=False)
+    return done.out.strip() or None if done.returncode == 0 else None
 
 
 def commit_range(since: str | None, target: str) -> str:
@@ -173,14 +168,9 @@ def iter_commits(
 ) -> Iterator[Commit]:
     """Stream the commits of ``revision_range`` (newest first) from one ``git log`` process."""
     argv = git_log_argv(repo, revision_range, first_parent=first_parent)
-    try:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    except FileNotFoundError as exc:
-        raise ToolMissing("git is not installed (needed for release notes)") from exc
-    assert proc.stdout is not None and proc.stderr is not None
-    stdout = cast(io.BufferedReader, proc.stdout)  # bufsize=-1: a BufferedReader, with read1
     pending = b""
-    try:
+    with proc.stream(argv, hint="needed for release notes") as git:
+        stdout = cast(io.BufferedReader, git.stdout)  # bufsize=-1: a BufferedReader, with read1
         # read1: parse what git has written so far while it writes the rest (two cores).
         while block := stdout.read1(chunk):
             records = (pending + block).split(b"\x1e")
@@ -190,13 +180,9 @@ def iter_commits(
                     yield parse_commit(record.decode("utf-8", "replace"))
         if pending:
             yield parse_commit(pending.decode("utf-8", "replace"))
-    finally:
-        proc.stdout.close()
-        err = proc.stderr.read().decode("utf-8", "replace").strip()
-        proc.stderr.close()
-        code = proc.wait()
-    if code != 0:
-        raise UsageError(f"git log {revision_range}: {err[:500] or f'exit {code}'}")
+    if git.returncode != 0:
+        err = git.err.strip()
+        raise UsageError(f"git log {revision_range}: {err[:500] or f'exit {git.returncode}'}")
 
 
 def parse_commit(record: str) -> Commit:

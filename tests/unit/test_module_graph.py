@@ -100,3 +100,22 @@ def test_only_the_deploy_package_runs_docker() -> None:
         if "deploy" not in path.relative_to(PACKAGE).parts and (lines := _docker_argvs(path))
     }
     assert found == {}
+
+
+def test_one_subprocess_runner() -> None:
+    """Programs run through relgate.proc; the process driver alone starts a long-lived service
+    (its own session, outliving relgate) and so uses subprocess directly."""
+    allowed = {"relgate/proc.py", "relgate/deploy/process.py"}
+    importers = set()
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            if "subprocess" in names:
+                importers.add(str(path.relative_to(PACKAGE.parent)))
+    assert importers == allowed
