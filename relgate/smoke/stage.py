@@ -305,7 +305,8 @@ def _target(
     """--base-url, else the scenario's base_url, else the environment's base_url."""
     url: Any = flag
     if url is None and loaded.scenario.base_url:
-        ctx = Context(env=run.env, secrets=secrets, run={"id": run.id}, base_url="")
+        facts = {"id": run.id, "environment": environment, "version": run.version}
+        ctx = Context(env=run.env, secrets=secrets, run=facts, base_url="")
         try:
             url = render(loaded.scenario.base_url, ctx.lookup)
         except MissingReference as exc:

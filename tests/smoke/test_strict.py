@@ -215,3 +215,21 @@ def test_hint_when_needs_a_condition(tmp_path: Path) -> None:
     )
     assert main(["smoke", "--check", str(bad)], env={}, stdout=out, stderr=err) == 2
     assert "needs status, error or check" in out.getvalue() + err.getvalue()
+
+
+def test_base_url_may_use_run_facts(harness: Harness, tmp_path: Path) -> None:
+    seen: list[httpx.Request] = []
+    path = _scenario(
+        tmp_path,
+        "  - name: a\n    request: {url: /a}\n",
+        "base_url: 'http://127.0.0.1:1/{{ run.environment }}'\n",
+    )
+    report = smoke(
+        None,
+        harness.run(),
+        environment="staging",
+        scenario=path,
+        transport=httpx.MockTransport(_handler(seen)),
+    )
+    assert report.passed and str(seen[0].url) == "http://127.0.0.1:1/staging/a"
+    assert report.base_url == "http://127.0.0.1:1/staging"
