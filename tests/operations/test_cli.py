@@ -108,3 +108,26 @@ def test_backup_verify_refuses_a_backup_that_does_not_restore(
     assert any('relation "nowhere" does not exist' in p for p in report["problems"])
     assert pg_cluster.psql(database, "SELECT count(*) FROM copies") == "3"  # type: ignore[attr-defined]
     assert f"{database}__relgate_verify" not in pg_cluster.databases()  # type: ignore[attr-defined]
+
+
+def _record_last_good(ws: Workspace, version: str) -> None:
+    from relgate.deploy.models import LastGood
+    from relgate.deploy.state import write_last_good
+    from relgate.results import utcnow
+
+    record = LastGood(environment="staging", driver="process", version=version, env_hash="sha256:0",
+                      recorded_at=utcnow(), run_id="r")  # fmt: skip
+    write_last_good(ws.config(), record)
+
+
+@pytest.mark.postgres
+def test_backup_records_the_last_good_version_unless_version_is_given(
+    db_workspace: Workspace,
+) -> None:
+    """--version says which version's data this is (its help says so); it used to lose to the
+    last-known-good record silently."""
+    _record_last_good(db_workspace, "v1.0.0")
+    code, record, err = cli(db_workspace, "--env", "staging", "backup")
+    assert (code, record["app_version"]) == (0, "v1.0.0"), err
+    code, record, err = cli(db_workspace, "--env", "staging", "backup", "--version", "v0.9.0")
+    assert (code, record["app_version"]) == (0, "v0.9.0"), err
