@@ -240,6 +240,36 @@ def test_cli_archive_verify_show(filled_run: Run, tmp_path: Path) -> None:
     code, out, _ = _cli("evidence", "show", bundle, env=env)
     assert code == 0
     assert "smoke      failed" in out and "version       1.2.0" in out
+    assert "gate statement: unauthenticated (unsigned)" in out
+
+
+def test_cli_signed_archive_verifies_with_the_public_key(filled_run: Run) -> None:
+    from relgate.evidence.keys import generate
+
+    pair, stranger = generate("ops-2026"), generate("stranger")
+    env = {"SMOKE_PASS": SECRET, "RELGATE_SIGNING_KEY": pair.private_key}
+    code, out, err = _cli("--json", "--run-dir", str(filled_run.dir), "archive", env=env)
+    assert code == 0, err
+    packed = json.loads(out)
+    assert packed["signed_by"].startswith("relgate-")  # no relgate.yml: an id from the key
+    assert pair.private_key not in out + err
+    bundle = packed["bundle_path"]
+
+    trust = f"ops-2026={pair.public_key}"
+    code, out, err = _cli("evidence", "verify", bundle, "--public-key", trust, env={})
+    assert code == 0, err
+    assert "gate statement: signed by ops-2026" in out and "EVIDENCE VERIFIED" in out
+    code, out, err = _cli("--json", "evidence", "verify", bundle, "--public-key", trust, env={})
+    assert json.loads(out)["signed_by"] == "ops-2026"
+
+    wrong = f"ops-2026={stranger.public_key}"
+    code, out, err = _cli("evidence", "verify", bundle, "--public-key", wrong, env={})
+    assert code == 1
+    assert "statement: signed by an unknown key" in err
+
+    code, out, err = _cli("evidence", "verify", bundle, env={})  # no key anywhere
+    assert code == 0 and "UNAUTHENTICATED" in out
+    assert "evidence is unauthenticated" in err
 
 
 def test_cli_withholds_a_secret_without_printing_it(make_run: MakeRun) -> None:
