@@ -127,7 +127,11 @@ def main() -> None:
         print(f"build statement + sign     {sign_s * 1000:8.3f} ms")
         print(f"parse + verify signature   {verify_s * 1000:8.3f} ms")
         ratio = added / best_plain[0]
-        verdict = "OK" if ratio < 0.05 else "OVER TARGET"
+        # Against the archive's CPU seconds too: on a loaded machine its wall time is inflated,
+        # CPU time much less, so this is the stricter of the two.
+        strict = added / cpu_plain
+        print(f"ratio (sign + verify) / archive cpu = {strict:.5f} ({strict:.3%})")
+        verdict = "OK" if max(ratio, strict) < 0.05 else "OVER TARGET"
         print(
             f"\nratio (sign + verify) / archive = {ratio:.5f} ({ratio:.3%}); target < 5 %: {verdict}"
         )
