@@ -48,6 +48,12 @@ def handle(app: App, args: argparse.Namespace) -> int:
     from relgate.config import PublicKeyConfig
     from relgate.evidence.keys import generate
 
+    if app.env.get("GITHUB_ACTIONS") == "true" and not args.private_key_file:
+        # A job log keeps the key for every reader of the repository's Actions: never print it.
+        raise UsageError(
+            "relgate keygen prints a private key: run it on a trusted machine, not in a CI job "
+            "(or pass --private-key-file FILE)"
+        )
     pair = generate(args.key_id)
     try:
         PublicKeyConfig(id=pair.id, public_key=pair.public_key)

@@ -133,6 +133,13 @@ def test_keygen_prints_the_documented_format(tmp_path: Path) -> None:
     ).key_id
 
 
+def test_keygen_refuses_to_print_a_private_key_in_a_ci_log() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["keygen"], env={"GITHUB_ACTIONS": "true"}, stdout=out, stderr=err)
+    assert code == 2 and "not in a CI job" in err.getvalue() + out.getvalue()
+    assert "ed25519-private:" not in out.getvalue() + err.getvalue()
+
+
 def test_keygen_private_key_file_is_0600_and_never_printed(tmp_path: Path) -> None:
     out = io.StringIO()
     target = tmp_path / "signing.key"
