@@ -21,7 +21,7 @@ from relgate.deploy.state import (
     read_last_good,
     write_last_good,
 )
-from relgate.errors import BadInputError, NotBuiltYet
+from relgate.errors import BadInputError
 from relgate.gha import Reporter
 from relgate.results import RESULT_MODELS, StageName
 from relgate.run import Run
@@ -104,11 +104,14 @@ def test_result_model_is_registered_and_round_trips() -> None:
     assert again == result
 
 
-def test_swarm_is_a_seam_not_built_yet(tmp_path: Path) -> None:
+def test_swarm_opens_the_swarm_driver(tmp_path: Path) -> None:
+    from relgate.deploy.swarm import SwarmDriver
+
     config = _config(tmp_path, {"driver": "swarm", "files": ["stack.yml"], "stack_name": "shop"})
     run = Run.open(
         env={}, reporter=Reporter(io.StringIO(), {}, SecretRegistry()), run_dir=tmp_path / "run"
     )
     ctx = DeployContext(config, run, "staging", config.environments["staging"])
-    with pytest.raises(NotBuiltYet):
-        open_driver(ctx)
+    driver = open_driver(ctx)
+    assert isinstance(driver, SwarmDriver)
+    assert (driver.name, driver.project) == ("swarm", "shop")

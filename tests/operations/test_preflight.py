@@ -296,15 +296,24 @@ def test_ci_verdict_is_pure() -> None:
     ("files", "status", "says"),
     [
         pytest.param(
-            ["stack.yml"], CheckStatus.PASS, "stack.yml present (swarm stack)", id="present"
+            ["stack.yml"], CheckStatus.PASS, "stack.yml: usable as a swarm stack", id="present"
         ),
         pytest.param(["stack.yml", "gone.yml"], CheckStatus.FAIL, "not found:", id="missing"),
+        pytest.param(
+            ["refused.yml"],
+            CheckStatus.FAIL,
+            "refused.yml:3 services.web.container_name: Swarm names task containers",
+            id="refused-feature",
+        ),
     ],
 )
 def test_swarm_stack_files_must_exist(
     repo_ws: Workspace, files: list[str], status: CheckStatus, says: str
 ) -> None:
     (repo_ws.folder / "stack.yml").write_text("services: {}\n")
+    (repo_ws.folder / "refused.yml").write_text(
+        "services:\n  web:\n    container_name: web\n    image: app\n"
+    )
     doc = base_doc()
     doc["environments"]["staging"]["stack"] = {
         "driver": "swarm",
