@@ -401,7 +401,6 @@ class SwarmDriver:
             err = (t.get("Status") or {}).get("Err")
             if err:
                 last_error[by_id.get(t["ServiceID"], "?")] = str(err)[-500:]
-        self.ctx.executor("stack-ps", cmd.stack_ps_cmd(self.project or ""), timeout_s=60)
         for service in services:
             self.ctx.executor(
                 f"logs-{service}", cmd.service_logs_cmd(f"{self.project}_{service}"), timeout_s=60

@@ -17,8 +17,6 @@ __all__ = [
     "service_scale_cmd",
     "stack_config_cmd",
     "stack_deploy_cmd",
-    "stack_ps_cmd",
-    "stack_rm_cmd",
 ]
 
 ResolveImage = Literal["always", "changed", "never"]
@@ -51,14 +49,6 @@ def stack_deploy_cmd(
     if prune:
         argv.append("--prune")
     return [*argv, stack]
-
-
-def stack_ps_cmd(stack: str) -> list[str]:
-    return ["docker", "stack", "ps", "--no-trunc", "--format", "json", stack]
-
-
-def stack_rm_cmd(stack: str) -> list[str]:
-    return ["docker", "stack", "rm", stack]
 
 
 def service_scale_cmd(replicas: dict[str, int]) -> list[str]:

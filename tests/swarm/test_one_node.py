@@ -152,3 +152,20 @@ def test_start_first_update_loses_no_request(swarm1: SwarmBed, stack_dir_factory
     during = swarm1.docker(1, "logs", probe).splitlines()[before:]
     assert "ok version v2" in during
     assert during.count("FAIL") == 0, during
+
+
+def test_rollback_command_redeploys_a_recorded_version(
+    swarm1: SwarmBed, stack_dir_factory: Factory
+) -> None:
+    """`relgate rollback --to v1` after v2 passed: the stack file recorded for v1 runs again."""
+    from relgate.deploy.stage import redeploy_last_good
+
+    s = stack_dir_factory(swarm1)
+    assert s.deploy("v1").outcome == "deployed", s.output.getvalue()
+    assert s.deploy("v2").outcome == "deployed", s.output.getvalue()
+    assert (s.dir / "state" / "staging.swarm" / "v1.stack.yml").is_file()
+    result = redeploy_last_good(
+        s.config(), s.open_run("rollback"), environment="staging", to_version="v1"
+    )
+    assert result.outcome == "rolled_back", s.output.getvalue()
+    assert get_text(s.base_url) == "version v1"

@@ -318,8 +318,6 @@ def test_other_argv_builders() -> None:
         "10",
         "s_web",
     ]
-    assert cmd.stack_ps_cmd("s") == ["docker", "stack", "ps", "--no-trunc", "--format", "json", "s"]
-    assert cmd.stack_rm_cmd("s") == ["docker", "stack", "rm", "s"]
 
 
 def test_dollars_are_escaped_again_for_stack_deploy() -> None:
