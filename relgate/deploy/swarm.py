@@ -29,7 +29,13 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from relgate.deploy import swarm_commands as cmd
-from relgate.deploy.models import CommandRecord, RunningService, RunningStack, ServiceImage
+from relgate.deploy.models import (
+    VERSION_LABEL,
+    CommandRecord,
+    RunningService,
+    RunningStack,
+    ServiceImage,
+)
 from relgate.deploy.state import text_hash
 from relgate.deploy.swarm_spec import Rendered, check_compose, render
 from relgate.deploy.swarm_watch import STACK_LABEL, SwarmWatch
@@ -181,7 +187,9 @@ class SwarmDriver:
             raise ConfigError(
                 [Problem(files, None, "", f"docker stack config failed: {out.tail(4)}")]
             )
-        rendered = render(document, image_healthcheck=self._image_healthcheck, pins=pins)
+        rendered = render(
+            document, image_healthcheck=self._image_healthcheck, pins=pins, version=version
+        )
         if pins is None:
             self._rendered, self._rendered_for = rendered, version
         return rendered
@@ -214,28 +222,28 @@ class SwarmDriver:
         }
 
     def running_stack(self) -> RunningStack:
-        """The stack's services as Swarm runs them: by registry digest where Swarm resolved one
-        (``ref@sha256:…``, what a rollback pins), else by image ID."""
+        """The stack's services as Swarm runs them: pinned by ``ref@sha256:…`` where Swarm resolved
+        a registry digest (what a rollback pins), else by image ID; the version is the service
+        label relgate stamps at render time."""
         from datetime import UTC, datetime
 
         services = {}
-        for name, image in self.running().items():
-            pin = (
-                f"{image.image}@{image.registry_digest}"
-                if image.registry_digest
-                else image.image_id
-            )
+        for svc in self.stack_services():
+            name = self.short_name(svc["Spec"]["Name"])
+            image = self._image_of(svc)
+            running = (svc.get("ServiceStatus") or {}).get("RunningTasks")
             services[name] = RunningService(
                 name=name,
-                container=name,
-                state="running",
+                container=svc["ID"][:12],
+                state="running" if running else "no running task",
                 image=image.image,
-                image_id=pin,
+                image_id=image.image_id,
                 repo_digests=list(image.repo_digests),
+                version=(svc["Spec"].get("Labels") or {}).get(VERSION_LABEL),
             )
         return RunningStack(
             project=self.project,
-            engine=self.ctx.child_env.get("DOCKER_HOST") or "unix:///var/run/docker.sock",
+            engine=self.host,
             captured_at=datetime.fromtimestamp(self.ctx.clock(), UTC),
             services=services,
         )
@@ -249,9 +257,9 @@ class SwarmDriver:
         image = str(svc["Spec"]["TaskTemplate"]["ContainerSpec"].get("Image", ""))
         ref, _, digest = image.partition("@")
         if digest.startswith("sha256:"):
-            local = self._local_image_id(image)
+            # the pin itself is the identity: the same on every node, whatever each pulled
             return ServiceImage(
-                image=ref, image_id=local or digest, repo_digests=[image], registry_digest=digest
+                image=ref, image_id=image, repo_digests=[image], registry_digest=digest
             )
         if image.startswith("sha256:"):
             return ServiceImage(image=image, image_id=image)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from relgate.deploy.models import VERSION_LABEL
 from relgate.errors import Problem
 from relgate.yamlfile import LoadedYaml, load_yaml
 
@@ -160,6 +161,7 @@ def render(
     *,
     image_healthcheck: HealthcheckLookup = lambda image: None,
     pins: Mapping[str, str] | None = None,
+    version: str | None = None,
 ) -> Rendered:
     """Apply relgate's defaults (and image pins, for a rollback) to ``docker stack config``'s output.
 
@@ -172,8 +174,20 @@ def render(
             continue
         if pins and name in pins:
             spec["image"] = pins[name]
+        if version is not None:
+            _stamp(spec, version)
         _defaults(name, spec, image_healthcheck, out)
     return out
+
+
+def _stamp(spec: dict[str, Any], version: str) -> None:
+    """The service label ``io.relgate.version``: what runs can be told apart from what was
+    recorded (a service label; changing it restarts no task)."""
+    deploy = spec.setdefault("deploy", {})
+    labels = deploy.get("labels") or {}
+    if isinstance(labels, list):  # ["key=value", …]
+        labels = dict(item.partition("=")[::2] for item in labels)
+    deploy["labels"] = {**labels, VERSION_LABEL: version}
 
 
 def _defaults(name: str, spec: dict[str, Any], lookup: HealthcheckLookup, out: Rendered) -> None:
