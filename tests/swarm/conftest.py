@@ -196,6 +196,15 @@ def get_text(url: str, timeout: float = 3) -> str:
     return httpx.get(url, timeout=timeout).text.strip()
 
 
+def serves(url: str, text: str) -> bool:
+    import httpx
+
+    try:
+        return get_text(url) == text
+    except httpx.HTTPError:  # not listening (yet): a task starting, or a node away
+        return False
+
+
 def wait_for(predicate: Callable[[], bool], timeout_s: float = 60, what: str = "condition") -> None:
     """Poll ``predicate`` (the bed has no event to wait on for these): fail after ``timeout_s``."""
     end = time.monotonic() + timeout_s

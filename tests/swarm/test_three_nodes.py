@@ -12,7 +12,7 @@ import pytest
 from relgate.deploy.models import DeployResult
 from relgate.status import environment_status
 from tests.swarm.bed import SwarmBed
-from tests.swarm.conftest import SwarmStackDir, get_text, wait_for
+from tests.swarm.conftest import SwarmStackDir, serves, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -42,10 +42,7 @@ def _three_replicas(s: SwarmStackDir) -> SwarmStackDir:
 
 
 def _every_node_serves(bed: SwarmBed, text: str) -> bool:
-    try:
-        return all(get_text(f"http://{n.ip}:18080/") == text for n in bed.nodes)
-    except Exception:  # a node not answering yet
-        return False
+    return all(serves(f"http://{n.ip}:18080/", text) for n in bed.nodes)
 
 
 def test_good_deploy_is_served_by_every_node_pinned_by_digest(
