@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TextIO
 
+from relgate.actions_context import ActionsContext
 from relgate.secrets import Redacted, SecretRegistry
 
 __all__ = [
@@ -52,7 +53,7 @@ HEARTBEAT_S = 4.0
 
 
 def in_actions(env: Mapping[str, str]) -> bool:
-    return env.get("GITHUB_ACTIONS") == "true"
+    return ActionsContext.from_env(env).in_actions
 
 
 def _escape_data(value: str) -> str:
@@ -216,18 +217,17 @@ class Reporter:
         self.err_stream = err_stream
         self.env = dict(os.environ if env is None else env)
         self.secrets = secrets if secrets is not None else SecretRegistry()
-        self.actions = in_actions(self.env)
+        self.context = ActionsContext.from_env(self.env)
+        self.actions = self.context.in_actions
         self.outputs: dict[str, str] = {}
         self.exported: dict[str, str] = {}
         # Outside Actions the summary goes to a file the caller chooses (the run directory).
         self.summary_path = (
-            Path(self.env["GITHUB_STEP_SUMMARY"])
-            if self.actions and self.env.get("GITHUB_STEP_SUMMARY")
+            Path(self.context.step_summary)
+            if self.actions and self.context.step_summary
             else (Path(summary_path) if summary_path else None)
         )
-        self.debug_enabled = self.env.get("RUNNER_DEBUG") == "1" or bool(
-            self.env.get("RELGATE_DEBUG")
-        )
+        self.debug_enabled = self.context.runner_debug or bool(self.env.get("RELGATE_DEBUG"))
         self.color = (
             not self.actions
             and "NO_COLOR" not in self.env
@@ -377,14 +377,14 @@ class Reporter:
     def set_output(self, name: str, value: object) -> None:
         text = self.secrets.redact(_as_text(value))
         self.outputs[name] = text
-        path = self.env.get("GITHUB_OUTPUT") if self.actions else None
+        path = self.context.output_file if self.actions else None
         if path:
             append_file_command(path, name, text)
 
     def export_env(self, name: str, value: str) -> None:
         text = self.secrets.redact(value)
         self.exported[name] = text
-        path = self.env.get("GITHUB_ENV") if self.actions else None
+        path = self.context.env_file if self.actions else None
         if path:
             append_file_command(path, name, text)
 

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from relgate.actions_context import ActionsContext
 from relgate.errors import BadInputError
 
 if TYPE_CHECKING:
@@ -77,14 +78,13 @@ def engine_of(engine: str) -> str:
 
 def ephemeral_runner(env: Mapping[str, str]) -> bool:
     """A GitHub Actions runner whose workspace does not survive the job (hosted, or act)."""
-    if env.get("GITHUB_ACTIONS") != "true":
-        return False
-    return env.get("RUNNER_ENVIRONMENT") != "self-hosted"
+    actions = ActionsContext.from_env(env)
+    return actions.in_actions and actions.runner_environment != "self-hosted"
 
 
 def refuse_workspace_state(path: Path, env: Mapping[str, str], *, field: str) -> None:
     """BadInputError when ``path`` is inside ``GITHUB_WORKSPACE`` on an ephemeral runner."""
-    workspace = env.get("GITHUB_WORKSPACE")
+    workspace = ActionsContext.from_env(env).workspace
     if not workspace or not ephemeral_runner(env):
         return
     if not _inside(path, Path(workspace)):

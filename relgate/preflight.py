@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from relgate.actions_context import ActionsContext, tag_for
 from relgate.errors import Interrupted, RelgateError
 from relgate.fields import is_loopback_host
 from relgate.release_checks import ReleaseCheckRecord, run_release_check
@@ -297,11 +298,6 @@ def _check_compose_file(ctx: _Ctx) -> Iterator[PreflightCheck]:
 
 
 # -- git -----------------------------------------------------------------------------------------
-def tag_name(version: str, prefix: str) -> str:
-    """``1.2.0`` → ``v1.2.0``; ``v1.2.0`` stays as it is."""
-    return version if not prefix or version.startswith(prefix) else f"{prefix}{version}"
-
-
 def _check_git_tag(ctx: _Ctx) -> Iterator[PreflightCheck]:
     if not ctx.version:
         yield _skip("git tag", "no --version given")
@@ -309,7 +305,7 @@ def _check_git_tag(ctx: _Ctx) -> Iterator[PreflightCheck]:
     if not ctx.config.preflight.require_tag:
         yield _skip("git tag", "preflight.require_tag is off")
         return
-    tag = tag_name(ctx.version, ctx.config.project.tag_prefix)
+    tag = tag_for(ctx.version, ctx.config.project.tag_prefix)
     code, out = ctx.git("rev-parse", "--git-dir")
     if code != 0:
         repo = ctx.config.resolve_path(ctx.config.project.repo_path)
@@ -338,8 +334,9 @@ def _expected_commit(ctx: _Ctx, tag: str) -> str | None:
     env = ctx.run.env
     if env.get("RELGATE_EXPECTED_SHA"):
         return env["RELGATE_EXPECTED_SHA"].strip()
-    if env.get("GITHUB_REF") == f"refs/tags/{tag}" and env.get("GITHUB_SHA"):
-        return env["GITHUB_SHA"]
+    actions = ActionsContext.from_env(env)
+    if actions.tag_ref == tag and actions.sha:
+        return actions.sha
     return None
 
 
@@ -600,7 +597,7 @@ def _check_ci(ctx: _Ctx) -> Iterator[PreflightCheck]:
             "CI checks", f"skipped: no GitHub token ({ctx.config.github.token_env} not set)"
         )
         return
-    sha = ctx.tag_commit or ctx.run.env.get("GITHUB_SHA")
+    sha = ctx.tag_commit or ActionsContext.from_env(ctx.run.env).sha
     if not sha:
         code, out = ctx.git("rev-parse", "HEAD")
         sha = out.strip() if code == 0 else None
@@ -620,7 +617,7 @@ def github_ci(config: RelgateConfig, env: Mapping[str, str], sha: str) -> tuple[
     from relgate.github.client import GitHubClient
 
     client = GitHubClient.from_env(config, env)
-    return ci_verdict(commit_checks(client, sha, ignore_run_id=env.get("GITHUB_RUN_ID") or None))
+    return ci_verdict(commit_checks(client, sha, ignore_run_id=ActionsContext.from_env(env).run_id))
 
 
 def ci_verdict(checks: CommitChecks) -> tuple[CheckStatus, str]:

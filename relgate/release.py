@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, Field
 
+from relgate.actions_context import ActionsContext, tag_for
 from relgate.errors import BadInputError
 from relgate.results import RunMeta, StageResult, Status
 from relgate.results.archive import ArchiveResult
@@ -66,7 +67,6 @@ def release(
     github: GitHubClient | None = None,
 ) -> ReleaseRecord:
     """Verify ``bundle``, then tag ``version`` and publish its GitHub release with the evidence."""
-    from relgate.notes.versions import tag_for
 
     tag = tag_for(version, config.project.tag_prefix)
     record = ReleaseRecord(status=Status.FAILED, version=version, tag=tag, bundle=str(bundle))
@@ -140,8 +140,9 @@ def _verify_evidence(
 
 def _default_target(config: RelgateConfig, env: Mapping[str, str]) -> str | None:
     """The commit to tag: GITHUB_SHA in Actions, else HEAD of the project's repository."""
-    if env.get("GITHUB_ACTIONS") == "true" and env.get("GITHUB_SHA"):
-        return env["GITHUB_SHA"]
+    actions = ActionsContext.from_env(env)
+    if actions.in_actions and actions.sha:
+        return actions.sha
     from relgate.notes import history
 
     repo = config.resolve_path(config.project.repo_path)

@@ -30,6 +30,7 @@ from typing import IO, Any, TypeVar, overload
 
 from pydantic import BaseModel, ValidationError
 
+from relgate.actions_context import ActionsContext
 from relgate.errors import BadInputError, GateFailed, Interrupted, RelgateError, UsageError
 from relgate.gha import Reporter
 from relgate.recorded import ReadState, Recorded, read_result
@@ -45,9 +46,9 @@ Clock = Callable[[], datetime]
 def new_run_id(env: Mapping[str, str], clock: Clock = utcnow) -> str:
     """``gh-<run id>-<attempt>`` in Actions (every job of a workflow run agrees), else a UTC
     timestamp plus a random suffix (two runs in the same second never collide)."""
-    run_id = env.get("GITHUB_RUN_ID")
-    if env.get("GITHUB_ACTIONS") == "true" and run_id:
-        return f"gh-{run_id}-{env.get('GITHUB_RUN_ATTEMPT', '1')}"
+    key = ActionsContext.from_env(env).run_key
+    if key:
+        return key
     return f"{clock().strftime('%Y%m%dT%H%M%SZ')}-{_random.token_hex(3)}"
 
 

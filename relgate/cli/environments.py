@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from relgate.actions_context import ActionsContext
 from relgate.cli import command_parser
 from relgate.cli._app import App
 
@@ -72,7 +73,7 @@ def _approvals(app: App, args: argparse.Namespace) -> int:
     from relgate.github.client import GitHubClient
     from relgate.github.environments import record_approvals
 
-    workflow_run = args.workflow_run_id or app.env.get("GITHUB_RUN_ID")
+    workflow_run = args.workflow_run_id or ActionsContext.from_env(app.env).run_id
     if not workflow_run:
         raise UsageError("approvals: no --workflow-run-id and no GITHUB_RUN_ID (not in Actions)")
     config = app.config()

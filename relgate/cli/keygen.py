@@ -6,6 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
+from relgate.actions_context import ActionsContext
 from relgate.cli import command_parser
 from relgate.cli._app import App
 from relgate.errors import BadInputError, UsageError
@@ -48,7 +49,7 @@ def handle(app: App, args: argparse.Namespace) -> int:
     from relgate.config import PublicKeyConfig
     from relgate.evidence.keys import generate
 
-    if app.env.get("GITHUB_ACTIONS") == "true" and not args.private_key_file:
+    if ActionsContext.from_env(app.env).in_actions and not args.private_key_file:
         # A job log keeps the key for every reader of the repository's Actions: never print it.
         raise UsageError(
             "relgate keygen prints a private key: run it on a trusted machine, not in a CI job "

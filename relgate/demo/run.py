@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from relgate import proc
+from relgate.actions_context import without_actions
 from relgate.errors import CannotRun
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ def _demo_env(env: Mapping[str, str], home: Path, break_mode: Break | None) -> d
     from relgate.evidence.keys import generate
 
     # GitHub's variables would make the demo's run id and lock mode those of a workflow run.
-    demo = {k: v for k, v in env.items() if not k.startswith("GITHUB_")}
+    demo = without_actions(env)
     password = env.get("RELGATE_DEMO_PASSWORD") or DEMO_PASSWORD
     demo.update(
         RELGATE_DEMO_HOME=str(home),

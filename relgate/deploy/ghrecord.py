@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from relgate.actions_context import ActionsContext
 from relgate.config import RelgateConfig
 from relgate.deploy.models import DeployResult, LastGood, ServiceImage
 from relgate.errors import Interrupted, RelgateError
@@ -26,17 +27,19 @@ class GitHubRecord:
         self.config = config
         self.run = run
         self.environment = environment
-        self.sha = run.env.get("GITHUB_SHA", "")
+        self.actions = ActionsContext.from_env(run.env)
+        self.sha = self.actions.sha or ""
         self.deployment_id: int | None = None
         self.warnings: list[str] = []
 
     @classmethod
     def open(cls, config: RelgateConfig, run: Run, environment: str) -> GitHubRecord | None:
         env = run.env
+        actions = ActionsContext.from_env(env)
         mode = config.deploy.github_deployments
-        if mode == "never" or (mode == "auto" and env.get("GITHUB_ACTIONS") != "true"):
+        if mode == "never" or (mode == "auto" and not actions.in_actions):
             return None
-        if not env.get(config.github.token_env) or not env.get("GITHUB_SHA"):
+        if not env.get(config.github.token_env) or not actions.sha:
             if mode == "always":
                 run.reporter.warning(
                     f"deploy.github_deployments: always, but {config.github.token_env} or "
@@ -139,10 +142,7 @@ class GitHubRecord:
         return self.config.environments[self.environment].base_url
 
     def _log_url(self) -> str:
-        env = self.run.env
-        server = env.get("GITHUB_SERVER_URL", "https://github.com")
-        repo, run_id = env.get("GITHUB_REPOSITORY", ""), env.get("GITHUB_RUN_ID", "")
-        return f"{server}/{repo}/actions/runs/{run_id}" if repo and run_id else ""
+        return self.actions.run_url() or ""
 
     def _quietly(self, what: str, step: Any) -> Any:
         try:

@@ -1,9 +1,8 @@
-"""``meta.json``: who released what, where and when — from ``GITHUB_*`` in Actions, git otherwise."""
+"""``meta.json``: who released what, where and when — from the Actions context, git otherwise."""
 
 from __future__ import annotations
 
 import getpass
-import re
 import socket
 from collections.abc import Mapping
 from datetime import datetime
@@ -11,13 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from relgate.__about__ import __version__
+from relgate.actions_context import ActionsContext, parse_repository, tag_for
 
 if TYPE_CHECKING:
     from relgate.config import RelgateConfig
 
-__all__ = ["collect_meta", "git_commit", "git_repository", "tag_of"]
-
-_REMOTE = re.compile(r"[:/]([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+?)(?:\.git)?/?$")
+__all__ = ["collect_meta", "git_commit", "git_repository"]
 
 
 def _git(repo: Path, *args: str) -> str | None:
@@ -37,15 +35,7 @@ def git_commit(repo: Path) -> str | None:
 
 def git_repository(repo: Path) -> str | None:
     """``owner/name`` from the ``origin`` remote, if it looks like one."""
-    url = _git(repo, "remote", "get-url", "origin")
-    match = _REMOTE.search(url or "")
-    return match.group(1) if match else None
-
-
-def tag_of(version: str | None, prefix: str) -> str | None:
-    if not version:
-        return None
-    return version if version.startswith(prefix) else f"{prefix}{version}"
+    return parse_repository(_git(repo, "remote", "get-url", "origin"))
 
 
 def collect_meta(
@@ -58,11 +48,12 @@ def collect_meta(
     finished_at: datetime,
 ) -> dict[str, Any]:
     """The facts an auditor needs to tie the bundle to a commit, a workflow run and a person."""
-    actions = env.get("GITHUB_ACTIONS") == "true"
+    ctx = ActionsContext.from_env(env)
+    actions = ctx.in_actions
     repo_dir = config.resolve_path(config.project.repo_path) if config else Path.cwd()
     repository = (
         (config.project.repository if config else None)
-        or env.get("GITHUB_REPOSITORY")
+        or ctx.repository
         or git_repository(repo_dir)
     )
     meta: dict[str, Any] = {
@@ -71,39 +62,32 @@ def collect_meta(
         "project": config.project.name if config else None,
         "environment": environment,
         "version": version,
-        "tag": tag_of(version, config.project.tag_prefix if config else "v"),
-        "commit": (env.get("GITHUB_SHA") if actions else None) or git_commit(repo_dir),
+        "tag": tag_for(version, config.project.tag_prefix if config else "v") if version else None,
+        "commit": (ctx.sha if actions else None) or git_commit(repo_dir),
         "repository": repository,
         "relgate_version": __version__,
         "config_digest": f"sha256:{config.digest}" if config and config.digest else None,
         "retention_days": config.archive.retention_days if config else None,
         "host": socket.gethostname(),
-        "actor": env.get("GITHUB_ACTOR") if actions else _user(),
+        "actor": ctx.actor if actions else _user(),
     }
     if config is not None and environment in config.environments:
         meta["base_url"] = config.environments[environment].base_url
     if actions:
-        meta["github"] = _github(env, repository)
+        meta["github"] = _github(ctx, repository)
     return meta
 
 
-def _github(env: Mapping[str, str], repository: str | None) -> dict[str, Any]:
-    run_id, attempt = env.get("GITHUB_RUN_ID"), env.get("GITHUB_RUN_ATTEMPT", "1")
-    server = env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
-    url = (
-        f"{server}/{repository}/actions/runs/{run_id}/attempts/{attempt}"
-        if repository and run_id
-        else None
-    )
+def _github(ctx: ActionsContext, repository: str | None) -> dict[str, Any]:
     return {
-        "workflow": env.get("GITHUB_WORKFLOW"),
-        "workflow_ref": env.get("GITHUB_WORKFLOW_REF"),
-        "run_id": run_id,
-        "run_attempt": attempt,
-        "run_url": url,
-        "ref": env.get("GITHUB_REF"),
-        "event": env.get("GITHUB_EVENT_NAME"),
-        "job": env.get("GITHUB_JOB"),
+        "workflow": ctx.workflow,
+        "workflow_ref": ctx.workflow_ref,
+        "run_id": ctx.run_id,
+        "run_attempt": ctx.attempt,
+        "run_url": ctx.run_url(repository),
+        "ref": ctx.ref,
+        "event": ctx.event_name,
+        "job": ctx.job,
     }
 
 

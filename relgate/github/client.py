@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from relgate.actions_context import ActionsContext, parse_repository
 from relgate.errors import BadInputError, CannotRun, ServiceUnreachable, ToolMissing
 from relgate.fields import require_https
 
@@ -36,7 +37,8 @@ __all__ = ["GitHubClient", "GitHubStatus", "RetryPolicy", "is_status", "reposito
 T = TypeVar("T")
 
 _GITHUB_DOTCOM = "https://api.github.com"
-_REMOTE = re.compile(r"github[^/:]*[:/](?P<repo>[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+?)(?:\.git)?/?$")
+# A remote on a GitHub host (the owner/name itself is parsed by relgate.actions_context).
+_GITHUB_HOST = re.compile(r"github[^/:]*[:/]")
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,8 @@ class GitHubClient:
             )
         if secrets is not None:
             secrets.register(token, token_env)
-        repo = repository or config.project.repository or env.get("GITHUB_REPOSITORY")
+        actions = ActionsContext.from_env(env)
+        repo = repository or config.project.repository or actions.repository
         repo = repo or repository_from_remote(config.resolve_path(config.project.repo_path))
         if not repo:
             raise BadInputError(
@@ -121,8 +124,8 @@ class GitHubClient:
             )
         counter = [0]
         api_url = config.github.api_url.rstrip("/")
-        if api_url == _GITHUB_DOTCOM and env.get("GITHUB_API_URL"):
-            api_url = env["GITHUB_API_URL"].rstrip("/")  # GitHub Enterprise runner
+        if api_url == _GITHUB_DOTCOM and actions.api_url:
+            api_url = actions.api_url  # GitHub Enterprise runner
             try:
                 require_https(api_url)  # the token travels with every request
             except ValueError as exc:
@@ -262,8 +265,8 @@ def repository_from_remote(repo_path: Any) -> str | None:
         done = proc.run(["git", "-C", str(repo_path), "remote", "get-url", "origin"])
     except (ToolMissing, OSError):
         return None
-    m = _REMOTE.search(done.out.strip())
-    return m["repo"] if m else None
+    url = done.out.strip()
+    return parse_repository(url) if _GITHUB_HOST.search(url) else None
 
 
 def _counting_token_class() -> Any:

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from relgate.actions_context import ActionsContext
 from relgate.notes.history import Commit, trailers
 from relgate.notes.junit import TestCounts
 from relgate.notes.markdown import escape_markdown, escape_markdown_block
@@ -265,25 +266,18 @@ def group_commits(commits: Sequence[CommitView]) -> tuple[list[Group], list[Comm
 
 
 def ci_from_env(env: Mapping[str, str]) -> CIInfo:
-    server = env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
-    repo, run_id = env.get("GITHUB_REPOSITORY"), env.get("GITHUB_RUN_ID")
-    attempt = env.get("GITHUB_RUN_ATTEMPT") or ("1" if run_id else None)
-    url = None
-    if repo and run_id:
-        url = f"{server}/{repo}/actions/runs/{run_id}"
-        if attempt and attempt != "1":
-            url += f"/attempts/{attempt}"
+    actions = ActionsContext.from_env(env)
     return CIInfo(
-        run_id=run_id,
-        attempt=attempt,
-        url=url,
-        workflow=env.get("GITHUB_WORKFLOW"),
-        repository=repo,
-        sha=env.get("GITHUB_SHA"),
-        ref=env.get("GITHUB_REF_NAME"),
-        actor=env.get("GITHUB_ACTOR"),
-        event=env.get("GITHUB_EVENT_NAME"),
-        server_url=server,
+        run_id=actions.run_id,
+        attempt=actions.attempt,
+        url=actions.run_url(),
+        workflow=actions.workflow,
+        repository=actions.repository,
+        sha=actions.sha,
+        ref=actions.ref_name,
+        actor=actions.actor,
+        event=actions.event_name,
+        server_url=actions.server_url,
     )
 
 

@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from relgate.actions_context import ActionsContext, tag_for
 from relgate.errors import UsageError
 from relgate.notes import history
 from relgate.notes.context import (
@@ -25,7 +26,7 @@ from relgate.notes.context import (
 )
 from relgate.notes.junit import TestCounts, count_tests, find_reports
 from relgate.notes.render import TemplateRef, render, resolve_template
-from relgate.notes.versions import previous_tag, tag_for
+from relgate.notes.versions import previous_tag
 from relgate.results import RunMeta, Status
 from relgate.results.archive import ArchiveResult
 from relgate.results.deploy import DeployResult
@@ -267,17 +268,14 @@ def _not_semver(tag: str, prefix: str) -> bool:
 
 
 def _repo_url(config: RelgateConfig, env: Mapping[str, str]) -> str | None:
-    repository = config.project.repository or env.get("GITHUB_REPOSITORY")
-    if not repository:
-        return None
-    server = env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
-    return f"{server}/{repository}"
+    actions = ActionsContext.from_env(env)
+    return actions.repo_url(config.project.repository)
 
 
 def _project(config: RelgateConfig, env: Mapping[str, str]) -> dict[str, Any]:
     return {
         "name": config.project.name,
-        "repository": config.project.repository or env.get("GITHUB_REPOSITORY"),
+        "repository": config.project.repository or ActionsContext.from_env(env).repository,
         "contacts": [c.model_dump() for c in config.project.contacts],
     }
 
@@ -309,7 +307,7 @@ def _fetch_approvals(config: RelgateConfig, env: Mapping[str, str]) -> list[dict
     Best effort on purpose: notes must render without GitHub (locally, or when the token may not
     read Actions), and a missing approval list is visible in the notes, not a reason to fail.
     """
-    run_id = env.get("GITHUB_RUN_ID")
+    run_id = ActionsContext.from_env(env).run_id
     if not run_id or not env.get(config.github.token_env):
         return []
     from relgate.errors import Interrupted, RelgateError

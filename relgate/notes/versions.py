@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import total_ordering
 
+from relgate.actions_context import tag_for
+
 __all__ = ["SemVer", "previous_tag", "tag_for"]
 
 _SEMVER = re.compile(
@@ -54,11 +56,6 @@ class SemVer:
         if not isinstance(other, SemVer):
             return NotImplemented
         return self._key() < other._key()
-
-
-def tag_for(version: str, prefix: str) -> str:
-    """``1.2.0`` → ``v1.2.0``; a version already carrying the prefix is the tag itself."""
-    return version if version.startswith(prefix) else f"{prefix}{version}"
 
 
 def _version_of(tag: str, prefix: str) -> SemVer | None:

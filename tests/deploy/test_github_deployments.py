@@ -59,7 +59,7 @@ def test_each_deploy_is_a_deployment_and_supersedes_the_previous(
     d = fake.state.deployments[-1]
     assert (d.environment, d.sha, d.ref) == ("staging", sha, sha)
     assert d.statuses[-1].environment_url == process_stack.base_url
-    assert d.statuses[-1].log_url == "https://github.com/acme/app/actions/runs/7"
+    assert d.statuses[-1].log_url == "https://github.com/acme/app/actions/runs/7/attempts/1"
     assert second.github_deployment == d.id and second.warnings == []
 
 
