@@ -17,6 +17,7 @@ from tests.operations import test_rollback_process
 from tests.operations.conftest import Workspace
 
 process_ws = test_rollback_process.process_ws  # the process-driver workspace fixture
+_deploy = test_rollback_process._deploy
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
@@ -151,13 +152,8 @@ def deploying(process_ws: tuple[Workspace, int]) -> Workspace:
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_deploys_keep_two_pre_migration_backups(deploying: Workspace) -> None:
-    from relgate.deploy import stage
-
     for n in range(1, 6):
-        run = deploying.run(f"deploy-{n}")
-        with run.stage("deploy"):
-            result = stage.deploy(deploying.config(), run, environment="staging", version=f"v{n}")
-        assert result.outcome == "deployed", result.summary
+        assert _deploy(deploying, f"v{n}") == "deployed"
         records = find_backups(deploying.config(), "staging")
         assert [r.taken_before for r in records] == [f"v{k}" for k in range(n, max(n - 2, 0), -1)]
         assert len(list((deploying.folder / "backups").iterdir())) == 2 * len(records)
