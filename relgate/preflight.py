@@ -13,6 +13,10 @@ run in the checkout: see :mod:`relgate.release_checks`).
 
 The outside world (``which``, commands, disk usage, GitHub) comes in through :class:`Probe`, so tests
 replace only what cannot run here.
+
+Why this module is longer than ~500 lines: it is one short, independent function per check (the
+:data:`CHECKS` table at the end is the outline); splitting them by theme would scatter that order
+over several files without making any single check easier to read.
 """
 
 from __future__ import annotations

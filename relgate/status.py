@@ -10,7 +10,6 @@ only: nothing decides anything from it (evidence is chosen explicitly, by bundle
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from relgate.errors import Interrupted
+from relgate.results import RunMeta
 
 if TYPE_CHECKING:
     from relgate.config import RelgateConfig
@@ -163,38 +163,49 @@ def _lock(config: RelgateConfig, name: str, st: EnvironmentStatus) -> None:
 
 
 def last_gate(config: RelgateConfig, environment: str) -> LastGate | None:
-    """The newest run of ``environment`` that has a gate (or archive) result, by recorded start."""
+    """The newest run of ``environment`` that has a gate (or archive) result, by recorded start.
+
+    Results are read through the typed API: an unreadable one shows as ``unreadable``, never as
+    the status its broken file seems to carry."""
+    from relgate.recorded import ReadState, read_result
+    from relgate.results import ArchiveResult, GateResult
+
     runs = config.base_dir / ".relgate" / "runs"
-    found: list[tuple[str, Path, dict[str, Any]]] = []
+    found: list[tuple[str, Path, RunMeta]] = []
     for meta_path in runs.glob("*/meta.json") if runs.is_dir() else []:
-        meta = _json(meta_path)
-        if meta.get("environment") != environment:
+        meta = _meta(meta_path)
+        if meta is None or meta.environment != environment:
             continue
-        found.append((str(meta.get("started_at") or ""), meta_path.parent, meta))
+        found.append((meta.started_at or "", meta_path.parent, meta))
     for started, folder, meta in sorted(found, key=lambda item: item[0], reverse=True):
-        gate = _json(folder / "results" / "gate.json")
-        archive = _json(folder / "results" / "archive.json")
-        if not gate and not archive:
+        gate = read_result(folder, GateResult)
+        archive = read_result(folder, ArchiveResult)
+        if gate.state is ReadState.MISSING and archive.state is ReadState.MISSING:
             continue
-        source = gate or archive
+        source = archive if gate.state is ReadState.MISSING else gate
+        result = source.result
         return LastGate(
-            run_id=str(meta.get("run_id") or folder.name),
+            run_id=meta.run_id or folder.name,
             run_dir=str(folder),
             started_at=started or None,
-            version=source.get("version") or meta.get("version"),
-            status=str(source.get("status", "unknown")),
-            verdict=str(gate.get("verdict") or source.get("summary") or ""),
-            bundle_digest=gate.get("bundle_digest") or archive.get("bundle_digest"),
+            version=(result.version if result else None) or meta.version,
+            status=source.verdict,
+            verdict=(gate.result.verdict if gate.result else "")
+            or (result.summary if result else source.problem),
+            bundle_digest=(gate.result.bundle_digest if gate.result else None)
+            or (archive.result.bundle_digest if archive.result else None),
         )
     return None
 
 
-def _json(path: Path) -> dict[str, Any]:
+def _meta(path: Path) -> RunMeta | None:
+    """A run's meta.json; None when unreadable (status shows what it can, it never fails)."""
+    from pydantic import ValidationError
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+        return RunMeta.model_validate_json(path.read_bytes())
+    except (OSError, ValidationError):
+        return None
 
 
 def _last_backup(config: RelgateConfig, name: str, run: Run) -> str | None:

@@ -1,5 +1,8 @@
 """Read and verify an evidence bundle without extracting it.
 
+(Longer than ~500 lines on purpose: the streaming reader, its safety limits, the manifest
+comparison and the typed loading of results are one pass over the tar and share its state.)
+
 A bundle is read as a stream, member by member, in one pass: nothing touches the disk, so a hostile
 bundle cannot plant files, and the checks below refuse it before any of its content is trusted:
 

@@ -10,6 +10,8 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from relgate.cli import main
 from relgate.status import last_gate, status
 from tests._tools import require_tool
@@ -49,6 +51,26 @@ def test_last_gate_is_chosen_by_recorded_start_not_file_time(workspace: Workspac
     assert gate is not None
     assert (gate.run_id, gate.status, gate.verdict) == ("run-b", "passed", "GATE PASSED")
     assert gate.bundle_digest == "sha256:" + "b" * 64
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param('{"stage": "gate", "status": "passed", "surprise": 1}', id="unknown-field"),
+        pytest.param('{"stage": "gate", "verdict": "GATE PASSED"}', id="no-status"),
+        pytest.param('{"stage": "gate", "status": "pass', id="malformed"),
+    ],
+)
+def test_an_unreadable_gate_result_is_shown_as_unreadable(
+    workspace: Workspace, content: str
+) -> None:
+    _config(workspace)
+    folder = _gate_run(workspace, "run-x", env="staging", started="2026-11-20T10:00:00+00:00",
+                       status="passed", digest="sha256:" + "b" * 64)  # fmt: skip
+    (folder / "results" / "gate.json").write_text(content)
+    gate = last_gate(workspace.config(), "staging")
+    assert gate is not None and gate.status == "unreadable", gate
+    assert "gate.json" in gate.verdict
 
 
 def test_status_shows_lock_holder_backup_and_survives_a_broken_record(workspace: Workspace) -> None:
