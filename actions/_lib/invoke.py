@@ -201,12 +201,22 @@ def secret_env(env: Mapping[str, str]) -> dict[str, str]:
     return extra
 
 
-def outputs_from(document: Mapping[str, object], code: int) -> dict[str, str]:
-    """Step outputs from the ``--json`` document (a result model, or an error wrapper)."""
+def outputs_from(
+    document: Mapping[str, object], code: int, stage: str | None = None
+) -> dict[str, str]:
+    """Step outputs from the ``--json`` document (a result model, or an error wrapper).
+
+    For a stage (``stage``: deploy, smoke…) the result is read as that stage's model through
+    relgate's typed API: a result its model refuses gives ``status: error`` and says why, never
+    the status its broken document seems to carry."""
     result = document.get("result") if "kind" in document else document
     outputs: dict[str, str] = {"exit-code": str(code)}
     if "error" in document and "kind" in document:
         outputs["error"] = str(document["error"])
+    elif stage is not None and isinstance(result, Mapping):
+        result, problem = _typed(stage, result)
+        if problem:
+            outputs["error"] = problem
     if isinstance(result, Mapping):
         for key, value in result.items():
             if isinstance(value, bool):
@@ -220,6 +230,21 @@ def outputs_from(document: Mapping[str, object], code: int) -> dict[str, str]:
         outputs["result"] = json.dumps(result, sort_keys=True)
     outputs.setdefault("status", "error")
     return outputs
+
+
+def _typed(stage: str, result: Mapping[str, object]) -> tuple[Mapping[str, object] | None, str]:
+    """``result`` as ``stage``'s model dumps it, or (None, why it is unreadable)."""
+    from relgate.recorded import parse_result
+    from relgate.results import StageName
+
+    try:
+        name = StageName(stage)
+    except ValueError:
+        return result, ""  # not a stage (lock, status, backup…): its own model, mapped as is
+    recorded = parse_result(name, json.dumps(result).encode("utf-8"), source=f"relgate {stage}")
+    if recorded.result is None:
+        return None, f"unreadable result: {recorded.problem}"
+    return recorded.result.model_dump(mode="json"), ""
 
 
 def main(argv: list[str], env: Mapping[str, str], run_cli: Callable[..., int] | None = None) -> int:
@@ -249,12 +274,17 @@ def main(argv: list[str], env: Mapping[str, str], run_cli: Callable[..., int] | 
     if run_dir:
         command.insert(1, f"--run-dir={run_dir}")
     with _summary_kept_in(run_dir, {**env, **extra}) as child_env:
-        code = _run(command, child_env, run_cli)
+        code = _run(command, child_env, run_cli, stage=argv[0])
     reporter.set_output("run-dir", run_dir or env.get("RELGATE_RUN_DIR", ""))
     return code
 
 
-def _run(command: list[str], child_env: dict[str, str], run_cli: Callable[..., int] | None) -> int:
+def _run(
+    command: list[str],
+    child_env: dict[str, str],
+    run_cli: Callable[..., int] | None,
+    stage: str | None = None,
+) -> int:
     from relgate.gha import Reporter
 
     if run_cli is None:
@@ -267,7 +297,7 @@ def _run(command: list[str], child_env: dict[str, str], run_cli: Callable[..., i
     except ValueError:
         document = {}
     reporter = Reporter(sys.stdout, child_env)
-    for name, value in outputs_from(document, code).items():
+    for name, value in outputs_from(document, code, stage).items():
         # Later steps (upload-artifact) resolve paths from the workspace, not working-directory.
         absolute = name.endswith("-path") and value and not os.path.isabs(value)
         reporter.set_output(name, os.path.abspath(value) if absolute else value)
@@ -297,9 +327,12 @@ def _summary_kept_in(run_dir: str | None, env: Mapping[str, str]) -> Iterator[di
     directory's summary.md: a step summary is not downloadable later (and act discards it), the
     evidence bundle is. The text was already redacted by relgate's reporter."""
     child_env = dict(env)
-    real = env.get("GITHUB_STEP_SUMMARY")
+    from relgate.actions_context import ActionsContext
+
+    actions = ActionsContext.from_env(env)
+    real = actions.step_summary
     target = run_dir or env.get("RELGATE_RUN_DIR")
-    if env.get("GITHUB_ACTIONS") != "true" or not real:
+    if not actions.in_actions or not real:
         yield child_env
         return
     with tempfile.TemporaryDirectory(prefix="relgate-summary-") as tmp:

@@ -102,6 +102,28 @@ def test_outputs_from_result_and_error(invoke: ModuleType) -> None:
     assert err == {"exit-code": "2", "error": "boom", "status": "error"}
 
 
+@pytest.mark.parametrize(
+    "document",
+    [
+        pytest.param({"stage": "smoke", "passed_count": 9}, id="no-status"),
+        pytest.param({"stage": "smoke", "status": "passed", "surprise": 1}, id="unknown-field"),
+        pytest.param({"stage": "deploy", "status": "passed"}, id="another-stage"),
+    ],
+)
+def test_a_stage_result_its_model_refuses_is_an_error(
+    invoke: ModuleType, document: dict[str, object]
+) -> None:
+    out = invoke.outputs_from(document, 0, "smoke")
+    assert out["status"] == "error" and out["error"].startswith("unreadable result: "), out
+    assert "result" not in out
+
+
+def test_a_stage_result_is_mapped_from_its_model(invoke: ModuleType) -> None:
+    out = invoke.outputs_from({"stage": "smoke", "status": "failed", "passed_count": 3}, 1, "smoke")
+    assert (out["status"], out["passed-count"], out["total"]) == ("failed", "3", "0")
+    assert json.loads(out["result"])["stage"] == "smoke"
+
+
 def test_main_runs_relgate_keeps_summary_and_maps_outputs(
     invoke: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -126,13 +148,17 @@ def test_main_runs_relgate_keeps_summary_and_maps_outputs(
         run_dir = Path(argv[1].split("=", 1)[1])
         run_dir.mkdir(parents=True)
         Path(env["GITHUB_STEP_SUMMARY"]).write_text("## smoke\n9/9 passed\n")
+        # A valid ArchiveResult: stage results are read through relgate's typed API.
         stdout.write(
-            json.dumps({"status": "passed", "verdict": "9/9 passed", "notes_path": "n.md"})
-        )
+            json.dumps(
+                {"stage": "archive", "status": "passed", "summary": "9/9 passed",
+                 "bundle_path": "n.md"}
+            )
+        )  # fmt: skip
         return 0
 
     monkeypatch.chdir(tmp_path)
-    code = invoke.main(["smoke"], env, run_cli=fake_cli)
+    code = invoke.main(["archive"], env, run_cli=fake_cli)
     assert code == 0
     run_dir = tmp_path / "app" / ".relgate" / "runs" / "gh-77-2"
     assert seen["argv"][:2] == ["--json", f"--run-dir={run_dir}"]
