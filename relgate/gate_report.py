@@ -21,7 +21,8 @@ def report(run: Run, result: GateResult) -> None:
     """The job summary (per-stage table, Mermaid timeline), step outputs and the verdict line."""
     out = run.reporter
     summary = Summary().heading(f"relgate gate: {result.version} → {result.environment}")
-    summary.paragraph(result.verdict)
+    # The verdict is in the markdown; on a terminal it is the line printed last, and only there.
+    summary.paragraph(result.verdict, strong=True, echo=False)
     summary.table(
         ["stage", "status", "duration", "summary"],
         [
@@ -30,9 +31,14 @@ def report(run: Run, result: GateResult) -> None:
         ],
     )
     summary.mermaid(_gantt(result), _timeline_text(result))
-    facts = (
-        [f"evidence: {result.bundle_path} ({result.bundle_digest})"] if result.bundle_path else []
-    )
+    if result.bundle_path and out.actions:
+        # A path on the runner is useless to a reader: the bundle is the uploaded artifact, which
+        # the job summary links to; its digest identifies it.
+        facts = [f"evidence: {result.bundle_digest} (uploaded as a workflow artifact)"]
+    elif result.bundle_path:
+        facts = [f"evidence: {result.bundle_path} ({result.bundle_digest})"]
+    else:
+        facts = []
     facts += [f"release notes: {result.notes_path}"] if result.notes_path else []
     facts += result.warnings
     if facts:

@@ -131,9 +131,13 @@ class Summary:
         self._txt.append(f"\n{text}\n" + ("=" if level <= 2 else "-") * len(text))
         return self
 
-    def paragraph(self, text: str) -> Summary:
-        self._md.append(lambda s: f"{_cell(s.redact(text))}\n")
-        self._txt.append(text)
+    def paragraph(self, text: str, *, strong: bool = False, echo: bool = True) -> Summary:
+        """A paragraph (bold with ``strong``); ``echo=False`` leaves it out of the terminal text,
+        for a line the terminal shows elsewhere (the gate's verdict, printed last)."""
+        mark = "**" if strong else ""
+        self._md.append(lambda s: f"{mark}{_cell(s.redact(text))}{mark}\n")
+        if echo:
+            self._txt.append(text)
         return self
 
     def table(self, header: Sequence[str], rows: Sequence[Sequence[object]]) -> Summary:

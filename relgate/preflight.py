@@ -196,9 +196,17 @@ def _conclude(result: PreflightResult) -> None:
 def _report(run: Run, result: PreflightResult) -> None:
     from relgate.gha import Summary
 
-    rows = [[c.status.value.upper(), c.name, c.detail] for c in result.checks]
+    # Skipped checks are folded away: they are why the table was 16 rows long, and say nothing
+    # about this release (their reasons are one click away, and all in the result).
+    shown = [c for c in result.checks if c.status is not CheckStatus.SKIP]
+    skipped = [c for c in result.checks if c.status is CheckStatus.SKIP]
     summary = Summary().heading(f"Preflight {result.environment or ''}: {result.outcome}".strip())
-    summary.table(["result", "check", "detail"], rows).paragraph(result.summary)
+    summary.table(["result", "check", "detail"],
+                  [[c.status.value.upper(), c.name, c.detail] for c in shown])
+    if skipped:
+        summary.details(f"{len(skipped)} checks skipped",
+                        "\n".join(f"{c.name}: {c.detail}" for c in skipped))
+    summary.paragraph(result.summary)
     run.reporter.write_summary(summary)
     for check in result.checks:
         if check.status is CheckStatus.FAIL:

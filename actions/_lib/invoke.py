@@ -113,6 +113,10 @@ COMMANDS: dict[str, tuple[tuple[str, ...], tuple[Flag, ...]]] = {
         ("gate",),
         (Flag("version", "--version", required=True), Flag("wait-lock", "--wait-lock")),
     ),
+    "summary": (
+        ("summary",),
+        (Flag("artifact-url", "--artifact-url"), Flag("artifact-name", "--artifact-name")),
+    ),
 }
 
 # Secret inputs -> the environment variable relgate reads them from.
@@ -343,11 +347,17 @@ def _summary_kept_in(run_dir: str | None, env: Mapping[str, str]) -> Iterator[di
             yield child_env
         finally:
             text = private.read_text(encoding="utf-8")
+            # RELGATE_JOB_SUMMARY=defer (set on a job's relgate steps): the step's section waits in
+            # the run directory, and the job's last step (`relgate summary`) writes one summary
+            # that leads with the verdict, then these sections in order.
+            defer = env.get("RELGATE_JOB_SUMMARY") == "defer" and target and Path(target).is_dir()
             if text:
-                with open(real, "a", encoding="utf-8") as fh:
-                    fh.write(text)
+                if not defer:
+                    with open(real, "a", encoding="utf-8") as fh:
+                        fh.write(text)
                 if target and Path(target).is_dir():
-                    with open(Path(target) / "summary.md", "a", encoding="utf-8") as fh:
+                    name = "summary-sections.md" if defer else "summary.md"
+                    with open(Path(target) / name, "a", encoding="utf-8") as fh:
                         fh.write(text)
 
 

@@ -36,6 +36,7 @@ COMMANDS = (
     "keygen",
     "lock",
     "status",
+    "summary",
     "backup",
     "manifest",
     "environments",
