@@ -72,15 +72,17 @@ class Executor:
                 lines.feed(chunk)
 
             try:
-                done = proc.run(
-                    argv,
-                    env={**self.env, **(env or {})},
-                    cwd=self.cwd,
-                    sink=sink,
-                    merge_stderr=True,
-                    timeout=timeout_s,
-                    hint=f"needed for: {name}",
-                )
+                # `compose up` recreating containers or a pull can take a while with no output.
+                with self.run.reporter.waiting(name):
+                    done = proc.run(
+                        argv,
+                        env={**self.env, **(env or {})},
+                        cwd=self.cwd,
+                        sink=sink,
+                        merge_stderr=True,
+                        timeout=timeout_s,
+                        hint=f"needed for: {name}",
+                    )
             finally:
                 lines.close()
         output = self.run.secrets.redact(b"".join(chunks).decode("utf-8", "replace"))

@@ -112,6 +112,14 @@ def wait_for_health(
     ctx: DeployContext, watch: Watch, board: HealthBoard, deadline: float
 ) -> Decision:
     """React to each observation as it arrives; poll inspect slowly as the safety net."""
+    # Progress lines are printed per change; a heartbeat covers the stretches with none.
+    with ctx.run.reporter.waiting("the services to be healthy"):
+        return _wait_for_health(ctx, watch, board, deadline)
+
+
+def _wait_for_health(
+    ctx: DeployContext, watch: Watch, board: HealthBoard, deadline: float
+) -> Decision:
     _drain(watch, board)  # events queued during `up` first: they carry the first cause and its time
     board.feed_all(watch.snapshot())
     next_poll = ctx.monotonic() + ctx.poll_interval_s
