@@ -60,7 +60,7 @@ examples:
   relgate demo                         run the whole gate on the embedded demo service
   relgate config check                 validate relgate.yml (file:line messages)
   relgate --env staging gate --version v1.2.0
-  relgate --json evidence verify bundle.tar.gz --require deploy,smoke
+  relgate --json evidence verify bundle.tar.zst --require deploy,smoke
 
 {EXIT_CODES}
 secrets are read only from the environment (or files named in relgate.yml), never from arguments.
@@ -179,7 +179,27 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMANDS:
         module = importlib.import_module(f"relgate.cli.{name}")
         module.register(sub, common)
+    for command in sub.choices.values():
+        _examples_for_actions(command)
     return parser
+
+
+def _examples_for_actions(command: argparse.ArgumentParser) -> None:
+    """``relgate evidence verify --help`` shows the examples of ``evidence verify`` (the lines of
+    its command's examples that use it, else all of them) and the exit codes, like every page."""
+    epilog = command.epilog or ""
+    if not epilog.startswith("examples:"):
+        return
+    examples = epilog.split("\n\n", 1)[0].splitlines()[1:]
+    for action in command._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for name, child in action.choices.items():
+            if child.epilog:
+                continue
+            own = [line for line in examples if f" {command.prog.split()[-1]} {name}" in line]
+            child.epilog = "examples:\n" + "\n".join(own or examples) + "\n\n" + EXIT_CODES
+            child.formatter_class = _Formatter
 
 
 def _identity(message: str) -> str:

@@ -10,8 +10,8 @@ from relgate.cli._app import App
 from relgate.errors import UsageError
 
 EXAMPLES = """\
-  GITHUB_TOKEN=… relgate release --bundle evidence.tar.gz --version v1.2.0
-  GITHUB_TOKEN=… relgate release --bundle evidence.tar.gz --version v1.2.0-rc1 --draft
+  GITHUB_TOKEN=… relgate release --bundle evidence.tar.zst --version v1.2.0
+  GITHUB_TOKEN=… relgate release --bundle evidence.tar.zst --version v1.2.0-rc1 --draft
 """
 
 
