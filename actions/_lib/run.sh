@@ -4,10 +4,10 @@
 #   bash "$GITHUB_ACTION_PATH/../_lib/run.sh" <relgate command...>
 #
 # 1. finds a Python >= 3.11 (the one actions/setup-python put on PATH, or the runner's own);
-# 2. makes a venv with relgate's hash-pinned dependencies (installed by a hash-pinned uv) that imports
-#    relgate from the action's own source tree, under $RUNNER_TEMP (or $RELGATE_ACTION_CACHE on a
-#    self-hosted runner that keeps it between jobs), keyed by the source and the locks, so a job that
-#    uses five relgate actions installs once and the others reuse it;
+# 2. makes a venv with relgate's hash-pinned dependencies (installed by a hash-pinned uv) under
+#    $RUNNER_TEMP (or $RELGATE_ACTION_CACHE on a self-hosted runner that keeps it between jobs),
+#    keyed by the locks, so a job that uses five relgate actions installs once and the others reuse
+#    it; relgate itself is imported from the action's own source tree;
 # 3. hands over to invoke.py, which turns RELGATE_INPUT_* variables into CLI arguments.
 #
 # Inputs never reach this script as ${{ }} text: the action maps them to environment variables, and
@@ -31,37 +31,21 @@ fi
 # What gets installed is pinned twice over: relgate's runtime dependencies come from
 # requirements.lock (every version pinned, every distribution's sha256 listed) and the installer, uv,
 # from uv.lock.txt — both with --require-hashes and wheels only, so nothing unpinned is fetched or
-# built. relgate itself is not installed at all: the venv imports it from the action's own checked-out
-# source (a .pth file), so the venv depends only on the lock and the source and is made once per
-# runner (or per $RELGATE_ACTION_CACHE on a self-hosted runner that keeps it between jobs).
+# built. relgate itself is not installed: it is imported from the action's own checked-out source,
+# through a directory that holds nothing but a link to that source's relgate/ package (so the
+# checkout's tests/ or scripts/ never shadow anything) and is keyed by the checkout's path (so a
+# venv shared by jobs whose checkouts live elsewhere never points at another job's files). The venv
+# therefore depends only on the locks and the Python version, and is made once per runner (or once
+# per $RELGATE_ACTION_CACHE on a self-hosted runner that keeps it between jobs).
 lock=$lib/requirements.lock
 uv_lock=$lib/uv.lock.txt
 [[ -f $lock && -f $uv_lock ]] || die "the action's dependency locks are missing ($lock, $uv_lock)"
 
-# The source key: the action's commit when the runner tells us (a SHA pin), else a digest of the
-# source tree as checked out (a tag, a branch or a local ./ action: same content, same venv).
-if [[ ${RELGATE_ACTION_REF:-} =~ ^[0-9a-f]{40}$ ]]; then
-    key=$RELGATE_ACTION_REF
-else
-    key=$("$python" - "$root" <<'PY'
-import hashlib, pathlib, sys
-root = pathlib.Path(sys.argv[1])
-digest = hashlib.sha256()
-for top in ("pyproject.toml", "relgate", "templates", "schema", "actions/_lib"):
-    base = root / top
-    files = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
-    for path in files:
-        if path.suffix != ".pyc" and "__pycache__" not in path.parts:
-            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
-print(digest.hexdigest()[:40])
-PY
-)
-fi
 lock_key=$(cat "$lock" "$uv_lock" | sha256sum | cut -c1-16)
 pyver=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 cache=${RELGATE_ACTION_CACHE:-${RUNNER_TEMP:-${TMPDIR:-/tmp}}}
-venv="$cache/relgate-venv-py$pyver-${key:0:12}-$lock_key"
+venv="$cache/relgate-venv-py$pyver-$lock_key"
+src="$cache/relgate-src-$(printf '%s' "$root" | sha256sum | cut -c1-16)"
 
 # A heartbeat while installing: a cold install must not leave the log silent (every 4 s).
 heartbeat() {
@@ -91,13 +75,6 @@ install_venv() {
     "${uv[@]}" pip install --require-hashes --only-binary :all: --no-deps -q \
         --python "$venv.tmp/bin/python" -r "$lock" \
         || die "installing relgate's pinned dependencies from $lock failed (see the log above)"
-    # relgate from the action's own source, nothing else from it: a symlink to the package only,
-    # so the checkout's tests/ or scripts/ never shadow anything.
-    local site
-    site=$("$venv.tmp/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
-    mkdir -p "$venv.tmp/relgate-src"
-    ln -s "$root/relgate" "$venv.tmp/relgate-src/relgate"
-    echo "$venv/relgate-src" >"$site/relgate-src.pth"
     touch "$venv.tmp/.relgate-complete"
     rm -rf "$venv" && mv "$venv.tmp" "$venv"
     echo "relgate: installed in $(awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}')s"
@@ -106,7 +83,7 @@ install_venv() {
 if [[ -f $venv/.relgate-complete ]]; then
     echo "relgate: reusing $venv"
 else
-    echo "::group::install relgate (${key:0:12}, lock $lock_key) into $venv"
+    echo "::group::install relgate's dependencies (lock $lock_key) into $venv"
     heartbeat "relgate install" &
     beat=$!
     trap 'kill "$beat" 2>/dev/null || true' EXIT
@@ -116,4 +93,7 @@ else
     echo "::endgroup::"
 fi
 
-exec "$venv/bin/python" "$lib/invoke.py" "$@"
+# Idempotent and the same for every job with this checkout path: concurrent jobs agree.
+mkdir -p "$src"
+ln -sfn "$root/relgate" "$src/relgate"
+PYTHONPATH="$src${PYTHONPATH:+:$PYTHONPATH}" exec "$venv/bin/python" "$lib/invoke.py" "$@"

@@ -107,3 +107,37 @@ def test_every_third_party_import_of_relgate_is_a_declared_dependency() -> None:
                 if not dists & declared:
                     missing.add(f"{top} ({path.relative_to(ROOT)})")
     assert not missing, f"imported by relgate but not in pyproject dependencies: {sorted(missing)}"
+
+
+@pytest.mark.slow
+def test_a_shared_cache_never_points_one_checkout_at_another(tmp_path: Path) -> None:
+    """Two jobs, two checkouts of the same relgate in different places, one action cache (a
+    self-hosted runner's): the second job must import *its* relgate, even once the first
+    checkout is gone (it failed with "No module named relgate" when the venv linked to it)."""
+    import shutil
+    import subprocess
+
+    def checkout(where: Path) -> Path:
+        for part in ("relgate", "actions", "templates", "schema"):
+            shutil.copytree(ROOT / part, where / part,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copy(ROOT / "pyproject.toml", where / "pyproject.toml")
+        return where
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "RELGATE_ACTION_CACHE": str(cache)}
+
+    def job(where: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["bash", str(where / "actions" / "_lib" / "run.sh"), "no-such"],
+                              env=env, cwd=tmp_path, capture_output=True, text=True,
+                              timeout=900, check=False)
+
+    first = job(checkout(tmp_path / "job1"))
+    # invoke.py imported relgate (its reporter said the command is unknown): exit 2, not 1/3.
+    assert first.returncode == 2 and "unknown relgate action command" in first.stdout, first
+    second_checkout = checkout(tmp_path / "job2")
+    shutil.rmtree(tmp_path / "job1")
+    second = job(second_checkout)
+    assert second.returncode == 2, second.stdout + second.stderr
+    assert "reusing" in second.stdout and "No module named" not in second.stdout + second.stderr
