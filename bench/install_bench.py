@@ -34,8 +34,9 @@ RUN_SH = ROOT / "actions" / "_lib" / "run.sh"
 def _timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   check=False)
+    subprocess.run(
+        argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
+    )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -61,9 +62,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    rows: dict[str, list[tuple[float, float]]] = {k: [] for k in
-                                                   ("old cold", "new cold", "new warm",
-                                                    "new relock")}
+    rows: dict[str, list[tuple[float, float]]] = {
+        k: [] for k in ("old cold", "new cold", "new warm", "new relock")
+    }
     with tempfile.TemporaryDirectory(prefix="relgate-install-bench-") as tmp:
         work = Path(tmp)
         for _ in range(args.runs):
@@ -76,14 +77,18 @@ def main() -> None:
             for venv in cache.glob("relgate-venv-*"):
                 shutil.rmtree(venv)
             rows["new relock"].append(new(work, cache=cache))
-    med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v))
-           for k, v in rows.items()}
+    med = {
+        k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v))
+        for k, v in rows.items()
+    }
     base_wall, base_cpu = med["old cold"]
     print(f"{'variant':<12} {'wall s':>8} {'cpu s':>8} {'wall/old':>9} {'cpu/old':>8}")
     for name, (wall, cpu) in med.items():
         print(f"{name:<12} {wall:8.2f} {cpu:8.2f} {wall / base_wall:9.3f} {cpu / base_cpu:8.3f}")
-    print(f"targets: new cold <= 8 s (got {med['new cold'][0]:.1f}), "
-          f"new warm <= 1 s (got {med['new warm'][0]:.2f})")
+    print(
+        f"targets: new cold <= 8 s (got {med['new cold'][0]:.1f}), "
+        f"new warm <= 1 s (got {med['new warm'][0]:.2f})"
+    )
 
 
 if __name__ == "__main__":

@@ -616,8 +616,14 @@ def load_config(
     # `$schema:` is for editors (as in the JSON Schema); a string, and nothing relgate reads.
     if "$schema" in loaded.data:
         if not isinstance(loaded.data["$schema"], str):
-            problems.append(Problem(str(path), loaded.line_of(("$schema",)), "$schema",
-                                    "must be a string (the schema's URL or path)"))
+            problems.append(
+                Problem(
+                    str(path),
+                    loaded.line_of(("$schema",)),
+                    "$schema",
+                    "must be a string (the schema's URL or path)",
+                )
+            )
         del loaded.data["$schema"]
     config = validate_model(RelgateConfig, loaded, problems)
     config._source = p.resolve()
@@ -731,8 +737,9 @@ def _is_scalar_leaf(node: dict[str, Any]) -> bool:
     kind = node.get("type")
     if kind in ("object", "array"):
         return False
-    if kind == "string" and not any(k in node for k in ("pattern", "format", "enum", "maxLength",
-                                                        "minLength")):
+    if kind == "string" and not any(
+        k in node for k in ("pattern", "format", "enum", "maxLength", "minLength")
+    ):
         return False  # any string already accepts ${VAR}
     return kind is not None or "enum" in node
 

@@ -53,8 +53,11 @@ def headline(run_dir: Path) -> Headline:
     """What the first lines of the summary say, from the run directory's results."""
     records = {name: read_result(run_dir, StageName(name)) for name in ORDER}
     gate = read_result(run_dir, GateResult)
-    stages = [(n, _status(r), r.result.summary if r.result else r.problem)
-              for n, r in records.items() if r.state.value != "missing"]
+    stages = [
+        (n, _status(r), r.result.summary if r.result else r.problem)
+        for n, r in records.items()
+        if r.state.value != "missing"
+    ]
     failing = next(
         (
             (n, r)
@@ -82,12 +85,14 @@ def headline(run_dir: Path) -> Headline:
             version = version or rec.result.version
             environment = environment or rec.result.environment
     cause = _cause(run_dir, failing[0], failing[1]) if failing else []
-    return Headline(verdict, passed, version, environment, cause,
-                    _environment_state(records), stages)
+    return Headline(
+        verdict, passed, version, environment, cause, _environment_state(records), stages
+    )
 
 
-def compose(run_dir: Path, *, artifact_url: str | None = None,
-            artifact_name: str | None = None) -> Summary:
+def compose(
+    run_dir: Path, *, artifact_url: str | None = None, artifact_name: str | None = None
+) -> Summary:
     """The job summary: headline, evidence link, stage table, then the deferred sections."""
     head = headline(run_dir)
     icon = "✅" if head.passed else "❌"
@@ -97,12 +102,15 @@ def compose(run_dir: Path, *, artifact_url: str | None = None,
         facts.append(f"version {head.version or '?'} → environment {head.environment or '?'}")
     if head.state:
         facts.append(f"environment left: {head.state}")
-    if artifact_name and not artifact_url:
-        facts.append(f"evidence: workflow artifact {artifact_name}")
+    link = _evidence_link(artifact_url, artifact_name) if artifact_url else None
+    if not link and (artifact_name or artifact_url):
+        # No usable link (act's stand-in answers file://): name the artifact, and leave a URL that
+        # is not plain https out altogether (markdown would render brackets in it as a link).
+        facts.append(f"evidence: workflow artifact {artifact_name or '(unnamed)'}")
     if facts:
         summary.bullets(facts)
-    if artifact_url:
-        summary.raw(_evidence_link(artifact_url, artifact_name), f"evidence: {artifact_url}")
+    if link:
+        summary.raw(link, f"evidence: {artifact_url}")
     if head.cause:
         summary.details("cause", "\n".join(head.cause))
     if head.stages:
@@ -118,11 +126,12 @@ def compose(run_dir: Path, *, artifact_url: str | None = None,
     return summary
 
 
-def _evidence_link(url: str, name: str | None) -> str:
-    """A markdown link to the uploaded artifact; the URL is GitHub's (https, no spaces or
-    brackets), the label relgate's own artifact name, both checked before they are trusted."""
-    if not re.fullmatch(r"https://[^\s()<>\[\]]+", url):
-        raise ValueError(f"not a plain https URL: {url!r}")
+def _evidence_link(url: str, name: str | None) -> str | None:
+    """A markdown link to the uploaded artifact, or None: only a plain https URL (GitHub's: no
+    spaces or brackets) becomes a link, with relgate's own artifact name (checked) as its label.
+    Anything else is shown as escaped text by the caller: a summary never fails the job."""
+    if not re.fullmatch(r"https://[^\s()<>\[\]\\`\"']+", url):
+        return None
     label = name if name and re.fullmatch(r"[A-Za-z0-9._-]+", name) else "evidence bundle"
     return f"- evidence: [{label}]({url})\n"
 

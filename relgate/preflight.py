@@ -201,11 +201,13 @@ def _report(run: Run, result: PreflightResult) -> None:
     shown = [c for c in result.checks if c.status is not CheckStatus.SKIP]
     skipped = [c for c in result.checks if c.status is CheckStatus.SKIP]
     summary = Summary().heading(f"Preflight {result.environment or ''}: {result.outcome}".strip())
-    summary.table(["result", "check", "detail"],
-                  [[c.status.value.upper(), c.name, c.detail] for c in shown])
+    summary.table(
+        ["result", "check", "detail"], [[c.status.value.upper(), c.name, c.detail] for c in shown]
+    )
     if skipped:
-        summary.details(f"{len(skipped)} checks skipped",
-                        "\n".join(f"{c.name}: {c.detail}" for c in skipped))
+        summary.details(
+            f"{len(skipped)} checks skipped", "\n".join(f"{c.name}: {c.detail}" for c in skipped)
+        )
     summary.paragraph(result.summary)
     run.reporter.write_summary(summary)
     for check in result.checks:

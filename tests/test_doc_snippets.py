@@ -32,9 +32,25 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FAKE_SHA = "0123456789abcdef0123456789abcdef01234567"
 CONFIG_KEYS = {
-    "version", "project", "secrets", "environments", "preflight", "deploy", "smoke", "archive",
-    "notes", "release", "lock", "github", "rollback", "backup", "ops", "manifest", "evidence",
-    "signing", "$schema",
+    "version",
+    "project",
+    "secrets",
+    "environments",
+    "preflight",
+    "deploy",
+    "smoke",
+    "archive",
+    "notes",
+    "release",
+    "lock",
+    "github",
+    "rollback",
+    "backup",
+    "ops",
+    "manifest",
+    "evidence",
+    "signing",
+    "$schema",
 }
 
 
@@ -89,23 +105,32 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 def _kind(doc: Any) -> str:
     if isinstance(doc, list):
-        if all(isinstance(s, dict) and "request" not in s and ("uses" in s or "run" in s)
-               for s in doc):
+        if all(
+            isinstance(s, dict) and "request" not in s and ("uses" in s or "run" in s) for s in doc
+        ):
             return "steps"
         if all(isinstance(s, dict) and ("request" in s or "name" in s) for s in doc):
             return "scenario-steps"
     if isinstance(doc, dict):
         keys = set(doc)
-        if "jobs" in keys or ("steps" in keys and any(
-            isinstance(s, dict) and "uses" in s for s in doc.get("steps") or []
-        )):
+        if "jobs" in keys or (
+            "steps" in keys
+            and any(isinstance(s, dict) and "uses" in s for s in doc.get("steps") or [])
+        ):
             return "workflow" if "jobs" in keys else "job"
         if keys <= {"concurrency", "permissions"}:
             return "workflow-part"
         if "steps" in keys:
             return "scenario"
         if keys & {"capture", "retry", "poll", "expect", "request"} and keys <= {
-            "capture", "retry", "poll", "expect", "request", "name", "hints", "run",
+            "capture",
+            "retry",
+            "poll",
+            "expect",
+            "request",
+            "name",
+            "hints",
+            "run",
         }:
             return "step-part"
         if keys <= CONFIG_KEYS:
@@ -123,9 +148,17 @@ def _actionlint(workflow: dict[str, Any], tmp_path: Path, snippet: Snippet) -> N
     path = wf_dir / "snippet.yml"
     path.write_text(yaml.safe_dump(workflow, sort_keys=False), encoding="utf-8")
     proc = subprocess.run(
-        ["actionlint", "-no-color", "-config-file", ".github/actionlint.yaml",
-         str(path.relative_to(tmp_path))],
-        cwd=tmp_path, capture_output=True, text=True, check=False,
+        [
+            "actionlint",
+            "-no-color",
+            "-config-file",
+            ".github/actionlint.yaml",
+            str(path.relative_to(tmp_path)),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, f"{snippet.id}: actionlint:\n{proc.stdout}{proc.stderr}"
 
@@ -210,8 +243,9 @@ def test_snippet(snippet: Snippet, tmp_path: Path) -> None:
     kind = _kind(doc)
     # A fragment may use ${{ inputs.x }}: declare what it uses, as its trigger would.
     used = sorted(set(re.findall(r"inputs\.([A-Za-z0-9_-]+)", snippet.text)))
-    trigger = {"workflow_dispatch": {"inputs": {n: {"type": "string"} for n in used}}
-               if used else None}
+    trigger = {
+        "workflow_dispatch": {"inputs": {n: {"type": "string"} for n in used}} if used else None
+    }
     if kind == "workflow":
         doc.setdefault("on", trigger)
         _actionlint(doc, tmp_path, snippet)
@@ -220,8 +254,9 @@ def test_snippet(snippet: Snippet, tmp_path: Path) -> None:
     elif kind == "steps":
         _actionlint({"on": trigger, "jobs": {"snippet": _job(doc)}}, tmp_path, snippet)
     elif kind == "workflow-part":
-        _actionlint({"on": trigger, **doc, "jobs": {"snippet": _job([{"run": "true"}])}},
-                    tmp_path, snippet)
+        _actionlint(
+            {"on": trigger, **doc, "jobs": {"snippet": _job([{"run": "true"}])}}, tmp_path, snippet
+        )
     elif kind == "config":
         _check_config(doc, tmp_path, snippet)
     elif kind == "scenario":
@@ -230,8 +265,7 @@ def test_snippet(snippet: Snippet, tmp_path: Path) -> None:
         _check_scenario({"vars": _fragment_vars(snippet.text), "steps": doc}, tmp_path, snippet)
     elif kind == "step-part":
         step = {"name": "snippet", "request": {"method": "GET", "url": "/"}, **doc}
-        _check_scenario({"vars": _fragment_vars(snippet.text), "steps": [step]}, tmp_path,
-                        snippet)
+        _check_scenario({"vars": _fragment_vars(snippet.text), "steps": [step]}, tmp_path, snippet)
     else:
         pytest.fail(
             f"{snippet.id}: a YAML snippet of no known kind (workflow, relgate.yml, scenario): "

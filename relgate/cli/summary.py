@@ -48,16 +48,13 @@ def handle(app: App, args: argparse.Namespace) -> int:
     run_dir = Path(where)
     if not (run_dir / "results").is_dir():
         raise UsageError(f"--run-dir {run_dir}: not a run directory (no results/ in it)")
-    try:
-        summary = compose(
-            run_dir, artifact_url=args.artifact_url or None,
-            artifact_name=args.artifact_name or None,
-        )
-    except ValueError as exc:
-        raise UsageError(f"--artifact-url: {exc}") from None
+    summary = compose(
+        run_dir, artifact_url=args.artifact_url or None, artifact_name=args.artifact_name or None
+    )
     app.reporter.write_summary(summary, echo=False)
     head = headline(run_dir)
-    app.emit({"verdict": head.verdict, "passed": head.passed, "state": head.state,
-              "cause": head.cause})
+    app.emit(
+        {"verdict": head.verdict, "passed": head.passed, "state": head.state, "cause": head.cause}
+    )
     app.reporter.line(head.verdict)
     return 0

@@ -18,13 +18,24 @@ RELGATE = str(Path(sys.executable).with_name("relgate"))
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
-    return {"PATH": str(Path(sys.executable).parent) + os.pathsep + "/usr/bin:/bin",
-            "HOME": str(tmp_path), "NO_COLOR": "1", "TMPDIR": str(tmp_path)}
+    return {
+        "PATH": str(Path(sys.executable).parent) + os.pathsep + "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "NO_COLOR": "1",
+        "TMPDIR": str(tmp_path),
+    }
 
 
 def _demo(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([RELGATE, *args], env=_env(tmp_path), capture_output=True, text=True,
-                          timeout=600, cwd=tmp_path, check=False)
+    return subprocess.run(
+        [RELGATE, *args],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize(
@@ -55,17 +66,24 @@ def test_demo_twice_in_one_home_still_renders_notes(tmp_path: Path) -> None:
     # The closing hint is a command the same shell can run as printed.
     hint = re.search(r"^  (\S+) evidence show (\S+)$", out, re.M)
     assert hint, out
-    shown = subprocess.run([hint.group(1), "evidence", "show", hint.group(2)], cwd=tmp_path,
-                           env=_env(tmp_path), capture_output=True, text=True, timeout=120,
-                           check=False)
+    shown = subprocess.run(
+        [hint.group(1), "evidence", "show", hint.group(2)],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert shown.returncode == 0, shown.stdout + shown.stderr
 
 
 def test_relgate_command_is_runnable_from_here() -> None:
     command = relgate_command()
     argv = command.split(" ") if " -m " in command else [command]
-    done = subprocess.run([*argv, "--version"], capture_output=True, text=True, timeout=120,
-                          check=False)
+    done = subprocess.run(
+        [*argv, "--version"], capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0 and done.stdout.startswith("relgate "), done
 
 

@@ -88,7 +88,9 @@ def test_every_third_party_import_of_relgate_is_a_declared_dependency() -> None:
     from importlib.metadata import packages_distributions
 
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    declared = {canonicalize_name(Requirement(s).name) for s in pyproject["project"]["dependencies"]}
+    declared = {
+        canonicalize_name(Requirement(s).name) for s in pyproject["project"]["dependencies"]
+    }
     providers = packages_distributions()
     missing = set()
     for path in sorted((ROOT / "relgate").rglob("*.py")):
@@ -119,8 +121,9 @@ def test_a_shared_cache_never_points_one_checkout_at_another(tmp_path: Path) -> 
 
     def checkout(where: Path) -> Path:
         for part in ("relgate", "actions", "templates", "schema"):
-            shutil.copytree(ROOT / part, where / part,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            shutil.copytree(
+                ROOT / part, where / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            )
         shutil.copy(ROOT / "pyproject.toml", where / "pyproject.toml")
         return where
 
@@ -129,9 +132,15 @@ def test_a_shared_cache_never_points_one_checkout_at_another(tmp_path: Path) -> 
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "RELGATE_ACTION_CACHE": str(cache)}
 
     def job(where: Path) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["bash", str(where / "actions" / "_lib" / "run.sh"), "no-such"],
-                              env=env, cwd=tmp_path, capture_output=True, text=True,
-                              timeout=900, check=False)
+        return subprocess.run(
+            ["bash", str(where / "actions" / "_lib" / "run.sh"), "no-such"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
 
     first = job(checkout(tmp_path / "job1"))
     # invoke.py imported relgate (its reporter said the command is unknown): exit 2, not 1/3.
