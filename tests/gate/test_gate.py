@@ -21,6 +21,7 @@ from relgate.gate import GateResult, StageFn, gate
 from relgate.gha import Reporter
 from relgate.lock import LockOwner, lock_for
 from relgate.results import StageResult, Status
+from relgate.results.archive import ArchiveResult
 from relgate.run import Run
 
 Calls = list[str]
@@ -165,7 +166,13 @@ def test_an_interruption_archives_then_stops(tmp_path: Path) -> None:
     assert not lock_for(_config(tmp_path), "staging", {}).status().held
 
 
-def test_a_secret_in_the_evidence_fails_the_gate_at_archive(tmp_path: Path) -> None:
+def test_a_secret_written_raw_is_redacted_in_the_bundle_never_packed(tmp_path: Path) -> None:
+    """A stage that bypassed the redacting writer: the bundle is still produced (issue 15: never
+    lose the evidence), the file is packed redacted, and the archive says so."""
+    import tarfile
+
+    import zstandard
+
     calls: Calls = []
 
     def leaky(config: RelgateConfig, run: Run) -> StageResult:
@@ -173,10 +180,22 @@ def test_a_secret_in_the_evidence_fails_the_gate_at_archive(tmp_path: Path) -> N
         return StageResult(stage="deploy", status=Status.PASSED, summary="ok")
 
     env = {"DEPLOY_TOKEN": "tok-0123456789abcdef"}
-    result, _, _ = _run_gate(tmp_path, _all(calls, deploy=leaky), env=env)
-    assert (result.exit_code, result.failed_stage, result.bundle_path) == (1, "archive", None)
-    assert "logs/hook.log:1 contains the value of DEPLOY_TOKEN" in result.verdict
-    assert "notes" not in calls
+    result, run, _ = _run_gate(tmp_path, _all(calls, deploy=leaky), env=env)
+    assert result.bundle_path, result.verdict
+    archive = run.read_result(ArchiveResult).get()
+    assert archive.outcome == "packed_redacted"
+    assert any("hook.log" in w for w in archive.warnings + result.warnings), archive.warnings
+    raw = Path(result.bundle_path).read_bytes()
+    data = (
+        zstandard.ZstdDecompressor().stream_reader(io.BytesIO(raw)).read()
+        if result.bundle_path.endswith(".zst")
+        else raw
+    )
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        for member in tar.getmembers():
+            fh = tar.extractfile(member)
+            if fh is not None:
+                assert b"tok-0123456789abcdef" not in fh.read(), member.name
 
 
 def test_optional_stages_left_out_are_recorded_as_skipped(tmp_path: Path) -> None:

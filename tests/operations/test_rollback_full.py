@@ -233,7 +233,9 @@ def test_no_previous_version_refuses_before_touching_the_database(
     app = App(pg_cluster, database, recorded=None)
     result = rollback(db_workspace.config(), db_workspace.run(), environment="staging",
                       mode="full", app=app)  # fmt: skip
-    assert (result.outcome, result.exit_code) == ("no_previous_version", 1)
+    # Nothing to go back to is a refusal the operator answers with --to (issue 19: exit 2), and
+    # it comes before the database is touched.
+    assert (result.outcome, result.exit_code) == ("no_previous_version", 2)
     assert app.calls == [] and result.steps == []
     assert _state(pg_cluster, database)[1] == "annotations_v2"
 
