@@ -90,7 +90,11 @@ def smoke(
             run=facts,
             base_url=target,
         )
-        with open_client(loaded.scenario, transport=transport, ca_bundle=ca_bundle) as client:
+        with (
+            open_client(loaded.scenario, transport=transport, ca_bundle=ca_bundle) as client,
+            # A slow answer or a poll leaves no line for a while: the heartbeat fills the gap.
+            run.reporter.waiting(f"smoke {loaded.scenario.name}"),
+        ):
             Runner(
                 loaded,
                 context,
