@@ -24,6 +24,9 @@ Topology::
 
 The kernel here has no IPVS: the ingress routing mesh and VIP load balancing do not work, so test
 stacks publish ``mode: host`` ports and use ``endpoint_mode: dnsrr``.
+
+(Over 500 lines on purpose: network, nodes, registry, swarm and the idempotent teardown are one
+life cycle; split apart, the teardown would no longer sit next to what it undoes.)
 """
 
 from __future__ import annotations
