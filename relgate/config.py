@@ -50,6 +50,7 @@ __all__ = [
     "GitHubConfig",
     "HealthCheckConfig",
     "LockConfig",
+    "LogAssertion",
     "NotesConfig",
     "PostDeployCommand",
     "PreflightConfig",
@@ -61,6 +62,7 @@ __all__ = [
     "ReleaseConfig",
     "RelgateConfig",
     "RollbackConfig",
+    "SchemaVersionCommand",
     "SecretSpec",
     "SmokeConfig",
     "SwarmStack",
@@ -352,6 +354,38 @@ class PostDeployCommand(Model):
     )
 
 
+class LogAssertion(Model):
+    """A service's recent logs must show a line matching ``pattern`` no older than ``max_age``
+    (the runbook's "ingest-cron polled" check). relgate waits up to ``max_age`` for one."""
+
+    name: str | None = Field(None, description="Default: '<service> logs'.")
+    service: str
+    pattern: str = Field(description="Python regular expression searched in each line.")
+    max_age: Duration = Field(timedelta(minutes=2), description="Newest match must be this fresh.")
+    tail: int = Field(200, ge=1, le=100_000, description="Log lines read (compose logs --tail).")
+
+    @field_validator("pattern")
+    @classmethod
+    def _regex(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from exc
+        return v
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{self.service} logs"
+
+
+class SchemaVersionCommand(Model):
+    """Prints the applied-migration list or schema version (``doctrine:migrations:list``…)."""
+
+    command: list[str] = Field(min_length=1)
+    service: str | None = Field(None, description="Run with compose exec in this service.")
+    timeout: Duration = timedelta(minutes=1)
+
+
 class DeployConfig(Model):
     version_variable: str = Field(
         "RELGATE_VERSION", description="Env var the compose file uses for the image tag."
@@ -368,6 +402,15 @@ class DeployConfig(Model):
     )
     health: HealthCheckConfig | None = None
     post_deploy: list[PostDeployCommand] = Field(default_factory=list)
+    log_assertions: list[LogAssertion] = Field(
+        default_factory=list,
+        description="After post_deploy: recent log lines that must exist, or the deploy fails.",
+    )
+    schema_version: SchemaVersionCommand | None = Field(
+        None,
+        description="Recorded before and after the deploy: a difference means migrations were "
+        "involved, which decides whether a rollback restores the database.",
+    )
     rollback: bool = Field(True, description="Roll back to the last-known-good on failure.")
     backup_before_migrations: bool = False
     github_deployments: Literal["auto", "always", "never"] = Field(

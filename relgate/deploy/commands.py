@@ -28,6 +28,7 @@ __all__ = [
     "project_name",
     "ps_cmd",
     "pull_cmd",
+    "recent_logs_cmd",
     "stop_cmd",
     "up_cmd",
 ]
@@ -130,6 +131,14 @@ def ps_cmd(p: ComposeProject) -> list[str]:
 
 def logs_cmd(p: ComposeProject, service: str, *, tail: int = 500) -> list[str]:
     return [*compose_base(p), "logs", "--no-color", "--timestamps", "--tail", str(tail), service]
+
+
+def recent_logs_cmd(p: ComposeProject, service: str, *, tail: int) -> list[str]:
+    """Engine-timestamped lines without compose's ``service-1 |`` prefix: for log assertions."""
+    return [
+        *compose_base(p), "logs", "--no-color", "--timestamps", "--no-log-prefix",
+        "--tail", str(tail), service,
+    ]  # fmt: skip
 
 
 def exec_cmd(p: ComposeProject, service: str, command: Sequence[str]) -> list[str]:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from relgate.deploy import commands as cmd
 from relgate.deploy import imagecheck
 from relgate.deploy.health import Kind, Observation
+from relgate.deploy.logcheck import LogLine, parse_timestamped
 from relgate.deploy.models import (
     VERSION_LABEL,
     CommandRecord,
@@ -346,6 +347,16 @@ class ComposeDriver:
         return self.ctx.executor(
             f"post-{command.name}", argv, timeout_s=timeout, env=self._env
         ).record
+
+    def recent_logs(self, service: str, tail: int) -> list[LogLine]:
+        out = self.ctx.executor(
+            f"logs-assert-{service}",
+            cmd.recent_logs_cmd(self.compose, service, tail=tail),
+            timeout_s=30,
+            env=self._env,
+            quiet_log=True,  # polled every second: the record keeps the line that decided
+        )
+        return parse_timestamped(out.output) if out.ok else []
 
     def stop(self, services: Sequence[str]) -> None:
         self.ctx.executor(

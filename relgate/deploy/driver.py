@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from relgate.deploy.logcheck import LogLine
 from relgate.deploy.models import CommandRecord, RunningStack, ServiceImage
 from relgate.deploy.target import Prepared, Target, Watch
 from relgate.errors import NotBuiltYet
@@ -61,6 +62,10 @@ class Driver(Protocol):
 
     def verify_images(self, target: Target, services: Sequence[str]) -> str | None:
         """Read from the engine what runs; the reason it is not what ``target`` asks for, if so."""
+        ...
+
+    def recent_logs(self, service: str, tail: int) -> list[LogLine]:
+        """The last ``tail`` log lines of ``service`` with the engine's timestamps."""
         ...
 
     def exec(self, command: PostDeployCommand) -> CommandRecord:

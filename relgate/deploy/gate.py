@@ -17,6 +17,7 @@ from relgate.deploy.context import DeployContext
 from relgate.deploy.driver import Driver
 from relgate.deploy.health import HealthBoard, Verdict
 from relgate.deploy.httpcheck import ClientInAdvance, check_http, health_url
+from relgate.deploy.logcheck import LogAssertionRecord, assert_logs
 from relgate.deploy.models import CommandRecord, Decision, HttpCheckRecord, ServiceReport
 from relgate.deploy.target import Target, Watch
 from relgate.errors import ConfigError, Problem
@@ -33,6 +34,7 @@ class Attempt:
     decision: Decision | None = None
     http: HttpCheckRecord | None = None
     post_deploy: list[CommandRecord] = field(default_factory=list)
+    log_assertions: list[LogAssertionRecord] = field(default_factory=list)
     touched: bool = True  # False: it failed before anything on the host changed
 
     @property
@@ -91,6 +93,8 @@ def run_attempt(
         commands = ctx.config.deploy.post_deploy if post_deploy is None else post_deploy
         if attempt.passed and commands:
             _post_deploy(ctx, driver, attempt, commands)
+        if attempt.passed:  # after a rollback too: they are checks, not changes
+            _log_assertions(ctx, driver, attempt)
         if attempt.passed and deploy.soak.total_seconds() > 0:
             _soak(ctx, watch, attempt, deploy.soak.total_seconds())
     finally:
@@ -276,6 +280,24 @@ def _post_deploy(
             attempt.decision = _decide(ctx, Verdict("failed", reason, command.service, ctx.clock()))
             return
         ctx.run.reporter.ok(f"post-deploy {command.name}: ok ({record.duration_s:.1f}s)")
+
+
+def _log_assertions(ctx: DeployContext, driver: Driver, attempt: Attempt) -> None:
+    for check in ctx.config.deploy.log_assertions:
+        record = assert_logs(
+            check, driver.recent_logs, ctx.clock, ctx.monotonic, ctx.sleep,
+            ctx.run.reporter.progress,
+        )  # fmt: skip
+        if record.matched_line is not None:
+            record.matched_line = ctx.run.secrets.redact(record.matched_line)
+        attempt.log_assertions.append(record)
+        if not record.ok:
+            reason = ctx.run.secrets.redact(record.reason)
+            attempt.decision = _decide(ctx, Verdict("failed", reason, check.service, ctx.clock()))
+            return
+        ctx.run.reporter.ok(
+            f"{record.name}: {record.matched_age_s:.0f}s-old line matches /{check.pattern}/"
+        )
 
 
 def _dt(ts: float) -> datetime:

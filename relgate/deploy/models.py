@@ -98,3 +98,4 @@ class LastGood(_Model):
     env_keys: list[str] = Field(default_factory=list)
     recorded_at: datetime
     run_id: str
+    database_schema: str | None = Field(None, description="deploy.schema_version at record time.")

@@ -28,6 +28,7 @@ from relgate.deploy.models import (
     ServiceImage,
 )
 from relgate.deploy.report import report
+from relgate.deploy.schema import database_note, read_schema
 from relgate.deploy.state import (
     check_state_dir,
     env_hash,
@@ -122,6 +123,7 @@ def _deploy(
     back = live.back = rollback_target(config, before, last)
     result.previous_version, result.rollback_target = back.version, back.description
     result.drift = _drift(ctx, before, last)
+    result.schema_before = read_schema(ctx, driver, "before")
     live.attempt = Attempt(Target(version))
 
     def backup_first() -> None:
@@ -132,6 +134,13 @@ def _deploy(
         result.github_deployment = gh.deployment_id
     attempt = run_attempt(ctx, driver, live.attempt, prepared.services, before_change=backup_first)
     _take_attempt(result, attempt)
+    result.schema_after = read_schema(ctx, driver, "after")
+    result.migrations_involved, result.database_note = database_note(
+        result.schema_before,
+        result.schema_after,
+        backup=result.backup,
+        configured=config.deploy.schema_version is not None,
+    )
     if attempt.passed:
         _record_last_good(ctx, driver, result, prepared.services, prepared.config_hash)
         _conclude(result, Outcome.DEPLOYED, f"{version} deployed and healthy")
@@ -140,6 +149,9 @@ def _deploy(
         _after_failure(
             ctx, driver, result, live, prepared.services, rollback, touched=attempt.touched
         )
+        if attempt.touched and config.deploy.schema_version is not None:
+            result.summary = result.error = f"{result.summary}; {result.database_note}"
+            ctx.run.reporter.line(f"database: {result.database_note}")
 
 
 def _backup_first(ctx: DeployContext, data_version: str, deploying: str) -> str | None:
@@ -276,6 +288,7 @@ def _take_attempt(result: DeployResult, attempt: Attempt) -> None:
         attempt.http,
         attempt.post_deploy,
     )
+    result.log_assertions = attempt.log_assertions
 
 
 def _record_last_good(
@@ -305,6 +318,7 @@ def _record_last_good(
         env_keys=sorted(variables),
         recorded_at=ctx.run.clock(),
         run_id=ctx.run.id,
+        database_schema=result.schema_after,
     )
     write_last_good(ctx.config, record)
     ctx.run.write_json(f"artifacts/{ctx.area}/last-good.json", record)

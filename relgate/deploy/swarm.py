@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from relgate.deploy import swarm_commands as cmd
+from relgate.deploy.logcheck import LogLine, parse_timestamped
 from relgate.deploy.models import (
     VERSION_LABEL,
     CommandRecord,
@@ -376,6 +377,13 @@ class SwarmDriver:
             list(command.command),
             timeout_s=command.timeout.total_seconds(),
         ).record
+
+    def recent_logs(self, service: str, tail: int) -> list[LogLine]:
+        """The service's tasks' last lines, engine-timestamped (``--raw``: no task prefix)."""
+        argv = ["docker", "service", "logs", "--raw", "--timestamps", "--tail", str(tail),
+                f"{self.project}_{service}"]  # fmt: skip
+        out = self.ctx.executor(f"logs-assert-{service}", argv, timeout_s=30, quiet_log=True)
+        return parse_timestamped(out.output) if out.ok else []
 
     def stop(self, services: Sequence[str]) -> None:
         """Nothing to roll back to: scale the replicated services to 0 (kept for inspection)."""

@@ -19,6 +19,7 @@ __all__ = [
     "Decision",
     "DeployResult",
     "HttpCheckRecord",
+    "LogAssertionRecord",
     "Outcome",
     "RollbackRecord",
     "RunningService",
@@ -171,6 +172,21 @@ class RunningStack(_Model):
         }
 
 
+class LogAssertionRecord(_Model):
+    """How one log assertion (deploy.log_assertions) ended."""
+
+    name: str
+    service: str
+    pattern: str
+    max_age_s: float
+    ok: bool
+    matched_line: str | None = Field(None, description="The newest matching line (redacted).")
+    matched_age_s: float | None = Field(None, description="Its age when checked.")
+    lines_read: int = 0
+    waited_s: float = 0
+    reason: str = ""
+
+
 class DeployResult(StageResult):
     """``results/deploy.json``."""
 
@@ -187,6 +203,7 @@ class DeployResult(StageResult):
     decision: Decision | None = None
     http: HttpCheckRecord | None = None
     post_deploy: list[CommandRecord] = Field(default_factory=list)
+    log_assertions: list[LogAssertionRecord] = Field(default_factory=list)
     commands: list[CommandRecord] = Field(default_factory=list)
     drift: list[str] = Field(
         default_factory=list, description="How the host differed from the record."
@@ -204,5 +221,13 @@ class DeployResult(StageResult):
     github_deployment: int | None = Field(None, description="The GitHub deployment's id.")
     warnings: list[str] = Field(default_factory=list)
     backup: str | None = Field(None, description="Pre-migration database backup, if taken.")
+    schema_before: str | None = Field(None, description="deploy.schema_version before up.")
+    schema_after: str | None = Field(None, description="deploy.schema_version after the attempt.")
+    migrations_involved: bool | None = Field(
+        None, description="schema_before != schema_after (None: unknown)."
+    )
+    database_note: str | None = Field(
+        None, description="Whether the database needs a restore after a failure, and why."
+    )
     last_good_written: bool = False
     generated_secrets: list[str] = Field(default_factory=list, description="Names only.")
