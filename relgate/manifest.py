@@ -16,13 +16,16 @@ import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from relgate.errors import BadInputError, VerificationError
 from relgate.fields import require_https
 from relgate.fsutil import atomic_write, write_all
+
+if TYPE_CHECKING:
+    from relgate.minisign import PublicKey, SecretKey
 
 __all__ = [
     "ManifestCheck",
@@ -32,6 +35,7 @@ __all__ = [
     "file_digest",
     "manifest_schema",
     "read_manifest",
+    "sign_file",
     "verify_asset",
     "write_manifest",
 ]
@@ -51,6 +55,11 @@ class ReleaseManifest(BaseModel):
     size: int | None = Field(None, ge=0, description="Size of the asset in bytes.")
     notes_url: str | None = Field(None, description="Release notes (HTTPS).")
     generated_at: datetime = Field(description="When the manifest was written (UTC).")
+    signature: str | None = Field(
+        None,
+        description="The asset's minisign signature (the content of its .minisig file), as "
+        "Tauri's updater reads it.",
+    )
 
     @field_validator("sha256", mode="before")
     @classmethod
@@ -74,6 +83,8 @@ class ManifestCheck(BaseModel):
     actual_sha256: str
     expected_size: int | None
     actual_size: int
+    signed: bool = Field(False, description="Manifest and asset signatures were checked.")
+    key_id: str | None = Field(None, description="minisign key ID the signatures were made with.")
     problems: list[str] = Field(default_factory=list)
 
 
@@ -101,6 +112,7 @@ def build_manifest(
     notes_url: str | None = None,
     channel: str = "stable",
     now: datetime | None = None,
+    signature: str | None = None,
 ) -> ReleaseManifest:
     """A validated manifest; with ``asset`` the digest and size are computed (and must agree with
     a ``sha256`` given as well)."""
@@ -122,6 +134,7 @@ def build_manifest(
             size=size,
             notes_url=notes_url,
             generated_at=(now or datetime.now(UTC)).replace(microsecond=0),
+            signature=signature,
         )
     except ValidationError as exc:
         raise BadInputError(
@@ -136,7 +149,9 @@ def _message(error: Any) -> str:
 
 
 def manifest_json(manifest: ReleaseManifest) -> bytes:
-    return (manifest.model_dump_json(indent=2) + "\n").encode("utf-8")
+    # an unsigned manifest keeps the runbook's exact key set (no "signature": null)
+    exclude = {"signature"} if manifest.signature is None else None
+    return (manifest.model_dump_json(indent=2, exclude=exclude) + "\n").encode("utf-8")
 
 
 def write_manifest(
@@ -156,9 +171,18 @@ def read_manifest(path: Path) -> ReleaseManifest:
     return validate_model(ReleaseManifest, loaded, [])
 
 
-def verify_asset(manifest_path: Path, asset: Path) -> ManifestCheck:
-    """Check ``asset`` against the manifest; raises :class:`VerificationError` on a mismatch
-    (after building the check, which the caller may still report)."""
+def verify_asset(
+    manifest_path: Path, asset: Path, public_key: PublicKey | None = None
+) -> ManifestCheck:
+    """Check ``asset`` against the manifest — and, with ``public_key``, the manifest's signature
+    (``<manifest>.minisig``, checked *before* its content is trusted) and the asset's (the
+    manifest's ``signature`` field, else ``<asset>.minisig``). Problems are collected in the check;
+    :func:`raise_if_failed` turns them into :class:`VerificationError`."""
+    problems: list[str] = []
+    if public_key is not None:
+        problems += _signature_problems(manifest_path, None, public_key, "manifest")
+        if problems:  # an unsigned or forged manifest says nothing about the asset
+            return _refused(manifest_path, asset, problems, public_key)
     manifest = read_manifest(manifest_path)
     actual, size = file_digest(asset)
     check = ManifestCheck(
@@ -179,8 +203,62 @@ def verify_asset(manifest_path: Path, asset: Path) -> ManifestCheck:
         check.problems.append(
             f"sha256 mismatch: manifest says {manifest.sha256}, asset has {actual}"
         )
+    if public_key is not None:
+        check.problems += _signature_problems(asset, manifest.signature, public_key, "asset")
+        check.signed, check.key_id = True, public_key.key_id_hex
     check.ok = not check.problems
     return check
+
+
+def _refused(
+    manifest_path: Path, asset: Path, problems: list[str], key: PublicKey
+) -> ManifestCheck:
+    return ManifestCheck(
+        manifest=str(manifest_path), asset=str(asset), version="?", ok=False, expected_sha256="",
+        actual_sha256="", expected_size=None, actual_size=0, signed=True,
+        key_id=key.key_id_hex, problems=problems,
+    )  # fmt: skip
+
+
+def _signature_problems(path: Path, embedded: str | None, key: PublicKey, what: str) -> list[str]:
+    from relgate import minisign
+
+    sig_path = Path(f"{path}.minisig")
+    if embedded is None:
+        try:
+            embedded = sig_path.read_text(encoding="utf-8")
+        except OSError:
+            return [f"{what} signature missing: no {sig_path.name} (unsigned {what} refused)"]
+    try:
+        minisign.verify(path.read_bytes(), minisign.parse_signature(embedded), key)
+    except VerificationError as exc:
+        return [f"{what} signature: {exc.message}"]
+    except OSError as exc:
+        return [f"{what}: cannot read {path} ({exc.strerror})"]
+    return []
+
+
+def sign_file(
+    path: Path, key: SecretKey, *, now: datetime | None = None, write: bool = True
+) -> str:
+    """Sign ``path`` as ``minisign -S`` does (prehashed, trusted comment with timestamp and file
+    name); write ``<path>.minisig`` atomically unless ``write`` is False; return its text."""
+    from relgate import minisign
+
+    stamp = int((now or datetime.now(UTC)).timestamp())
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot read it to sign ({exc.strerror})") from exc
+    text = minisign.sign(
+        data,
+        key,
+        trusted_comment=f"timestamp:{stamp}\tfile:{path.name}\thashed",
+        untrusted_comment="signature from relgate secret key",
+    ).text()
+    if write:
+        atomic_write(Path(f"{path}.minisig"), text.encode("utf-8"))
+    return text
 
 
 def raise_if_failed(check: ManifestCheck) -> None:

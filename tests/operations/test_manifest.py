@@ -188,11 +188,27 @@ def test_cli_write_then_verify_exit_codes(tmp_path: Path) -> None:
                        "--asset-url", URL, "--output", "pub/latest.json", cwd=tmp_path)  # fmt: skip
     assert code == 0, err
     assert (
-        cli("manifest", "verify", "--manifest", "pub/latest.json", "app.tgz", cwd=tmp_path)[0] == 0
+        cli(
+            "manifest",
+            "verify",
+            "--allow-unsigned",
+            "--manifest",
+            "pub/latest.json",
+            "app.tgz",
+            cwd=tmp_path,
+        )[0]
+        == 0
     )
     (tmp_path / "app.tgz").write_bytes(b"tampered")
     code, out, _ = cli(
-        "--json", "manifest", "verify", "--manifest", "pub/latest.json", "app.tgz", cwd=tmp_path
+        "--json",
+        "manifest",
+        "verify",
+        "--allow-unsigned",
+        "--manifest",
+        "pub/latest.json",
+        "app.tgz",
+        cwd=tmp_path,
     )
     assert code == 1
     assert json.loads(out)["result"]["ok"] is False
