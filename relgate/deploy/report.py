@@ -19,6 +19,14 @@ def report(run: Run, result: DeployResult) -> None:
     if result.services:
         summary.table(_HEADER, [_row(s) for s in result.services])
         _placement(summary, result.services)
+    images = [s for s in result.services if s.image]
+    if images:
+        summary.heading("Images that ran (read from the engine)", level=3)
+        summary.table(
+            ["service", "reference", "registry digest"],
+            [[s.name, s.image, s.registry_digest or f"local {(s.image_id or '')[:19]}"]
+             for s in images],
+        )  # fmt: skip
     if result.rollback is not None:
         rb = result.rollback
         summary.heading(

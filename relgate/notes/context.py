@@ -312,6 +312,17 @@ def _deploy_view(deploy: DeployResult) -> dict[str, Any]:
         "time_iso": _iso(deploy.finished_at),
         "started_at": _iso(deploy.started_at),
         "rolled_back_to": deploy.rolled_back_to,
+        # what each service ran, as the engine reported it (reference, image ID, registry digest)
+        "images": [
+            {
+                "service": s.name,
+                "image": s.image,
+                "image_id": s.image_id,
+                "digest": s.registry_digest,
+            }
+            for s in deploy.services
+            if s.image
+        ],
     }
 
 
