@@ -52,6 +52,9 @@ __all__ = [
     "LockConfig",
     "LogAssertion",
     "NotesConfig",
+    "OpsCheck",
+    "OpsConfig",
+    "OpsThreshold",
     "PostDeployCommand",
     "PreflightConfig",
     "ProcessStack",
@@ -523,6 +526,61 @@ class RollbackConfig(Model):
     )
 
 
+class OpsThreshold(Model):
+    """A number read from the check's output (the first group of ``pattern``) and its limits."""
+
+    pattern: str = Field(description="Regular expression; its first group is the number.")
+    max: float | None = None
+    min: float | None = None
+
+    @model_validator(mode="after")
+    def _valid(self) -> OpsThreshold:
+        try:
+            compiled = re.compile(self.pattern)
+        except re.error as exc:
+            raise ValueError(f"pattern: not a regular expression: {exc}") from exc
+        if compiled.groups < 1:
+            raise ValueError("pattern: needs a group capturing the number, e.g. 'locks: (\\d+)'")
+        if self.max is None and self.min is None:
+            raise ValueError("give max and/or min")
+        return self
+
+
+class OpsCheck(Model):
+    """A daily operations check (the runbook's state-conflict alert, readiness diagnosis): it fails
+    when it exits non-zero or its threshold is crossed; ``recovery`` then runs once (the stale-lock
+    watchdog) and the check runs again."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.:-]*$", max_length=64)
+    command: list[str] = Field(min_length=1)
+    service: str | None = Field(None, description="Run with compose exec in this service.")
+    timeout: Duration = timedelta(minutes=2)
+    threshold: OpsThreshold | None = None
+    recovery: list[str] | None = Field(
+        None, description="argv run (in the same service) when the check fails, before a re-check."
+    )
+
+
+class OpsConfig(Model):
+    """``relgate ops``: scheduled checks of a running environment."""
+
+    checks: list[OpsCheck] = Field(default_factory=list)
+    incident: bool = Field(
+        True,
+        description="Open/update one incident issue per environment on failure; close it on "
+        "recovery (needs a GitHub token; skipped with a note without one).",
+    )
+    incident_label: str = Field("relgate-incident", min_length=1, max_length=50)
+
+    @field_validator("checks")
+    @classmethod
+    def _unique(cls, v: list[OpsCheck]) -> list[OpsCheck]:
+        names = [c.name for c in v]
+        if dupes := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"ops check names must be unique: {', '.join(dupes)}")
+        return v
+
+
 class LockConfig(Model):
     dir: str | None = Field(
         None,
@@ -580,6 +638,7 @@ class RelgateConfig(Model):
     release: ReleaseConfig = Field(default_factory=ReleaseConfig)
     rollback: RollbackConfig = Field(default_factory=RollbackConfig)
     lock: LockConfig = Field(default_factory=LockConfig)
+    ops: OpsConfig = Field(default_factory=OpsConfig)
     github: GitHubConfig = Field(default_factory=GitHubConfig)
 
     _source: Path | None = PrivateAttr(None)

@@ -110,6 +110,12 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("get", "/repos/{owner}/{repo}/actions/runs/{run_id}"),
     ("get", "/repos/{owner}/{repo}/actions/runs/{run_id}/approvals"),
     ("get", "/repos/{owner}/{repo}/actions/runs/{run_id}/pending_deployments"),
+    # issues: one incident issue per environment (relgate ops)
+    ("get", "/repos/{owner}/{repo}/issues"),
+    ("post", "/repos/{owner}/{repo}/issues"),
+    ("get", "/repos/{owner}/{repo}/issues/{issue_number}"),
+    ("patch", "/repos/{owner}/{repo}/issues/{issue_number}"),
+    ("post", "/repos/{owner}/{repo}/issues/{issue_number}/comments"),
     # reviewers
     ("get", "/users/{username}"),
     ("get", "/orgs/{org}/teams/{team_slug}"),

@@ -39,6 +39,7 @@ COMMANDS = (
     "summary",
     "backup",
     "manifest",
+    "ops",
     "environments",
     "verify_release",
 )

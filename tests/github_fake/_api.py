@@ -158,6 +158,9 @@ class Api:
             "users/get-by-username": self.get_user,
             "teams/get-by-name": self.get_team,
         }
+        from ._issues import issue_handlers
+
+        self.handlers.update(issue_handlers(self))
 
     def dispatch(self, request: Request) -> Reply:
         handler = self.handlers.get(request.op.operation_id)

@@ -89,6 +89,11 @@ def _translate(schema: Any, *, strict: bool) -> Any:
     for key, value in schema.items():
         if key == "properties" and isinstance(value, dict):
             out[key] = {name: _translate(sub, strict=strict) for name, sub in value.items()}
+        elif key == "allOf" and isinstance(value, list):
+            # Each branch describes part of one object (issues/update: the issue, plus its
+            # "suggestions"): closing every branch would make each reject the others' fields.
+            # Inline branches stay open; the object as a whole is closed below instead.
+            out[key] = [_translate(sub, strict=False) for sub in value]
         elif key in _SCHEMA_LIST_KEYS and isinstance(value, list):
             # oneOf is read as anyOf: GitHub's description offers overlapping
             # alternatives (basic-error vs repository-rule-violation-error on 409s), so
@@ -102,6 +107,8 @@ def _translate(schema: Any, *, strict: bool) -> Any:
             out[key] = value
     if strict and "properties" in out and "additionalProperties" not in out:
         out["additionalProperties"] = False
+    if strict and "allOf" in out and "unevaluatedProperties" not in out:
+        out["unevaluatedProperties"] = False  # sees what every branch (and its $refs) evaluated
     if out.pop("nullable", False):
         return _allow_null(out)
     return out

@@ -25,6 +25,8 @@ __all__ = [
     "CommitStatus",
     "Environment",
     "GitActor",
+    "Issue",
+    "IssueComment",
     "PendingDeployment",
     "PullRequest",
     "Release",
@@ -145,6 +147,30 @@ class PullRequest:
     draft: bool = False
     maintainer_can_modify: bool = False
     closed_at: str | None = None
+
+
+@dataclass
+class IssueComment:
+    id: int
+    body: str
+    user: str
+    created_at: str
+
+
+@dataclass
+class Issue:
+    number: int
+    id: int
+    title: str
+    body: str | None
+    user: str
+    labels: list[str]
+    created_at: str
+    updated_at: str
+    state: str = "open"
+    state_reason: str | None = None
+    closed_at: str | None = None
+    comments: list[IssueComment] = field(default_factory=list)
 
 
 @dataclass
@@ -290,6 +316,7 @@ class State:
     # Tag names once used by an immutable release: GitHub never allows them again.
     burned_tags: set[str] = field(default_factory=set)
     pulls: dict[int, PullRequest] = field(default_factory=dict)
+    issues: dict[int, Issue] = field(default_factory=dict)  # numbered with the pulls, as on GitHub
     environments: dict[str, Environment] = field(default_factory=dict)  # by lower-case name
     statuses: list[CommitStatus] = field(default_factory=list)
     check_runs: list[CheckRun] = field(default_factory=list)
