@@ -69,6 +69,7 @@ class OpsResult(StageResult):
     stage: Literal["ops"] = "ops"
     checks: list[OpsCheckRecord] = Field(default_factory=list)
     incident: Incident | None = None
+    incident_url: str | None = Field(None, description="The incident issue, when one was touched.")
 
 
 Exec = Callable[[PostDeployCommand], tuple[OpsRun, str]]
@@ -99,6 +100,7 @@ def ops(config: RelgateConfig, run: Run, *, environment: str) -> OpsResult:
             + (f" ({', '.join(recovered)} recovered)" if recovered else "")
         )
         result.incident = _incident(config, run, name, result)
+        result.incident_url = result.incident.url
         if result.incident.action == "error" and not failed:
             result.exit_code, result.status = 3, Status.ERROR
         run.write_result(result)

@@ -75,6 +75,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], tuple[Flag, ...]]] = {
         ),
     ),
     "archive": (("archive",), ()),
+    "ops": (("ops",), ()),
     "notes": (
         ("notes",),
         (

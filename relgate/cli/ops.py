@@ -39,8 +39,5 @@ def handle(app: App, args: argparse.Namespace) -> int:
     environment, _ = config.environment(app.env_name)
     run = app.open_run(config, environment)
     result = ops(config, run, environment=environment)
-    app.reporter.set_output("status", result.status.value)
-    if result.incident is not None and result.incident.url:
-        app.reporter.set_output("incident-url", result.incident.url)
     app.emit(result)
     return result.exit_code

@@ -36,6 +36,7 @@ CASES = {
     "deploy": ("./actions/deploy", {"version": "N", "run-dir": "N", "rollback": "false"}),
     "smoke": ("./actions/smoke", {"scenario": "N", "base-url": "N", "smoke-password": "S"}),
     "archive": ("./actions/archive", {"config": "N"}),
+    "ops": ("./actions/ops", {"environment": "N", "working-directory": "."}),
     "notes": ("./actions/notes", {"version": "N", "since": "N", "output": "N", "open-pr": "true"}),
     "release": (
         "./actions/release",
@@ -75,6 +76,7 @@ EXPECTED = {
     ],
     "smoke": ["--json", "--config=relgate.yml", "smoke", "--scenario=N", "--base-url=N"],
     "archive": ["--json", "--config=N", "archive"],
+    "ops": ["--json", "--config=relgate.yml", "--env=N", "ops"],
     "notes": [
         "--json",
         "--config=relgate.yml",
