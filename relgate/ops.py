@@ -16,60 +16,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from relgate.config import OpsCheck, PostDeployCommand, RelgateConfig
 from relgate.errors import CannotRun, Interrupted, RelgateError
-from relgate.results import StageResult, Status
-from relgate.run import Run
+from relgate.results import StageName, Status
+from relgate.results.ops import Incident, OpsCheckRecord, OpsResult, OpsRun
+from relgate.run import Run, run_stage
 
 __all__ = ["OpsCheckRecord", "OpsResult", "incident_body", "ops"]
 
 LAST_LINES = 10
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class OpsRun(_Model):
-    """One command of a check (the check itself, its recovery, the re-check)."""
-
-    argv: list[str]
-    exit_code: int | None
-    duration_s: float
-    timed_out: bool = False
-    log: str | None = None
-    last_lines: list[str] = Field(default_factory=list)
-
-
-class OpsCheckRecord(_Model):
-    name: str
-    service: str | None
-    status: Literal["passed", "failed", "recovered"]
-    reason: str = ""
-    value: float | None = Field(None, description="The number the threshold was applied to.")
-    first: OpsRun
-    recovery: OpsRun | None = None
-    recheck: OpsRun | None = None
-
-
-class Incident(_Model):
-    action: Literal["opened", "updated", "closed", "none", "skipped", "error"]
-    number: int | None = None
-    url: str | None = None
-    detail: str = ""
-
-
-class OpsResult(StageResult):
-    """``results/ops.json``."""
-
-    stage: Literal["ops"] = "ops"
-    checks: list[OpsCheckRecord] = Field(default_factory=list)
-    incident: Incident | None = None
-    incident_url: str | None = Field(None, description="The incident issue, when one was touched.")
 
 
 Exec = Callable[[PostDeployCommand], tuple[OpsRun, str]]
@@ -82,33 +38,39 @@ def ops(config: RelgateConfig, run: Run, *, environment: str) -> OpsResult:
     result.environment = name
     if not config.ops.checks:
         raise CannotRun(f"no ops checks configured (ops.checks in {config.source})")
-    with run.stage("ops"):
+
+    def body() -> OpsResult:
         with _Stack(config, run, name) as execute:
             for check in config.ops.checks:
                 record = _check(check, execute)
                 result.checks.append(record)
                 _say(run, record)
-        failed = [c.name for c in result.checks if c.status == "failed"]
-        result.outcome = "failed" if failed else "passed"
-        result.status = Status.FAILED if failed else Status.PASSED
-        result.exit_code = 1 if failed else 0
-        recovered = [c.name for c in result.checks if c.status == "recovered"]
-        result.summary = (
-            f"ops {name}: {len(failed)} failing ({', '.join(failed)})"
-            if failed
-            else f"ops {name}: all {len(result.checks)} checks pass"
-            + (f" ({', '.join(recovered)} recovered)" if recovered else "")
-        )
+        _conclude(result, name)
         result.incident = _incident(config, run, name, result)
         result.incident_url = result.incident.url
-        if result.incident.action == "error" and not failed:
+        if result.incident.action == "error" and result.outcome != "failed":
             result.exit_code, result.status = 3, Status.ERROR
-        run.write_result(result)
+        return result
+
+    run_stage(run, StageName.OPS, body)
     if result.passed:
         run.reporter.ok(result.summary)
     else:
         run.reporter.error(result.summary, title="ops")
     return result
+
+
+def _conclude(result: OpsResult, environment: str) -> None:
+    failed = [c.name for c in result.checks if c.status == "failed"]
+    recovered = [c.name for c in result.checks if c.status == "recovered"]
+    result.outcome = "failed" if failed else "passed"
+    result.status = Status.FAILED if failed else Status.PASSED
+    result.exit_code = 1 if failed else 0
+    if failed:
+        result.summary = f"ops {environment}: {len(failed)} failing ({', '.join(failed)})"
+    else:
+        again = f" ({', '.join(recovered)} recovered)" if recovered else ""
+        result.summary = f"ops {environment}: all {len(result.checks)} checks pass{again}"
 
 
 class _Stack:

@@ -7,7 +7,7 @@ the very model the stage wrote — nobody re-parses result JSON by hand.
 
 Submodules: ``_stage`` (common fields, :class:`Status`, :class:`StageName`), ``deploy``,
 ``smoke``, ``archive``, ``preflight``, ``notes``, ``release``, ``rollback``, ``backup``,
-``gate``, ``environments``, ``meta``. Nothing here imports anything of relgate's but this package.
+``gate``, ``environments``, ``ops``, ``meta``. Nothing here imports anything of relgate's but this package.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from relgate.results.environments import ApprovalsResult, EnvironmentsResult
 from relgate.results.gate import GateResult
 from relgate.results.meta import GithubRunMeta, RunMeta
 from relgate.results.notes import NotesResult
+from relgate.results.ops import OpsResult
 from relgate.results.preflight import PreflightResult
 from relgate.results.release import ReleaseRecord
 from relgate.results.rollback import RollbackResult
@@ -45,6 +46,7 @@ __all__ = [
     "GateResult",
     "GithubRunMeta",
     "NotesResult",
+    "OpsResult",
     "PreflightResult",
     "ReleaseRecord",
     "RollbackResult",
@@ -68,5 +70,6 @@ RESULT_MODELS: Mapping[StageName, type[StageResult]] = MappingProxyType(
         StageName.GATE: GateResult,
         StageName.APPROVALS: ApprovalsResult,
         StageName.ENVIRONMENTS: EnvironmentsResult,
+        StageName.OPS: OpsResult,
     }
 )

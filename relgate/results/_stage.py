@@ -30,6 +30,7 @@ class StageName(StrEnum):
     GATE = "gate"
     APPROVALS = "approvals"
     ENVIRONMENTS = "environments"
+    OPS = "ops"
 
 
 # The order a gate runs them in; evidence reports every one of them, run or not.
