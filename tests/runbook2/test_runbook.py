@@ -71,7 +71,7 @@ def _previous_digests_run_again(runbook: Retaia) -> None:
 
 
 @pytest.mark.parametrize(
-    ("version", "cause", "database"),
+    ("version", "cause", "db_note"),
     [
         pytest.param(
             "v1.1.0-noready",
@@ -94,13 +94,13 @@ def _previous_digests_run_again(runbook: Retaia) -> None:
     ],
 )
 def test_a_broken_release_goes_back_to_the_previous_digests(
-    runbook: Retaia, version: str, cause: str, database: str
+    runbook: Retaia, version: str, cause: str, db_note: str
 ) -> None:
     assert runbook.deploy("v1.0.0").passed
     result = runbook.deploy(version)
     assert result.outcome == "rolled_back", result.summary
     assert result.exit_code == 1
     assert cause in result.summary
-    assert database in result.summary
+    assert db_note in result.summary
     assert result.rollback is not None and result.rollback.healthy
     _previous_digests_run_again(runbook)
