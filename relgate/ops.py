@@ -184,11 +184,9 @@ def incident_body(environment: str, result: OpsResult, run: Run) -> str:
             "|", "\\|"
         )
         rows.append(f"| {c.name} | {c.status} | {detail} |")
-    env = run.env
-    where = f"relgate run {run.id}"
-    if env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):
-        server = env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
-        where = f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
+    from relgate.actions_context import ActionsContext
+
+    where = ActionsContext.from_env(run.env).run_url() or f"relgate run {run.id}"
     return "\n".join(
         [head, "", *rows, "", f"Found by {where} at {run.clock():%Y-%m-%d %H:%M} UTC."]
     )
