@@ -18,6 +18,7 @@ served over HTTP (``_github_server``), so the release job really tags and releas
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -258,9 +259,15 @@ def test_gate_and_release_pass_through_workflow_call(world: World, released: Act
         for s in ("preflight", "deploy", "smoke")
         if stage_result(members, s)["status"] == "passed"
     }
-    # act discards step summaries: relgate's action keeps them in the run directory (and bundle).
-    summary = members["summary.md"].decode()
-    assert "9/9" in summary
+    # act discards step summaries: relgate's steps keep their sections in the run directory (and
+    # the bundle), deferred to the job's last step, which writes one summary that leads.
+    sections = members["summary-sections.md"].decode()
+    assert "9/9" in sections
+    # act discards the step summary (and the workspace with the run directory): the summary
+    # step's outputs say what its first lines say (their order is tested in tests/gate).
+    outputs_of_gate = _set_outputs(released.output_of("gate"))
+    assert "GATE PASSED" in outputs_of_gate["verdict"], outputs_of_gate
+    assert "v1.0.0 running, healthy" in outputs_of_gate["state"], outputs_of_gate
     approvals = stage_result(members, "approvals")  # who let this deploy through
     assert approvals["approved_by"] == ["alice"]
     assert approvals["approvals"][0]["comment"] == "GO for staging"
@@ -302,6 +309,18 @@ def test_smoke_failure_fails_the_gate_keeps_evidence_and_skips_release(
     assert rollback["status"] == "passed", rollback
     assert rollback["target_version"] == "v1.0.0"  # the version before v1.1.0, not v1.1.0 again
     assert world.fake.ref("refs/tags/v1.1.0") is None
+    # The job summary leads with the verdict, its cause and the state the environment is left in.
+    outputs_of_gate = _set_outputs(run.output_of("gate"))
+    assert any(v.startswith("GATE FAILED at smoke") for v in outputs_of_gate["verdict"])
+    assert any(v.startswith("rolled back to v1.0.0, healthy") for v in outputs_of_gate["state"])
+
+
+def _set_outputs(text: str) -> dict[str, list[str]]:
+    """Every ``::set-output:: name=value`` act printed, by name (several steps may set one)."""
+    found: dict[str, list[str]] = {}
+    for name, value in re.findall(r"::set-output:: ([a-z-]+)=(.*)", text):
+        found.setdefault(name, []).append(value.strip())
+    return found
 
 
 def test_deploy_failure_rolls_back_and_skips_release(world: World, released: ActRun) -> None:
