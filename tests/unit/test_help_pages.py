@@ -47,3 +47,14 @@ def test_examples_name_the_default_bundle_format() -> None:
         for line in (parser.epilog or "").splitlines():
             if "bundle" in line and "--format" not in line:
                 assert ".tar.gz" not in line, line
+
+
+def test_every_command_is_in_the_readme_reference() -> None:
+    from pathlib import Path
+
+    from relgate.cli import COMMANDS
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## Reference") :]
+    missing = [c for c in COMMANDS if f"`relgate {c.replace('_', '-')}" not in table]
+    assert not missing, f"commands missing from the README's reference table: {missing}"
