@@ -302,6 +302,15 @@ def _run(
     except ValueError:
         document = {}
     reporter = Reporter(sys.stdout, child_env)
+    # `relgate summary` reports on the job; its outputs are its own (job-*), never the stage
+    # outputs (status, result, exit-code…) a step before it set: act merges a composite action's
+    # step outputs, and the one-shot action's status must stay the gate's.
+    if stage == "summary":
+        for key, value in document.items():
+            if key.startswith("job_") and isinstance(value, str | bool):
+                text = ("true" if value else "false") if isinstance(value, bool) else value
+                reporter.set_output(key.replace("_", "-"), text)
+        return code
     for name, value in outputs_from(document, code, stage).items():
         # Later steps (upload-artifact) resolve paths from the workspace, not working-directory.
         absolute = name.endswith("-path") and value and not os.path.isabs(value)

@@ -54,7 +54,12 @@ def handle(app: App, args: argparse.Namespace) -> int:
     app.reporter.write_summary(summary, echo=False)
     head = headline(run_dir)
     app.emit(
-        {"verdict": head.verdict, "passed": head.passed, "state": head.state, "cause": head.cause}
+        {
+            "job_verdict": head.verdict,
+            "job_passed": head.passed,
+            "job_state": head.state or "",
+            "job_cause": "\n".join(head.cause),
+        }
     )
     app.reporter.line(head.verdict)
     return 0
