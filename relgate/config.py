@@ -13,6 +13,11 @@ environment variables (or files) and the loader registers their values for redac
 
 Every model forbids unknown keys, so a typo is an error with its line number, not a silent default.
 Paths in the file are relative to the file's own directory.
+
+Why this module is longer than ~500 lines: it *is* the reference of relgate.yml. The JSON Schema
+(``relgate config schema``), the docs and the loader's ``file:line`` errors all come from these
+models, read top to bottom in the order of the file's sections, and the loader's secret registration
+walks them all. Behaviour lives elsewhere: this module only declares and loads.
 """
 
 from __future__ import annotations

@@ -23,6 +23,11 @@ and with ``O_NOFOLLOW`` relative to the lock directory's descriptor: a lock file
 symlink is refused, never followed (a gate must not truncate the file it points to). The directory
 must not be world-writable (anyone could plant such a link, or delete a lock file so that two runs
 each "hold" a different one); it is created ``0700`` when missing.
+
+Why this module is longer than ~500 lines: the lock is one protocol (key, ``flock``, owner record,
+stale-owner recovery, the ``/proc`` look-up of the process that really holds the lock); each part
+relies on the others' invariants, and keeping the owner-record format private to this module is what
+lets ``relgate lock`` and every stage read it the same way.
 """
 
 from __future__ import annotations

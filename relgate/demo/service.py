@@ -41,6 +41,11 @@ Faults (``--fault NAME[=VALUE]``, env ``RELGATE_DEMO_FAULTS="a,b=1"``, or ``POST
 
 ``POST /__demo/reset`` restores the seed data and clears the faults; ``GET /__demo/faults`` shows
 them; ``POST /__demo/faults`` with ``{"faults": {"slow": 1}}`` replaces them.
+
+Why this module is longer than ~500 lines: it is a stand-in of a whole application (login,
+pagination, locks, annotations, PDF rendering, faults) that runs as ``python -m`` with the standard library only.
+One file keeps it readable side by side with the real API it imitates and keeps it free of relgate's
+own imports, so its start-up cost stays out of the measurements it serves.
 """
 
 from __future__ import annotations

@@ -8,6 +8,10 @@ so it runs in a thread that :meth:`_ComposeWatch.close` cancels by closing the s
 Foreign errors are mapped here, at the boundary: docker-py / requests connection failures become
 :class:`ServiceUnreachable`, an invalid compose file :class:`ConfigError` naming the file, a missing
 ``docker`` or compose plugin :class:`ToolMissing`.
+
+Why this module is longer than ~500 lines: the driver and its event watcher are one protocol (the
+watch is opened before ``up`` and read by the same attempt); the watcher's thread, the snapshot and
+the event parsing share private state that splitting would have to make public.
 """
 
 from __future__ import annotations

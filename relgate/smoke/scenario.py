@@ -9,6 +9,11 @@ are retried or polled only when opted in. Every problem is reported at once as
 
 The JSON Schema of this format is :func:`scenario_json_schema` (shipped as
 ``schema/scenario.schema.json``, for editors).
+
+Why this module is longer than ~500 lines: the models, the loader and the static checks of one
+file format change together (each static check walks the fields of the model above it), and the
+JSON Schema is generated from exactly these models; splitting them would let the checks drift from
+the format they check.
 """
 
 from __future__ import annotations
