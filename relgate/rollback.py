@@ -17,8 +17,18 @@ g. record the restored version as the last-known-good again (deploy's record), s
 
 Services listed in ``rollback.keep_running`` (and ``database.service``) are never stopped.
 
+Before (a), a full rollback checks whether migrations were involved
+(:func:`relgate.deploy.schema.decide_restore`): the schema version read from the running stack against the one
+recorded with the target version. Unchanged, the database is not touched at all (no backup check, no
+stop, no dump: rows written since the backup survive) and the rollback goes on as a quick one;
+changed or unknown, (a)-(d) run. ``--restore always`` restores even when unchanged. Once the target
+runs, the schema is read again and must be the recorded one, or the rollback fails.
+
 Quick is (e), (f) and (g). The application is driven through :class:`AppControl`, whose default is the
 deploy stage; tests and the embedded demo may pass their own.
+
+Over 500 lines: the steps and the default :class:`AppControl` (:class:`DeployMachinery`) read
+together; the restore decision itself is in :mod:`relgate.deploy.schema`.
 """
 
 from __future__ import annotations
@@ -48,7 +58,7 @@ from relgate.database import (
 )
 from relgate.errors import Interrupted, RelgateError
 from relgate.results import StageName, StageResult, Status
-from relgate.results.rollback import Mode, RollbackResult, RollbackStep
+from relgate.results.rollback import Mode, RestorePolicy, RollbackResult, RollbackStep
 from relgate.run import run_stage
 
 if TYPE_CHECKING:
@@ -64,6 +74,15 @@ class AppControl(Protocol):
     def recorded(self, version: str | None) -> str | None:
         """The version a redeploy would run: the last-known-good, or ``version`` if this host has
         a record of it; None when there is none."""
+        ...
+
+    def schema_now(self, when: str) -> str | None:
+        """``deploy.schema_version`` read from the running stack; None when it cannot be read
+        (the reason is reported as a warning)."""
+        ...
+
+    def recorded_schema(self, version: str) -> str | None:
+        """The schema version the record of ``version`` holds (None: no record, or none in it)."""
         ...
 
     def stop(self, keep: Sequence[str]) -> str:
@@ -94,6 +113,7 @@ def rollback(
     backup: Path | None = None,
     allow_unrecorded: bool = False,
     smoke: bool | None = None,
+    restore: RestorePolicy = "auto",
     app: AppControl | None = None,
     runner: CommandRunner = proc.run,
 ) -> RollbackResult:
@@ -108,15 +128,17 @@ def rollback(
         try:
             result.target_version = _target(result, app, to_version, allow_unrecorded)
             result.version = result.target_version
-            if mode == "full":
+            if mode == "full" and _check_migrations(config, run, result, app, restore):
                 _database(config, run, name, result, app=app, backup=backup, runner=runner)
+                result.restored = True
             _redeploy(run, result, app, to_version)
             if mode == "full":
                 _database_answers(config, run, name, result, runner)
+                _check_schema(config, run, result, app)
             if config.rollback.smoke_after if smoke is None else smoke:
                 _smoke(config, run, name, result)
             _record(run, result, app)
-            _conclude(result, "rolled_back", f"{result.rolled_back_to} redeployed and healthy")
+            _conclude(result, "rolled_back", _passed_summary(result))
         except _Failed:
             pass
         except Interrupted as exc:  # keep the steps done so far in the evidence, then stop
@@ -171,6 +193,63 @@ def _target(
         result.target_reason or "no last-known-good version recorded on this host",
         exit_code=2,
     )
+
+
+def _check_migrations(
+    config: RelgateConfig, run: Run, result: RollbackResult, app: AppControl, policy: RestorePolicy
+) -> bool:
+    """Before anything is touched: were migrations involved since the target version?"""
+    from relgate.deploy.schema import decide_restore
+
+    result.restore_policy = policy
+    target = result.target_version or "?"
+    configured = config.deploy.schema_version is not None
+    with _guard(run, result, "check migrations", "rollback_failed") as step:
+        if configured:
+            result.schema_now = app.schema_now("before-rollback")
+            result.schema_target = app.recorded_schema(target)
+        decision = decide_restore(
+            target_version=target,
+            schema_now=result.schema_now,
+            schema_target=result.schema_target,
+            configured=configured,
+            policy=policy,
+        )
+        result.migrations_involved = decision.migrations_involved
+        result.restore_decision = step.detail = decision.reason
+        run.reporter.line(f"database: {decision.reason}")
+    return decision.restore
+
+
+def _check_schema(config: RelgateConfig, run: Run, result: RollbackResult, app: AppControl) -> None:
+    """Once the target runs: its recorded schema, or the rollback is not what it claims (the
+    version would run on a schema it never passed the gate with). Fails closed; the safety dump
+    (when a restore ran) is named so an operator can go back by hand."""
+    from relgate.deploy.schema import schema_after_note
+
+    if config.deploy.schema_version is None or result.schema_target is None:
+        return
+    target = result.target_version or "?"
+    with _guard(run, result, "check schema", "rollback_failed") as step:
+        result.schema_after = app.schema_now("after-rollback")
+        ok, note = schema_after_note(
+            target_version=target,
+            schema_after=result.schema_after,
+            schema_target=result.schema_target,
+            restored=result.restored,
+        )
+        if not ok:
+            hint = f" Safety dump: {result.restore_command}." if result.restore_command else ""
+            raise _Refused(f"{note}.{hint}")
+        step.detail = note
+
+
+def _passed_summary(result: RollbackResult) -> str:
+    healthy = f"{result.rolled_back_to} redeployed and healthy"
+    if result.restore_decision is None:
+        return healthy
+    done = "database restored" if result.restored else "database not restored"
+    return f"{healthy}; {done}: {result.restore_decision}"
 
 
 def _database(
@@ -388,6 +467,8 @@ def _report(run: Run, result: RollbackResult) -> None:
 
     summary = Summary().heading(f"Rollback ({result.mode}): {result.outcome}")
     summary.paragraph(result.summary)
+    if result.restore_decision and result.restore_decision not in result.summary:
+        summary.paragraph(f"Database: {result.restore_decision}")
     summary.table(
         ["step", "status", "seconds", "detail"],
         [[s.name, s.status.value, f"{s.duration_s:.1f}", s.detail] for s in result.steps],
@@ -459,6 +540,34 @@ class DeployMachinery:
             last = read_last_good(self.config, self.environment)
             version = last.version if last else None
         return version
+
+    def schema_now(self, when: str) -> str | None:
+        from relgate.deploy.context import DeployContext
+        from relgate.deploy.driver import open_driver
+        from relgate.deploy.schema import read_schema
+        from relgate.deploy.target import Target
+
+        name, env_config = self.config.environment(self.environment)
+        ctx = DeployContext(self.config, self.run, name, env_config, area="rollback")
+        try:
+            running = self._running_version() or "unknown"
+            driver = open_driver(ctx)
+            try:
+                driver.prepare(Target(running))  # the variables compose exec needs
+                return read_schema(ctx, driver, when)
+            finally:
+                driver.close()
+        except Interrupted:
+            raise
+        except RelgateError as exc:  # the engine is down, the stack cannot be read: unknown
+            self.run.reporter.warning(f"schema version {when}: {exc.message}")
+            return None
+
+    def recorded_schema(self, version: str) -> str | None:
+        from relgate.deploy.state import find_in_history
+
+        record = find_in_history(self.config, self.environment, version)
+        return record.database_schema if record else None
 
     def stop(self, keep: Sequence[str]) -> str:
         from relgate.deploy.context import DeployContext

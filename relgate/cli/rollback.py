@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 EXAMPLES = """\
   relgate --env staging rollback --mode quick
   relgate --env staging rollback --mode quick --to v1.1.0
-  relgate --env staging rollback --mode full                  # newest recorded backup
+  relgate --env staging rollback --mode full                  # restores only if migrations ran
+  relgate --env staging rollback --mode full --restore always # restore even if the schema is unchanged
   relgate --env staging rollback --mode full --backup /srv/backups/app-20260129.dump --smoke
 """
 
@@ -23,11 +24,17 @@ DESCRIPTION = """\
 quick: redeploy the last-known-good version recorded on this host (or --to VERSION, which must
 have a record unless --allow-unrecorded), pinned to its exact images, through the health gate.
 
-full: (a) check the backup (exists, readable, recorded sha256/size, younger than
+full: first, whether migrations were involved: the schema version (deploy.schema_version) read
+from the running stack now against the one recorded with the target version. Unchanged: no
+restore at all (rows written since the backup survive), the rest is a quick rollback; changed, or
+unknown (no command configured, no answer, no schema in the record): the restore below runs, and
+the result says which and why. --restore always restores even when unchanged.
+Then (a) check the backup (exists, readable, recorded sha256/size, younger than
 database.max_backup_age) and refuse before touching anything otherwise; (b) stop the
 application services (not the database); (c) take a safety dump; (d) restore into a fresh
 database swapped in only on success; (e) redeploy the last-known-good; (f) verify (health gate,
-plus the smoke scenario with --smoke). Every step is timed in results/rollback.json."""
+plus the smoke scenario with --smoke); once the target runs, its schema must be the recorded
+one, or the rollback fails. Every step is timed in results/rollback.json."""
 
 
 def register(
@@ -54,6 +61,12 @@ def register(
         "--backup", type=Path, metavar="FILE", help="full: backup to restore (default: newest)"
     )
     parser.add_argument(
+        "--restore",
+        choices=["auto", "always"],
+        help="full: auto (default) restores only when migrations were involved or that is "
+        "unknown; always restores even when the schema is unchanged",
+    )
+    parser.add_argument(
         "--wait-lock",
         metavar="DURATION",
         help="wait this long for the environment lock (e.g. 10m; default: lock.wait)",
@@ -69,8 +82,12 @@ def handle(app: App, args: argparse.Namespace) -> int:
 
     config = app.config()
     environment, _ = config.environment(app.env_name)
-    run = app.open_run(config, environment)
     mode = args.mode or config.rollback.default_mode
+    if args.restore is not None and mode != "full":
+        from relgate.errors import UsageError
+
+        raise UsageError(f"--restore {args.restore}: only a --mode full rollback restores")
+    run = app.open_run(config, environment)
     wait = app.duration("--wait-lock", args.wait_lock, config.lock.wait)
     with app.environment_lock(
         config, run, environment=environment, version=args.to, command="rollback", wait=wait
@@ -84,6 +101,7 @@ def handle(app: App, args: argparse.Namespace) -> int:
             backup=args.backup,
             allow_unrecorded=args.allow_unrecorded,
             smoke=args.smoke,
+            restore=args.restore or "auto",
         )
     app.reporter.set_output("outcome", result.outcome)
     app.reporter.set_output("rolled-back-to", result.rolled_back_to or "")

@@ -5,15 +5,36 @@ database restore. ``deploy.schema_version`` names the command that prints it (``
 list``, ``SELECT max(version) FROM schema_migrations``…); deploy runs it on the running stack before
 ``up`` and again after the attempt (a failed migration may have applied part of its work). The
 difference decides, and every deploy says which way and why.
+
+A full rollback asks the same question before it restores anything (:func:`decide_restore`): the
+schema read from the running stack now against the one recorded with the target version's
+last-known-good record. A restore throws away every row written since the backup, so restoring when
+the schema never changed loses data for nothing:
+
+- equal → no restore (``--restore always`` restores anyway);
+- different → restore;
+- unknown (no command configured, no answer, no schema in the record) → restore, as ``--mode full``
+  asked, and the reason names which part is unknown.
+
+Once the target runs again its schema must be the recorded one (:func:`schema_after_note`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from relgate.config import PostDeployCommand
 from relgate.deploy.context import DeployContext
 from relgate.deploy.driver import Driver
+from relgate.results.rollback import RestorePolicy
 
-__all__ = ["database_note", "read_schema"]
+__all__ = [
+    "RestoreDecision",
+    "database_note",
+    "decide_restore",
+    "read_schema",
+    "schema_after_note",
+]
 
 
 def read_schema(ctx: DeployContext, driver: Driver, when: str) -> str | None:
@@ -60,6 +81,72 @@ def database_note(
     return True, (
         f"migrations were involved (schema {_short(before)} -> {_short(after)}): the database "
         f"keeps the new schema until restored; {how}"
+    )
+
+
+@dataclass(frozen=True)
+class RestoreDecision:
+    restore: bool
+    migrations_involved: bool | None
+    reason: str
+
+
+def decide_restore(
+    *,
+    target_version: str,
+    schema_now: str | None,
+    schema_target: str | None,
+    configured: bool,
+    policy: RestorePolicy = "auto",
+) -> RestoreDecision:
+    """The decision and the sentence the result, the report and ``--json`` lead with."""
+    unknown = _unknown(target_version, schema_now, schema_target, configured)
+    if unknown is not None:
+        return RestoreDecision(
+            True,
+            None,
+            f"whether migrations were involved is unknown ({unknown}): restoring the backup as "
+            "--mode full asks",
+        )
+    assert schema_now is not None and schema_target is not None
+    if schema_now != schema_target:
+        return RestoreDecision(
+            True,
+            True,
+            f"migrations were involved since {target_version} (schema {_short(schema_target)} -> "
+            f"{_short(schema_now)}): restoring the backup",
+        )
+    same = f"no migration since {target_version} (schema unchanged: {_short(schema_now)})"
+    if policy == "always":
+        return RestoreDecision(True, False, f"{same}: restoring anyway, as --restore always asks")
+    return RestoreDecision(False, False, f"{same}: the database needs no restore")
+
+
+def _unknown(
+    target_version: str, now: str | None, target: str | None, configured: bool
+) -> str | None:
+    if not configured:
+        return "no deploy.schema_version configured"
+    if now is None:
+        return "the schema version could not be read from the running stack"
+    if target is None:
+        return f"the record of {target_version} holds no schema version"
+    return None
+
+
+def schema_after_note(
+    *, target_version: str, schema_after: str | None, schema_target: str | None, restored: bool
+) -> tuple[bool, str]:
+    """(matches?, what to say) once the target runs again: the schema it was recorded with, or a
+    mismatch — the version would run on a schema it never passed the gate with."""
+    if schema_after is None:
+        return False, "the schema version could not be read after the rollback"
+    if schema_after == schema_target:
+        return True, f"schema {_short(schema_after)}, as recorded with {target_version}"
+    how = "after the restore" if restored else "without a restore"
+    return False, (
+        f"the schema is {_short(schema_after)} {how}, but {target_version} was recorded with "
+        f"{_short(schema_target or '?')}: it runs on a schema it never passed the gate with"
     )
 
 

@@ -10,9 +10,10 @@ from pydantic import BaseModel, Field
 from relgate.results._stage import StageResult, Status
 from relgate.results.backup import BackupCheck, BackupRecord
 
-__all__ = ["Mode", "RollbackResult", "RollbackStep"]
+__all__ = ["Mode", "RestorePolicy", "RollbackResult", "RollbackStep"]
 
 Mode = Literal["quick", "full"]
+RestorePolicy = Literal["auto", "always"]
 
 
 class RollbackStep(BaseModel):
@@ -33,6 +34,25 @@ class RollbackResult(StageResult):
         None, description="Why that version: e.g. the last-known-good before the one running now."
     )
     rolled_back_to: str | None = None
+    migrations_involved: bool | None = Field(
+        None,
+        description="Full mode: did the schema change since the target version was recorded? "
+        "(None: unknown, or a quick rollback).",
+    )
+    schema_now: str | None = Field(
+        None, description="deploy.schema_version read from the running stack before anything."
+    )
+    schema_target: str | None = Field(
+        None, description="deploy.schema_version the target version's record holds."
+    )
+    schema_after: str | None = Field(
+        None, description="deploy.schema_version read again once the target runs."
+    )
+    restore_policy: RestorePolicy = "auto"
+    restored: bool = Field(False, description="The database was restored from the backup.")
+    restore_decision: str | None = Field(
+        None, description="Why the database was (or was not) restored, in one sentence."
+    )
     steps: list[RollbackStep] = Field(default_factory=list)
     backup: BackupCheck | None = None
     safety_dump: BackupRecord | None = None

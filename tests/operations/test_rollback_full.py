@@ -44,6 +44,12 @@ class App:
     def recorded(self, version: str | None) -> str | None:
         return self._recorded if version in (None, self._recorded) else None
 
+    def schema_now(self, when: str) -> str | None:
+        return None  # no deploy.schema_version here: never asked (the real one is in test_rollback_migrations)
+
+    def recorded_schema(self, version: str) -> str | None:
+        return None
+
     def stop(self, keep: Sequence[str]) -> str:
         self.calls.append(("stop", list(keep), self._state()))
         return "stopped web, worker"
@@ -95,11 +101,16 @@ def test_full_rollback_restores_v1_and_drops_v2_tables(
     assert app.calls == [("stop", ["redis"], "LOCKED_V2,LOCKED_V2,LOCKED_V2"),
                          ("redeploy", None, "READY,READY,GRADED")]  # fmt: skip
     assert [s.name for s in result.steps] == [
-        "check backup", "stop application", "safety dump",
+        "check migrations", "check backup", "stop application", "safety dump",
         "restore into a fresh database", "redeploy last-known-good", "database reachable",
         "record last-known-good",
     ]  # fmt: skip
     assert app.recorded_as_good == ["v1.0.0"]
+    assert result.steps[0].detail == (
+        "whether migrations were involved is unknown (no deploy.schema_version configured): "
+        "restoring the backup as --mode full asks"
+    )
+    assert (result.restored, result.migrations_involved) == (True, None)
     assert all(s.status is Status.PASSED and s.duration_s >= 0 for s in result.steps)
     assert result.backup is not None and result.backup.sha256 == record.sha256
     assert result.rolled_back_to == "v1.0.0"
