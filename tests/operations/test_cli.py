@@ -66,6 +66,23 @@ def test_full_rollback_without_database_is_bad_config(workspace: Workspace) -> N
     assert "environments.staging.database: not set" in err
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["--mode", "quick", "--restore", "always"], id="quick-always"),
+        pytest.param(["--restore", "auto"], id="default-mode-quick"),
+    ],
+)
+def test_restore_flag_without_full_mode_is_bad_input(workspace: Workspace, argv: list[str]) -> None:
+    from tests.operations.conftest import write_config
+
+    write_config(workspace.folder)
+    code, _result, err = cli(workspace, "rollback", *argv)
+    assert code == 2
+    assert "only a --mode full rollback restores" in err
+    assert not (workspace.folder / "state").exists()  # refused before anything ran
+
+
 def test_rollback_waits_for_the_lock_then_exits_3_naming_the_holder(workspace: Workspace) -> None:
     from relgate.lock import LockOwner, lock_for
     from tests.operations.conftest import write_config
