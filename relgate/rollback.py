@@ -27,8 +27,9 @@ runs, the schema is read again and must be the recorded one, or the rollback fai
 Quick is (e), (f) and (g). The application is driven through :class:`AppControl`, whose default is the
 deploy stage; tests and the embedded demo may pass their own.
 
-Over 500 lines: the steps and the default :class:`AppControl` (:class:`DeployMachinery`) read
-together; the restore decision itself is in :mod:`relgate.deploy.schema`.
+Why this module is longer than ~500 lines: the steps and the default :class:`AppControl`
+(:class:`DeployMachinery`) read together; the restore decision itself is in
+:mod:`relgate.deploy.schema`.
 """
 
 from __future__ import annotations
