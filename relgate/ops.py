@@ -85,15 +85,25 @@ class _Stack:
         from relgate.deploy.state import running_version
         from relgate.deploy.target import Target
 
-        version = running_version(self.config, self.environment)
-        if version is None:
-            raise CannotRun(
-                f"nothing to check: no last-known-good version of {self.environment} on this host"
-            )
         _, env_config = self.config.environment(self.environment)
         ctx = DeployContext(self.config, self.run, self.environment, env_config, area="ops")
         self.driver = open_driver(ctx)
-        self.driver.prepare(Target(version))
+        # A scheduled job usually runs on a fresh runner, with no record of the last deploy: what
+        # runs is then read from the engine (the version label relgate stamps on its services).
+        try:
+            version = running_version(self.config, self.environment)
+            if version is None:
+                version = self.driver.running_stack().version
+                if version is None:
+                    raise CannotRun(
+                        f"nothing to check: {self.environment} runs no version relgate deployed "
+                        "(no last-known-good record on this host, no version label in the engine)"
+                    )
+                self.run.reporter.line(f"checking {version} (what runs now, read from the engine)")
+            self.driver.prepare(Target(version))
+        except BaseException:
+            self.driver.close()  # __exit__ does not run when __enter__ raises
+            raise
 
         def execute(command: PostDeployCommand) -> tuple[OpsRun, str]:
             record = self.driver.exec(command)
