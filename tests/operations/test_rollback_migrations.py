@@ -152,12 +152,21 @@ def test_a_release_without_migration_is_rolled_back_without_a_restore(
     assert "database: no migration since v1 (schema unchanged: 0001)" in report
 
 
+@pytest.mark.parametrize(
+    ("configure_after_deploys", "why"),
+    [
+        pytest.param(False, "no deploy.schema_version configured", id="not-configured"),
+        pytest.param(True, "the record of v1 holds no schema version", id="record-without-schema"),
+    ],
+)
 def test_unknown_migrations_restore_and_say_so(
-    compose_stack: Any, pg_cluster: Cluster, database: str
+    compose_stack: Any, pg_cluster: Cluster, database: str, configure_after_deploys: bool, why: str
 ) -> None:
     _prepare(compose_stack, pg_cluster, database, schema_version=False)
     _v1_backed_up_then_v2(compose_stack, migration=False)
     pg_cluster.psql(database, LATE_ROW)
+    if configure_after_deploys:  # the records were written before the command was configured
+        compose_stack.deploy_cfg["schema_version"] = {"command": ["sh", "-c", SCHEMA]}
 
     result = rollback(compose_stack.config(), compose_stack.open_run("full"),
                       environment="staging", mode="full")  # fmt: skip
@@ -165,12 +174,40 @@ def test_unknown_migrations_restore_and_say_so(
     assert (result.outcome, result.exit_code) == ("rolled_back", 0), result.summary
     assert (result.migrations_involved, result.restored) == (None, True)
     assert result.summary.endswith(
-        "database restored: whether migrations were involved is unknown (no "
-        "deploy.schema_version configured): restoring the backup as --mode full asks"
+        f"database restored: whether migrations were involved is unknown ({why}): restoring the "
+        "backup as --mode full asks"
     )
     assert _names(result)[:5] == ["check migrations", *RESTORE_STEPS]
-    assert "check schema" not in _names(result)  # nothing to compare with
+    assert "check schema" not in _names(result)  # nothing recorded to compare with
     assert _table(pg_cluster, database, "SELECT count(*) FROM copies WHERE id = 4") == "0"
+
+
+def test_a_schema_command_that_fails_restores_then_fails_closed(
+    compose_stack: Any, pg_cluster: Cluster, database: str
+) -> None:
+    """The command answered at deploy, not at rollback: unknown, so the backup is restored; once v1
+    runs the schema still cannot be read, so nothing proves v1 runs on its recorded schema."""
+    broken = compose_stack.dir / "schema-broken"
+    _prepare(compose_stack, pg_cluster, database)
+    compose_stack.env["SCHEMA_BROKEN"] = str(broken)
+    compose_stack.deploy_cfg["schema_version"] = {
+        "command": ["sh", "-c", f'test ! -e "$SCHEMA_BROKEN" && {SCHEMA}']
+    }
+    _v1_backed_up_then_v2(compose_stack, migration=False)
+    broken.touch()
+
+    result = rollback(compose_stack.config(), compose_stack.open_run("full"),
+                      environment="staging", mode="full")  # fmt: skip
+
+    assert (result.outcome, result.exit_code) == ("rollback_failed", 1), result.summary
+    assert result.restored and result.migrations_involved is None
+    assert result.restore_decision == (
+        "whether migrations were involved is unknown (the schema version could not be read from "
+        "the running stack): restoring the backup as --mode full asks"
+    )
+    assert result.summary.startswith("the schema version could not be read after the rollback.")
+    assert result.steps[-1].name == "check schema" and result.steps[-1].status is Status.FAILED
+    assert compose_stack.get() == "version v1"  # left running: the operator decides
 
 
 def test_restore_always_restores_an_unchanged_schema(
@@ -228,3 +265,35 @@ def test_a_restore_that_leaves_another_schema_fails_the_rollback(
     assert (result.restored, result.schema_after) == (True, "0001 0002")
     assert result.steps[-1].name == "check schema" and result.steps[-1].status is Status.FAILED
     assert read_last_good(compose_stack.config(), "staging").version == "v2"  # type: ignore[union-attr]
+
+
+def test_a_failed_release_whose_migration_ran_is_restored_with_its_pre_migration_backup(
+    compose_stack: Any, pg_cluster: Cluster, database: str
+) -> None:
+    """The runbook's case: v2 migrates, then its readiness check fails; deploy rolls the images
+    back to v1 on its own, but the database keeps v2's migration. The full rollback to v1 (which
+    runs now) sees the schema changed and restores the pre-migration backup deploy took."""
+    _prepare(compose_stack, pg_cluster, database)
+    compose_stack.deploy_cfg["backup_before_migrations"] = True
+    compose_stack.deploy_cfg["post_deploy"].append(
+        {"name": "readiness", "command": ["sh", "-c", 'test "$RELGATE_VERSION" != v2']}
+    )
+    (compose_stack.dir / "migrations" / "v2.sql").write_text(V2_SQL)
+    assert compose_stack.deploy("v1").outcome == "deployed"
+    failed = compose_stack.deploy("v2")
+    assert failed.outcome == "rolled_back", failed.summary
+    assert "migrations were involved (schema 0001 -> 0001 0002)" in failed.summary
+    assert compose_stack.get() == "version v1"
+    assert _table(pg_cluster, database, "SELECT to_regclass('annotations_v2')") == "annotations_v2"
+
+    result = rollback(compose_stack.config(), compose_stack.open_run("full"),
+                      environment="staging", mode="full", to_version="v1")  # fmt: skip
+
+    assert (result.outcome, result.exit_code) == ("rolled_back", 0), result.summary
+    assert "database restored: migrations were involved since v1 (schema 0001 -> 0001 0002)" in (
+        result.summary)  # fmt: skip
+    assert result.backup is not None and result.backup.record is not None
+    assert result.backup.record.kind == "pre-migration"
+    assert result.backup.path == failed.backup
+    assert _table(pg_cluster, database, "SELECT to_regclass('annotations_v2')") == ""
+    assert result.schema_after == "0001"
