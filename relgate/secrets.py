@@ -26,6 +26,8 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
+from relgate.markdown_chars import escape_markdown_chars
+
 __all__ = [
     "ELLIPSIS",
     "REDACTED",
@@ -116,26 +118,6 @@ def _base64_cores(raw: bytes, alphabet: str) -> set[str]:
     return cores
 
 
-# The character table of relgate.notes.markdown.escape_markdown (a test keeps the two equal).
-_MARKDOWN_INLINE = str.maketrans(
-    {
-        "\\": "\\\\",
-        "`": "\\`",
-        "*": "\\*",
-        "_": "\\_",
-        "[": "\\[",
-        "]": "\\]",
-        "|": "\\|",
-        "~": "\\~",
-        "!": "\\!",
-        "<": "&lt;",
-        ">": "&gt;",
-        "&": "&amp;",
-        "\r": "",
-    }
-)
-
-
 def _lower_hex(quoted: str) -> str:
     return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), quoted)
 
@@ -170,7 +152,7 @@ def encoded_forms(value: str) -> set[str]:
     # A markdown table cell: HTML-escaped, pipes and newlines spelled for the table.
     forms.add(html.escape(value, quote=False).replace("|", "\\|").replace("\n", "<br>"))
     # Inline markdown as the release notes escape untrusted text (relgate.notes.markdown).
-    forms.add(value.translate(_MARKDOWN_INLINE))
+    forms.add(escape_markdown_chars(value))
     raw = value.encode("utf-8")
     if len(raw) >= 6:  # shorter hex runs turn up by chance in digests
         forms |= {raw.hex(), raw.hex().upper()}

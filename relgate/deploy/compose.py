@@ -6,8 +6,8 @@ cheap inspects for the starting state, probe outputs and image IDs. docker-py's 
 so it runs in a thread that :meth:`_ComposeWatch.close` cancels by closing the stream.
 
 Foreign errors are mapped here, at the boundary: docker-py / requests connection failures become
-:class:`ServiceUnreachable`, an invalid compose file :class:`ConfigError` naming the file, a missing
-``docker`` or compose plugin :class:`ToolMissing`.
+:class:`ServiceUnreachable` (:func:`~relgate.deploy.sdk.docker_errors`), an invalid compose file
+:class:`ConfigError` naming the file, a missing ``docker`` or compose plugin :class:`ToolMissing`.
 
 Why this module is longer than ~500 lines: the driver and its event watcher are one protocol (the
 watch is opened before ``up`` and read by the same attempt); the watcher's thread, the snapshot and
@@ -19,8 +19,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,9 +35,10 @@ from relgate.deploy.models import (
     RunningStack,
     ServiceImage,
 )
+from relgate.deploy.sdk import docker_errors, parse_time
 from relgate.deploy.state import text_hash
 from relgate.deploy.target import Prepared, Target, Watch
-from relgate.errors import ConfigError, Interrupted, Problem, ServiceUnreachable, ToolMissing
+from relgate.errors import ConfigError, Interrupted, Problem, ToolMissing
 
 if TYPE_CHECKING:
     from relgate.config import ComposeStack, PostDeployCommand
@@ -52,22 +52,6 @@ ONEOFF_LABEL = "com.docker.compose.oneoff"
 CONFIG_HASH_LABEL = "com.docker.compose.config-hash"
 EVENTS = ["create", "start", "restart", "die", "oom", "kill", "stop", "destroy", "health_status"]
 _INSPECT_AFTER = {"create", "start", "restart", "health", "die"}
-
-
-@contextmanager
-def docker_errors(host: str) -> Iterator[None]:
-    """Map the SDK's (and requests') connection failures to one clear error."""
-    import docker.errors
-    import requests.exceptions
-
-    try:
-        yield
-    except (docker.errors.DockerException, requests.exceptions.ConnectionError) as exc:
-        if isinstance(exc, docker.errors.APIError) and exc.status_code and exc.status_code < 500:
-            raise
-        raise ServiceUnreachable(
-            f"Docker daemon not reachable at {host}: start dockerd or set DOCKER_HOST ({exc})"
-        ) from exc
 
 
 class ComposeDriver:
@@ -566,20 +550,9 @@ def snapshot_of(info: dict[str, Any], now: float) -> Observation:
         exit_code=state.get("ExitCode"),
         restart_count=int(info.get("RestartCount") or 0),
         has_healthcheck=has_check,
-        started_at=_parse_time(state.get("StartedAt")),
+        started_at=parse_time(state.get("StartedAt")),
         detail=detail,
     )
-
-
-def _parse_time(text: str | None) -> float | None:
-    if not text or text.startswith("0001-"):
-        return None
-    m = re.match(r"^(.*T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", text)
-    if not m:
-        return None
-    frac = (m.group(2) or ".0")[:7]
-    zone = "+00:00" if m.group(3) == "Z" else m.group(3)
-    return datetime.fromisoformat(f"{m.group(1)}{frac}{zone}").timestamp()
 
 
 def _tail(output: str, lines: int = 6) -> str:

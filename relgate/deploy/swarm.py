@@ -13,16 +13,17 @@ digest when Swarm resolved one (``--resolve-image always``), else by the image I
 manager. A rollback redeploys that file, so every service — not only the one that failed — goes back.
 
 Foreign errors are mapped here: docker-py / requests connection failures become
-:class:`ServiceUnreachable`, a node that is not a swarm manager :class:`CannotRun`, an invalid or
-refused compose file :class:`ConfigError` with the file and line.
+:class:`ServiceUnreachable` naming the manager (:func:`~relgate.deploy.sdk.docker_errors`), a node
+that is not a swarm manager :class:`CannotRun`, an invalid or refused compose file
+:class:`ConfigError` with the file and line.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,7 @@ from relgate.deploy.models import (
     RunningStack,
     ServiceImage,
 )
+from relgate.deploy.sdk import docker_errors
 from relgate.deploy.state import text_hash
 from relgate.deploy.swarm_spec import Rendered, check_compose, render
 from relgate.deploy.swarm_watch import STACK_LABEL, SwarmWatch
@@ -51,19 +53,8 @@ if TYPE_CHECKING:
 __all__ = ["SwarmDriver", "escape_dollars", "recorded_spec_path"]
 
 
-@contextmanager
-def docker_errors(host: str) -> Iterator[None]:
-    import docker.errors
-    import requests.exceptions
-
-    try:
-        yield
-    except (docker.errors.DockerException, requests.exceptions.ConnectionError) as exc:
-        if isinstance(exc, docker.errors.APIError) and exc.status_code and exc.status_code < 500:
-            raise
-        raise ServiceUnreachable(
-            f"Docker swarm manager not reachable at {host}: start it or set DOCKER_HOST ({exc})"
-        ) from exc
+def _manager_errors(host: str) -> AbstractContextManager[None]:
+    return docker_errors(host, engine="Docker swarm manager", start="start it")
 
 
 def escape_dollars(value: Any) -> Any:
@@ -113,7 +104,7 @@ class SwarmDriver:
             if self._client is None:
                 import docker
 
-                with docker_errors(self.host):
+                with _manager_errors(self.host):
                     self._client = docker.from_env(version="auto", environment=self.ctx.child_env)
             return self._client.api
 
@@ -121,14 +112,14 @@ class SwarmDriver:
         return full.removeprefix(f"{self.project}_")
 
     def stack_services(self) -> list[dict[str, Any]]:
-        with docker_errors(self.host):
+        with _manager_errors(self.host):
             found: list[dict[str, Any]] = self.api().services(
                 filters={"label": f"{STACK_LABEL}={self.project}"}, status=True
             )
         return found
 
     def _require_manager(self) -> None:
-        with docker_errors(self.host):
+        with _manager_errors(self.host):
             info = self.api().info()
         swarm = info.get("Swarm") or {}
         if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
@@ -277,7 +268,7 @@ class SwarmDriver:
     def nodes(self) -> list[str]:
         """Per node: hostname, state, availability, role, and the stack's tasks running there."""
         svcs = self.stack_services()
-        with docker_errors(self.host):
+        with _manager_errors(self.host):
             nodes = self.api().nodes()
             tasks = self._tasks(svcs, {"desired-state": "running"})
         names = {n["ID"]: (n.get("Description") or {}).get("Hostname", n["ID"][:12]) for n in nodes}
@@ -403,7 +394,7 @@ class SwarmDriver:
         last_error: dict[str, str] = {}
         try:
             svcs = self.stack_services()
-            with docker_errors(self.host):
+            with _manager_errors(self.host):
                 nodes = self.api().nodes()
                 tasks = self._tasks(svcs)
         except (ServiceUnreachable, docker.errors.APIError) as exc:  # evidence is best effort

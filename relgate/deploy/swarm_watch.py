@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import threading
 from collections.abc import Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from relgate.deploy.health import Observation
+from relgate.deploy.sdk import parse_time
 from relgate.deploy.target import Watch
 from relgate.errors import Interrupted, ServiceUnreachable
 
@@ -68,18 +67,6 @@ POLL_S = 0.5
 # Swarm's timestamps and ours come from one machine's clock here, but not necessarily in production:
 # a task created up to this long before the deploy began still counts as the deploy's.
 CLOCK_SLACK_S = 1.0
-
-
-def parse_time(text: str | None) -> float | None:
-    """Docker's RFC 3339 with nanoseconds → epoch seconds (None for the zero time or garbage)."""
-    if not text or text.startswith("0001-"):
-        return None
-    m = re.match(r"^(.*T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", text)
-    if not m:
-        return None
-    frac = (m.group(2) or ".0")[:7]
-    zone = "+00:00" if m.group(3) == "Z" else m.group(3)
-    return datetime.fromisoformat(f"{m.group(1)}{frac}{zone}").timestamp()
 
 
 def same_spec(task: dict[str, Any], template: dict[str, Any]) -> bool:

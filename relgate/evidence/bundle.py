@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tarfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -47,10 +47,12 @@ __all__ = [
     "BundleReport",
     "BundleTampered",
     "LooseResult",
+    "bundle_report",
     "detect_format",
     "extract_bundle",
     "known_stage",
     "open_bundle",
+    "required_problems",
     "verify_bundle",
 ]
 
@@ -499,18 +501,10 @@ def verdicts(stages: dict[str, StageResult]) -> dict[str, str]:
     return {s: (stages[s].status.value if s in stages else "missing") for s in names}
 
 
-def verify_bundle(
-    path: Path,
-    *,
-    require: Sequence[str] = (),
-    expect_digest: str | None = None,
-    expect_sha: str | None = None,
-    limits: BundleLimits | None = None,
-) -> BundleReport:
-    """Verify a bundle. Tampering raises :class:`BundleTampered`; unmet requirements (a required
-    stage that did not pass, another digest or commit than expected) are listed in ``problems``."""
-    bundle = open_bundle(path, limits=limits)
-    report = BundleReport(
+def bundle_report(path: Path, bundle: Bundle, require: Sequence[str] = ()) -> BundleReport:
+    """What ``bundle`` (opened from ``path``) holds, as both verifiers report it: the one builder
+    of :class:`BundleReport` (``problems`` left for the caller's checks)."""
+    return BundleReport(
         path=str(path),
         digest=bundle.digest,
         format=bundle.format,
@@ -522,6 +516,34 @@ def verify_bundle(
         verdicts=verdicts(bundle.stages),
         required=list(require),
     )
+
+
+def required_problems(stages: Mapping[str, StageResult], require: Sequence[str]) -> list[str]:
+    """One line per required stage that is missing from the bundle or did not pass."""
+    problems = []
+    for stage in require:
+        result = stages.get(stage)
+        if result is None:
+            problems.append(f"{stage}: required but missing from the bundle")
+        elif result.status is not Status.PASSED:
+            problems.append(
+                f"{stage}: required to pass but {result.status.value}: {result.summary}"
+            )
+    return problems
+
+
+def verify_bundle(
+    path: Path,
+    *,
+    require: Sequence[str] = (),
+    expect_digest: str | None = None,
+    expect_sha: str | None = None,
+    limits: BundleLimits | None = None,
+) -> BundleReport:
+    """Verify a bundle. Tampering raises :class:`BundleTampered`; unmet requirements (a required
+    stage that did not pass, another digest or commit than expected) are listed in ``problems``."""
+    bundle = open_bundle(path, limits=limits)
+    report = bundle_report(path, bundle, require)
     report.problems = _requirements(report, bundle, require, expect_digest, expect_sha)
     return report
 
@@ -533,15 +555,7 @@ def _requirements(
     expect_digest: str | None,
     expect_sha: str | None,
 ) -> list[str]:
-    problems = []
-    for stage in require:
-        result = bundle.result(stage)
-        if result is None:
-            problems.append(f"{stage}: required but missing from the bundle")
-        elif result.status is not Status.PASSED:
-            problems.append(
-                f"{stage}: required to pass but {result.status.value}: {result.summary}"
-            )
+    problems = required_problems(bundle.stages, require)
     if expect_digest is not None:
         wanted = expect_digest if expect_digest.startswith("sha256:") else f"sha256:{expect_digest}"
         if wanted.lower() != report.digest:

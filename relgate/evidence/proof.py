@@ -40,7 +40,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from relgate.evidence.bundle import BundleReport, BundleTampered, open_bundle, verdicts
+from relgate.evidence.bundle import (
+    BundleReport,
+    BundleTampered,
+    bundle_report,
+    open_bundle,
+    required_problems,
+)
 from relgate.results import ArchiveResult, DeployResult, RunMeta, SmokeReport, StageResult, Status
 
 if TYPE_CHECKING:
@@ -132,25 +138,10 @@ def prove(path: Path, expected: Expected) -> Proof:
         proof.authenticity = "not checked: the bundle does not verify"
         return proof
     proof.digest = bundle.digest
-    proof.report = _report(path, bundle, expected.require)
+    proof.report = bundle_report(path, bundle, expected.require)
     _check_signature(bundle, expected, proof)
     proof.problems += consistency_problems(bundle, expected)
     return proof
-
-
-def _report(path: Path, bundle: Bundle, require: Sequence[str]) -> BundleReport:
-    return BundleReport(
-        path=str(path),
-        digest=bundle.digest,
-        format=bundle.format,
-        size=path.stat().st_size,
-        files=len(bundle.manifest.files),
-        content_size=bundle.manifest.total_size,
-        meta=bundle.meta,
-        stages=bundle.stages,
-        verdicts=verdicts(bundle.stages),
-        required=list(require),
-    )
 
 
 # -- signature -----------------------------------------------------------------------------------
@@ -233,7 +224,7 @@ def consistency_problems(bundle: Bundle, expected: Expected) -> list[str]:
     problems += _archive_table_problems(bundle)
     problems += _smoke_problems(bundle.read_result(SmokeReport).result)
     problems += _deploy_problems(bundle.read_result(DeployResult).result)
-    problems += _required(stages, expected.require)
+    problems += [f"required: {p}" for p in required_problems(stages, expected.require)]
     if expected.digest is not None:
         wanted = expected.digest.lower()
         wanted = wanted if wanted.startswith("sha256:") else f"sha256:{wanted}"
@@ -379,16 +370,3 @@ def _deploy_problems(deploy: DeployResult | None) -> list[str]:
     if unhealthy:
         why.append(f"services not healthy: {', '.join(unhealthy)}")
     return [f"deploy: says passed but {w}" for w in why]
-
-
-def _required(stages: Mapping[str, StageResult], require: Sequence[str]) -> list[str]:
-    problems = []
-    for stage in require:
-        result = stages.get(stage)
-        if result is None:
-            problems.append(f"required: {stage}: required but missing from the bundle")
-        elif result.status is not Status.PASSED:
-            problems.append(
-                f"required: {stage}: required to pass but {result.status.value}: {result.summary}"
-            )
-    return problems

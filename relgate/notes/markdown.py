@@ -17,27 +17,12 @@ from __future__ import annotations
 
 import re
 
+from relgate.markdown_chars import escape_markdown_chars
+
 __all__ = ["ZWSP", "escape_markdown", "escape_markdown_block"]
 
 ZWSP = "\u200b"
 
-_INLINE = str.maketrans(
-    {
-        "\\": "\\\\",
-        "`": "\\`",
-        "*": "\\*",
-        "_": "\\_",
-        "[": "\\[",
-        "]": "\\]",
-        "|": "\\|",
-        "~": "\\~",
-        "!": "\\!",
-        "<": "&lt;",
-        ">": "&gt;",
-        "&": "&amp;",
-        "\r": "",
-    }
-)
 _MENTION = re.compile(r"(?<![A-Za-z0-9_.+-])@(?=[A-Za-z0-9])")
 _URL = re.compile(r"(?i)\b((?:https?|ftp|mailto|file|javascript|data):)(//)?|\b(www)(\.)")
 # A line starting with one of these would become a heading, quote, list, rule or setext underline.
@@ -60,7 +45,7 @@ def _escape_line_start(m: re.Match[str]) -> str:
 def escape_markdown(text: str) -> str:
     """One line of untrusted text, safe to place inline in markdown (list item, table cell)."""
     text = " ".join(text.splitlines())
-    text = text.translate(_INLINE)
+    text = escape_markdown_chars(text)
     if "@" in text:
         text = _MENTION.sub("@" + ZWSP, text)
     if ":" in text or "www" in text.lower():

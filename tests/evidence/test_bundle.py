@@ -339,3 +339,22 @@ def test_extract_writes_nothing_from_a_hostile_bundle(tmp_path: Path) -> None:
     with pytest.raises(BundleTampered):
         extract_bundle(bundle, tmp_path / "out")
     assert not (tmp_path / "out").exists() and not (tmp_path / "evil.sh").exists()
+
+
+def test_evidence_show_and_release_report_the_same_bundle(filled_run: Run, tmp_path: Path) -> None:
+    """``verify_bundle`` (evidence show) and ``prove`` (release, verify-release, evidence verify)
+    build one report and judge required stages with one rule; only ``prove`` names the check."""
+    from relgate.evidence.proof import Expected, prove
+
+    bundle = _pack(filled_run, tmp_path / "x.tar.gz", "tar.gz")
+    require = ("preflight", "smoke", "notes")
+    report = verify_bundle(bundle, require=require)
+    proof = prove(bundle, Expected(require=require))
+    assert proof.report is not None
+    assert proof.report.model_dump(exclude={"problems"}) == report.model_dump(exclude={"problems"})
+    assert report.problems == [
+        "smoke: required to pass but failed: 8/9 passed",
+        "notes: required but missing from the bundle",
+    ]
+    required = [p for p in proof.problems if p.startswith("required: ")]
+    assert required == [f"required: {p}" for p in report.problems]
