@@ -140,13 +140,7 @@ def _expansions(text: str) -> list[tuple[str, str, str]]:
         if start > 0 and text[start - 1] == "$":  # "$${" is a literal "$" then "{"
             i = start + 2
             continue
-        depth, j = 1, start + 2
-        while j < len(text) and depth:
-            if text.startswith("${", j):
-                depth, j = depth + 1, j + 2
-                continue
-            depth -= text[j] == "}"
-            j += 1
+        j = _after_braces(text, start)
         body = text[start + 2 : j - 1]
         m = re.match(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])(.*))?$", body, re.DOTALL)
         if m:
@@ -155,18 +149,25 @@ def _expansions(text: str) -> list[tuple[str, str, str]]:
     return out
 
 
+def _after_braces(text: str, start: int) -> int:
+    """The index just past the ``}`` that closes the ``${`` at ``start`` (nested ``${…}`` counted;
+    the end of ``text`` when it never closes)."""
+    depth, j = 1, start + 2
+    while j < len(text) and depth:
+        if text.startswith("${", j):
+            depth, j = depth + 1, j + 2
+            continue
+        depth -= text[j] == "}"
+        j += 1
+    return j
+
+
 def _interpolate(text: str, values: Mapping[str, str]) -> str:
     """Enough of compose's interpolation to show what a default would have been."""
     result, i = "", 0
     for name, op, arg in _expansions(text):
         start = text.find("${", i)
-        depth, j = 1, start + 2
-        while j < len(text) and depth:
-            if text.startswith("${", j):
-                depth, j = depth + 1, j + 2
-                continue
-            depth -= text[j] == "}"
-            j += 1
+        j = _after_braces(text, start)
         value = values.get(name)
         if value is None or (op.startswith(":") and value == ""):
             value = _interpolate(arg, values) if op in {"-", ":-"} else ""

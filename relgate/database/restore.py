@@ -127,14 +127,7 @@ def restore_fresh(
         raise fail(f"could not create the scratch database {scratch}", created)
     report.steps.append(("create scratch database", time.monotonic() - started))
     started = time.monotonic()
-    with _restore_stream(backup_file) as stream:
-        restored = runner(
-            restore_argv(conn, fmt, scratch),
-            env=conn.env,
-            stdin=stream,
-            timeout=timeout,
-            hint=PG_HINT,
-        )
+    restored = _restore_into(conn, fmt, backup_file, scratch, timeout=timeout, runner=runner)
     if not restored.ok:
         raise fail(
             f"restore of {backup_file.name} failed (the live database was not changed)", restored
@@ -178,14 +171,7 @@ def rehearse_restore(
         created = _create_scratch(sql, conn.database, scratch)
         if not created.ok:
             raise CannotRun(f"could not create {scratch}: {tail(created.err)}")
-        with _restore_stream(backup_file) as stream:
-            restored = runner(
-                restore_argv(conn, fmt, scratch),
-                env=conn.env,
-                stdin=stream,
-                timeout=timeout,
-                hint=PG_HINT,
-            )
+        restored = _restore_into(conn, fmt, backup_file, scratch, timeout=timeout, runner=runner)
         if not restored.ok:
             raise RestoreError(
                 f"test restore of {backup_file.name} failed: {tail(restored.err)}",
@@ -243,6 +229,26 @@ def _create_scratch(sql: Callable[[str], proc.Finished], live: str, scratch: str
         if with_owner.ok:
             return with_owner
     return sql(create)
+
+
+def _restore_into(
+    conn: Connection,
+    fmt: BackupFormat,
+    backup_file: Path,
+    database: str,
+    *,
+    timeout: float | None,
+    runner: CommandRunner,
+) -> proc.Finished:
+    """``backup_file`` (gzipped or not) restored into ``database``, never the live one by name."""
+    with _restore_stream(backup_file) as stream:
+        return runner(
+            restore_argv(conn, fmt, database),
+            env=conn.env,
+            stdin=stream,
+            timeout=timeout,
+            hint=PG_HINT,
+        )
 
 
 @contextmanager

@@ -111,6 +111,19 @@ def test_registry_digest_picks_the_references_registry() -> None:
             [],
             id="escaped-dollar",
         ),
+        pytest.param(
+            "${A:-r/${B:-x}:${RELGATE_VERSION}}",
+            {"A": "a:1"},
+            [("A", "a:1", "r/x:v1.0.0")],
+            id="nested-twice",
+        ),
+        pytest.param(
+            "x ${A:-${RELGATE_VERSION}} ${C:-${RELGATE_VERSION}-b}",
+            {"A": "1", "C": "2"},
+            [("A", "1", "v1.0.0"), ("C", "2", "v1.0.0-b")],
+            id="two-expansions",
+        ),
+        pytest.param("${A:-reg/core:${RELGATE_VERSION}", {"A": "a:1"}, [], id="never-closed"),
     ],
 )
 def test_overriding_variables(
