@@ -79,8 +79,12 @@ def default_stages(*, environment: str, version: str) -> dict[str, StageFn]:
 
     def deploy(config: RelgateConfig, run: Run) -> StageResult:
         from relgate.deploy.stage import deploy
+        from relgate.smoke.after_rollback import smoke_after_rollback
 
-        return deploy(config, run, environment=environment, version=version)
+        after = smoke_after_rollback(config, run, environment=environment)
+        return deploy(
+            config, run, environment=environment, version=version, smoke_after_rollback=after
+        )
 
     def smoke(config: RelgateConfig, run: Run) -> StageResult:
         from relgate.smoke.stage import smoke
@@ -188,7 +192,7 @@ def _run_checks(
     blocked: str | None = None
     for name in CHECKS:
         if blocked is not None:
-            _skip(run, result, name, blocked)
+            _skip(run, result, name, _after_rollback(run, name, blocked))
             continue
         try:
             row = _run_stage(name, stages, config, run, result)
@@ -206,6 +210,24 @@ def _run_checks(
             _record_interruption(run, result, "rollback")
             return True
     return False
+
+
+def _after_rollback(run: Run, name: str, blocked: str) -> str:
+    """Why smoke is skipped, and — when the deploy rolled back — what the smoke tested instead:
+    the version it ran against is named, so no reader takes it for the new version's smoke."""
+    deployed = run.read_result(DeployResult).result if name == "smoke" else None
+    rollback = deployed.rollback if deployed is not None else None
+    if deployed is None or rollback is None:
+        return blocked
+    new = deployed.target_version or "the new version"
+    if rollback.smoke is None:
+        return f"{blocked}; {new} was never smoke-tested (rolled back to {rollback.version})"
+    ran = rollback.smoke
+    return (
+        f"{blocked}; {new} was never smoke-tested; the smoke ran against the rolled-back "
+        f"{ran.version} instead: {ran.status.value} ({ran.failed_step or ran.summary}; "
+        f"{ran.report or ran.log})"
+    )
 
 
 def _failed_after_deploy(result: GateResult) -> bool:

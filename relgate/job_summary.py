@@ -199,7 +199,8 @@ def _environment_state(records: dict[str, Recorded[StageResult]]) -> str | None:
     rollback = records["rollback"].result
     if isinstance(rollback, RollbackResult):
         if rollback.status is Status.PASSED and rollback.rolled_back_to:
-            return f"rolled back to {rollback.rolled_back_to}, healthy (after the failed smoke)"
+            smoked = ", smoke passed" if rollback.smoke_verdict else ""
+            return f"rolled back to {rollback.rolled_back_to}, healthy{smoked} (after the failed smoke)"
         if rollback.status is not Status.PASSED:
             return f"rollback to {rollback.target_version or '?'} FAILED: {rollback.summary}"
     if not isinstance(deploy, DeployResult):
@@ -207,6 +208,15 @@ def _environment_state(records: dict[str, Recorded[StageResult]]) -> str | None:
     outcome = deploy.outcome or ""
     if deploy.status is Status.PASSED:
         return f"{deploy.target_version} running, healthy"
+    smoke = deploy.rollback.smoke if deploy.rollback else None
+    if deploy.rolled_back and deploy.rolled_back_to and smoke is not None:
+        if smoke.status is Status.PASSED:
+            return f"rolled back to {deploy.rolled_back_to}, healthy, smoke passed against it"
+        return (
+            f"rolled back to {deploy.rolled_back_to}, healthy, but its smoke "
+            f"{smoke.status.value} ({smoke.failed_step or smoke.summary}): the environment "
+            "needs a person now"
+        )
     if deploy.rolled_back and deploy.rolled_back_to:
         return f"rolled back to {deploy.rolled_back_to}, healthy"
     return {

@@ -415,9 +415,13 @@ def _database_answers(
 
 def _smoke(config: RelgateConfig, run: Run, environment: str, result: RollbackResult) -> None:
     with _guard(run, result, "smoke", "rollback_failed") as step:
-        from relgate.smoke.stage import smoke
+        from relgate.smoke.stage import Places, smoke
 
-        report = smoke(config, run, environment=environment, version=result.rolled_back_to)
+        # under the rollback's area: in the gate, results/smoke.json is the new version's smoke
+        report = smoke(
+            config, run, environment=environment, version=result.rolled_back_to,
+            places=Places.under("rollback"),
+        )  # fmt: skip
         result.smoke_verdict = step.detail = str(getattr(report, "verdict", report.summary))
         if not report.passed:
             raise _Refused(f"smoke after rollback failed: {result.smoke_verdict}")

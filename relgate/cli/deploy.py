@@ -25,7 +25,8 @@ bring the stack to a version and gate on real health (rolls back on failure)
 outcomes (also the step output 'outcome'):
   deployed             0  every service healthy, health URL and post-deploy commands passed
   rolled_back          1  the version failed; the last-known-good runs again and is healthy
-  rollback_failed      1  the version failed and so did the last-known-good: act now
+  rollback_failed      1  the version failed and so did the last-known-good (its health gate,
+                          post-deploy checks or, with rollback.smoke_after, its smoke): act now
   no_previous_version  1  the version failed, nothing to go back to: the stack was stopped
   failed               1  the version failed and --no-rollback left it as is, or pull/build
                           failed before anything changed (the running version is untouched)
@@ -65,6 +66,7 @@ def register(
 
 def handle(app: App, args: argparse.Namespace) -> int:
     from relgate.deploy.stage import deploy, lock_busy
+    from relgate.smoke.after_rollback import smoke_after_rollback
 
     config = app.config()
     environment, _ = config.environment(app.env_name)
@@ -80,6 +82,7 @@ def handle(app: App, args: argparse.Namespace) -> int:
             result = deploy(
                 config, run, environment=environment, version=version,
                 rollback=not args.no_rollback,
+                smoke_after_rollback=smoke_after_rollback(config, run, environment=environment),
             )  # fmt: skip
     except LockHeld as exc:
         app.emit(lock_busy(run, environment=environment, version=version, message=exc.message))

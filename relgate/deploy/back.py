@@ -19,15 +19,28 @@ from types import FrameType
 from typing import Literal
 
 from relgate.config import RelgateConfig
-from relgate.deploy.models import LastGood, RunningStack
+from relgate.deploy.models import LastGood, Outcome, RollbackRecord, RollbackSmoke, RunningStack
 from relgate.deploy.state import snapshot_path
 from relgate.deploy.target import Target
 from relgate.errors import Interrupted
 from relgate.images import repository
+from relgate.results import Status
 
-__all__ = ["Deferred", "GoingBack", "finish_first", "rollback_target", "target_of_record"]
+__all__ = [
+    "Deferred",
+    "GoingBack",
+    "SmokeAfterRollback",
+    "finish_first",
+    "rollback_target",
+    "rollback_verdict",
+    "target_of_record",
+]
 
 Source = Literal["record", "engine", "none"]
+
+# (rolled-back version, run area) -> how the smoke scenario ended against that version. Built one
+# layer up (the gate, the deploy command): deploy sits below smoke and may not import it.
+SmokeAfterRollback = Callable[[str, str], RollbackSmoke]
 
 
 @dataclass(frozen=True)
@@ -86,6 +99,31 @@ def target_of_record(config: RelgateConfig, last: LastGood) -> Target:
             pinned[service] = image.image_id
     snapshot = snapshot_path(config, last)
     return Target(last.version, pinned, snapshot if snapshot and snapshot.is_file() else None)
+
+
+def rollback_verdict(why: str, back: str, record: RollbackRecord) -> tuple[Outcome, str]:
+    """How an automatic rollback ended, from everything that ran after it: the health gate and
+    the post-deploy checks (``record.healthy``), then the smoke when it ran. A rollback whose
+    smoke did not pass is not a rollback that worked: the previous version runs, but nobody can
+    say it serves, so the verdict is ``rollback_failed`` with the failing step named."""
+    if not record.healthy:
+        return Outcome.ROLLBACK_FAILED, f"{why}; rollback to {back} FAILED too: {record.error}"
+    smoke = record.smoke
+    if smoke is None:
+        return Outcome.ROLLED_BACK, f"{why}; rolled back to {back} (healthy)"
+    if smoke.status is Status.PASSED:
+        return Outcome.ROLLED_BACK, f"{why}; rolled back to {back} (healthy, smoke passed)"
+    if smoke.status is Status.FAILED:
+        where = smoke.failed_step or smoke.summary
+        return (
+            Outcome.ROLLBACK_FAILED,
+            f"{why}; rolled back to {back} (healthy) but its smoke FAILED at {where}",
+        )
+    return (
+        Outcome.ROLLBACK_FAILED,
+        f"{why}; rolled back to {back} (healthy) but its smoke could not run "
+        f"({smoke.status.value}): {smoke.summary}",
+    )
 
 
 def _describes(last: LastGood, before: RunningStack) -> bool:

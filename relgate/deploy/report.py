@@ -35,6 +35,11 @@ def report(run: Run, result: DeployResult) -> None:
         if rb.services:
             summary.table(_HEADER, [_row(s) for s in rb.services])
             _placement(summary, rb.services)
+        if rb.smoke is not None:
+            summary.paragraph(
+                f"Smoke after the rollback, against {rb.smoke.version}: {rb.smoke.status.value}"
+                f" — {rb.smoke.failed_step or rb.smoke.summary}"
+            )
     if result.drift:
         summary.heading("Drift from the last-known-good record", level=3).bullets(result.drift)
     reporter.write_summary(summary)

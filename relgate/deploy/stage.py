@@ -13,7 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from relgate.config import RelgateConfig
-from relgate.deploy.back import GoingBack, finish_first, rollback_target, target_of_record
+from relgate.deploy.back import (
+    GoingBack,
+    SmokeAfterRollback,
+    finish_first,
+    rollback_target,
+    rollback_verdict,
+    target_of_record,
+)
 from relgate.deploy.context import DeployContext, check_version
 from relgate.deploy.driver import Driver, open_driver
 from relgate.deploy.gate import Attempt, rollback_checks, run_attempt
@@ -24,6 +31,7 @@ from relgate.deploy.models import (
     LastGood,
     Outcome,
     RollbackRecord,
+    RollbackSmoke,
     RunningStack,
     ServiceImage,
 )
@@ -56,21 +64,30 @@ class _Live:
     back: GoingBack | None = None
     github: GitHubRecord | None = None
     last: LastGood | None = None
+    smoke_after: SmokeAfterRollback | None = None
 
 
 def deploy(
-    config: RelgateConfig, run: Run, *, environment: str, version: str, rollback: bool = True
+    config: RelgateConfig,
+    run: Run,
+    *,
+    environment: str,
+    version: str,
+    rollback: bool = True,
+    smoke_after_rollback: SmokeAfterRollback | None = None,
 ) -> DeployResult:
     """``relgate deploy``: outcome deployed | rolled_back | rollback_failed | no_previous_version.
 
     The result is written on every path — success, gate failure, bad input, crash or signal — before
-    any exception propagates, so callers need no fallback of their own.
+    any exception propagates, so callers need no fallback of their own. ``smoke_after_rollback``
+    (``rollback.smoke_after``; built by the caller, a layer above smoke) runs against the version
+    an automatic rollback brought back, and decides that rollback's verdict.
     """
     result = DeployResult(
         status=Status.ERROR, target_version=version or None, started_at=run.clock()
     )
     result.environment = environment
-    live = _Live()
+    live = _Live(smoke_after=smoke_after_rollback)
     try:
         _deploy(config, run, result, live, version=version, rollback=rollback)
     except BaseException as exc:
@@ -380,15 +397,20 @@ def _after_failure(  # noqa: PLR0917 - one call site, reads in order
     if record.healthy:
         result.rolled_back_to = target.version
         _re_record(rctx, driver, back, going)
-        _conclude(
-            result, Outcome.ROLLED_BACK, f"{why}; rolled back to {back.description} (healthy)"
-        )
-    else:
-        _conclude(
-            result, Outcome.ROLLBACK_FAILED,
-            f"{why}; rollback to {back.description} FAILED too: {record.error}",
-        )  # fmt: skip
+        if live.smoke_after is not None and record.interrupted_by is None:
+            record.smoke = _smoke_after(rctx, live.smoke_after, target.version)
+    _conclude(result, *rollback_verdict(why, back.description, record))
     _raise_deferred(record, result.summary)
+
+
+def _smoke_after(ctx: DeployContext, smoke: SmokeAfterRollback, version: str) -> RollbackSmoke:
+    """The smoke against the version just brought back (its report under the rollback's area).
+    Not under the held signals: it changes nothing, so a signal may stop it (exit 3)."""
+    ctx.run.reporter.line(f"smoke after the rollback, against {version}")
+    ran = smoke(version, ctx.area)
+    show = ctx.run.reporter.ok if ran.status is Status.PASSED else ctx.run.reporter.error
+    show(f"smoke after the rollback to {version}: {ran.summary}")
+    return ran
 
 
 def _raise_deferred(record: RollbackRecord, summary: str) -> None:

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from relgate.results._stage import StageResult
+from relgate.results._stage import StageResult, Status
 
 __all__ = [
     "CommandRecord",
@@ -22,6 +22,7 @@ __all__ = [
     "LogAssertionRecord",
     "Outcome",
     "RollbackRecord",
+    "RollbackSmoke",
     "RunningService",
     "RunningStack",
     "ServiceReport",
@@ -109,6 +110,18 @@ class HttpCheckRecord(_Model):
     duration_s: float
 
 
+class RollbackSmoke(_Model):
+    """The smoke scenario run against the version a rollback brought back (``rollback.smoke_after``):
+    which version it tested, and how it ended. The full report is kept beside it (``report``)."""
+
+    version: str = Field(description="The rolled-back version the scenario ran against.")
+    status: Status = Field(description="passed | failed (a step failed) | error (could not run).")
+    summary: str
+    failed_step: str | None = Field(None, description="'step 2/5 name — HTTP 500' when failed.")
+    report: str | None = Field(None, description="Run-relative path of the full smoke report.")
+    log: str | None = Field(None, description="Run-relative path of the smoke log.")
+
+
 class RollbackRecord(_Model):
     """The redeploy of the last-known-good version after a failed gate."""
 
@@ -122,6 +135,11 @@ class RollbackRecord(_Model):
     http: HttpCheckRecord | None = None
     post_deploy: list[CommandRecord] = Field(
         default_factory=list, description="The post-deploy checks run again after the rollback."
+    )
+    smoke: RollbackSmoke | None = Field(
+        None,
+        description="The smoke run against the rolled-back version once it was healthy (None: "
+        "not configured, or the rollback did not come back healthy); it decides the verdict.",
     )
     error: str | None = None
     started_at: datetime

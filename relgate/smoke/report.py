@@ -41,9 +41,9 @@ __all__ = [
 ICONS = {"passed": "✅", "failed": "❌", "warning": "⚠️", "skipped": "⏭️"}
 
 
-def artifact_name(outcome: StepOutcome) -> str:
+def artifact_name(outcome: StepOutcome, folder: str = "artifacts/smoke") -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", outcome.step.name.lower()).strip("-") or "step"
-    return f"artifacts/smoke/{outcome.index + 1:02d}-{slug}.json"
+    return f"{folder}/{outcome.index + 1:02d}-{slug}.json"
 
 
 def step_report(outcome: StepOutcome, redactor: Redactor, artifact: str | None) -> StepReport:

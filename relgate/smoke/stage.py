@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,10 +36,32 @@ if TYPE_CHECKING:
     from relgate.config import RelgateConfig
     from relgate.run import Run
 
-__all__ = ["check", "smoke"]
+__all__ = ["Places", "check", "smoke"]
 
 JUNIT = "artifacts/smoke/junit.xml"
 LOG = "logs/smoke/smoke.log"
+
+
+@dataclass(frozen=True)
+class Places:
+    """Where one smoke run writes. The smoke stage's own run writes ``results/smoke.json``; a
+    smoke run as a check of another stage (after a rollback) writes under that stage's area, so
+    the run's smoke result keeps describing the version the smoke stage tested, never another."""
+
+    artifacts: str = "artifacts/smoke"
+    log: str = LOG
+    result: str | None = None  # None: results/smoke.json (the smoke stage's own)
+
+    @classmethod
+    def under(cls, area: str) -> Places:
+        """``area`` e.g. ``deploy/rollback``: logs/<area>/smoke.log, artifacts/<area>/smoke/."""
+        return cls(
+            f"artifacts/{area}/smoke", f"logs/{area}/smoke.log", f"artifacts/{area}/smoke.json"
+        )
+
+    @property
+    def own(self) -> bool:
+        return self.result is None
 
 
 def check(path: Path) -> LoadedScenario:
@@ -59,11 +82,16 @@ def smoke(
     transport: httpx.BaseTransport | None = None,
     monotonic: Callable[[], float] = time.perf_counter,
     sleep: Callable[[float], None] = time.sleep,
+    places: Places | None = None,
 ) -> SmokeReport:
     """Run the smoke scenario; a failed step is *returned* (status failed, exit code 1).
 
     ``version`` (else the run's) is what ``{{ run.version }}`` and ``expect_version`` compare the
-    served version with; a scenario that references it without one is refused (exit 2)."""
+    served version with; a scenario that references it without one is refused (exit 2).
+    ``places`` other than the default run it as another stage's check (:class:`Places`): the
+    report goes to ``places.result``, and errors (bad input) propagate to that caller."""
+    at = places or Places()
+    saved = run.version
     if version:
         run.version = version
 
@@ -101,14 +129,19 @@ def smoke(
                 client,
                 registry=run.secrets,
                 allow_insecure_http=allow_http,
-                on_step=_Recorder(run, loaded, report),
+                on_step=_Recorder(run, loaded, report, at),
                 monotonic=monotonic,
                 sleep=sleep,
             ).run()
-        _conclude(report, run, junit=config.smoke.junit if config is not None else True)
+        _conclude(report, run, at, junit=config.smoke.junit if config is not None else True)
         return report
 
-    return run_stage(run, StageName.SMOKE, body)
+    if at.own:
+        return run_stage(run, StageName.SMOKE, body)
+    try:
+        return body()
+    finally:  # a check of another stage's version: the run's own version stays what it was
+        run.version = saved
 
 
 def _new_report(loaded: LoadedScenario, target: str, run: Run) -> SmokeReport:
@@ -170,9 +203,10 @@ def _pem_bundle(path: Path, field: str) -> str:
 class _Recorder:
     """Writes each step's artifact and console line the moment the step ends."""
 
-    def __init__(self, run: Run, loaded: LoadedScenario, report: SmokeReport) -> None:
+    def __init__(self, run: Run, loaded: LoadedScenario, report: SmokeReport, at: Places) -> None:
         self.run = run
         self.report = report
+        self.at = at
         self.policy = loaded.scenario.defaults.artifact
         r = loaded.scenario.redact
         self.redactor = Redactor(
@@ -185,13 +219,13 @@ class _Recorder:
     def __call__(self, outcome: StepOutcome) -> None:
         name = None
         if outcome.status != "skipped" or outcome.exchanges:
-            name = artifact_name(outcome)
+            name = artifact_name(outcome, self.at.artifacts)
             policy = outcome.step.artifact or self.policy
             self.run.write_json(name, exchange_artifact(outcome, self.redactor, policy))
         step = step_report(outcome, self.redactor, name)
         self.report.steps.append(step)
         line = console_line(step, self.report.total)
-        self.run.append_log(LOG, line + "\n")
+        self.run.append_log(self.at.log, line + "\n")
         if step.status == "passed":
             self.run.reporter.ok(line)
         elif step.status == "skipped":
@@ -202,7 +236,7 @@ class _Recorder:
                 self.run.reporter.line(f"   hint: {step.hint}")
 
 
-def _conclude(report: SmokeReport, run: Run, *, junit: bool) -> None:
+def _conclude(report: SmokeReport, run: Run, at: Places, *, junit: bool) -> None:
     steps = report.steps
     report.passed_count = sum(1 for s in steps if s.status == "passed")
     report.warnings = sum(1 for s in steps if s.status == "warning")
@@ -222,10 +256,14 @@ def _conclude(report: SmokeReport, run: Run, *, junit: bool) -> None:
         )
     report.finish(run.clock())
     if junit:
-        report.junit = JUNIT
-        run.write_text(JUNIT, junit_xml(report, report.started_at, run.secrets))
+        report.junit = f"{at.artifacts}/junit.xml"
+        run.write_text(report.junit, junit_xml(report, report.started_at, run.secrets))
+    run.append_log(at.log, report.summary + "\n")
+    if not at.own:  # another stage's check: that stage reports it and owns the step outputs
+        run.write_json(at.result or "", report)
+        (run.reporter.ok if report.passed else run.reporter.line)(report.summary)
+        return
     run.reporter.write_summary(summary(report), echo=False)
-    run.append_log(LOG, report.summary + "\n")
     for key, value in (
         ("status", report.status.value),
         ("passed", report.passed_count),
