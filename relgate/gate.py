@@ -134,7 +134,10 @@ def _bound_rollback(environment: str) -> StageFn:
                 stage="rollback", status=Status.SKIPPED, summary=f"skipped: {why}",
                 started_at=run.clock(),
             )  # fmt: skip
-        return rollback(config, run, environment=environment, mode="quick", to_version=previous)
+        return rollback(
+            config, run, environment=environment, mode="quick", to_version=previous,
+            smoke_area="rollback",  # results/smoke.json stays the failed smoke of the new version
+        )  # fmt: skip
 
     return call
 

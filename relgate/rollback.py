@@ -115,11 +115,16 @@ def rollback(
     allow_unrecorded: bool = False,
     smoke: bool | None = None,
     restore: RestorePolicy = "auto",
+    smoke_area: str | None = None,
     app: AppControl | None = None,
     runner: CommandRunner = proc.run,
 ) -> RollbackResult:
     """``relgate rollback``: outcome rolled_back | no_previous_version | backup_refused |
-    restore_failed | rollback_failed."""
+    restore_failed | rollback_failed.
+
+    ``smoke_area`` (the gate: ``rollback``) keeps the smoke after the rollback apart from the run's
+    own smoke stage (``artifacts/<area>/smoke.json``): there, ``results/smoke.json`` is the smoke
+    of the version rolled away from. None: this run's smoke result is the rollback's."""
     name, _ = config.environment(environment)
     app = app or DeployMachinery(config, run, name)
 
@@ -137,7 +142,7 @@ def rollback(
                 _database_answers(config, run, name, result, runner)
                 _check_schema(config, run, result, app)
             if config.rollback.smoke_after if smoke is None else smoke:
-                _smoke(config, run, name, result)
+                _smoke(config, run, name, result, smoke_area)
             _record(run, result, app)
             _conclude(result, "rolled_back", _passed_summary(result))
         except _Failed:
@@ -413,14 +418,15 @@ def _database_answers(
         step.detail = f"{conn.label}: PostgreSQL {version.split()[0]}"
 
 
-def _smoke(config: RelgateConfig, run: Run, environment: str, result: RollbackResult) -> None:
+def _smoke(
+    config: RelgateConfig, run: Run, environment: str, result: RollbackResult, area: str | None
+) -> None:
     with _guard(run, result, "smoke", "rollback_failed") as step:
         from relgate.smoke.stage import Places, smoke
 
-        # under the rollback's area: in the gate, results/smoke.json is the new version's smoke
         report = smoke(
             config, run, environment=environment, version=result.rolled_back_to,
-            places=Places.under("rollback"),
+            places=Places.under(area) if area else None,
         )  # fmt: skip
         result.smoke_verdict = step.detail = str(getattr(report, "verdict", report.summary))
         if not report.passed:
