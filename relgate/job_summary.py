@@ -209,7 +209,7 @@ def _environment_state(records: dict[str, Recorded[StageResult]]) -> str | None:
     if deploy.status is Status.PASSED:
         return f"{deploy.target_version} running, healthy"
     smoke = deploy.rollback.smoke if deploy.rollback else None
-    if deploy.rolled_back and deploy.rolled_back_to and smoke is not None:
+    if deploy.rolled_back_to and smoke is not None:
         if smoke.status is Status.PASSED:
             return f"rolled back to {deploy.rolled_back_to}, healthy, smoke passed against it"
         return (

@@ -400,6 +400,8 @@ def _after_failure(  # noqa: PLR0917 - one call site, reads in order
         if live.smoke_after is not None and record.interrupted_by is None:
             record.smoke = _smoke_after(rctx, live.smoke_after, target.version)
     _conclude(result, *rollback_verdict(why, back.description, record))
+    # true only for a rollback that worked: healthy, checks passed, and its smoke too when run
+    result.rolled_back = result.outcome == Outcome.ROLLED_BACK.value
     _raise_deferred(record, result.summary)
 
 

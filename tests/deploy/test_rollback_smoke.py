@@ -88,6 +88,7 @@ def test_a_failing_smoke_after_the_rollback_fails_the_rollback(compose_stack: St
 
     assert (result.outcome, result.exit_code) == ("rollback_failed", 1), result.summary
     assert result.rollback is not None and result.rollback.healthy  # healthy, yet not verified
+    assert not result.rolled_back and result.rolled_back_to == "v1"  # failed; v1 is what runs
     assert result.rollback.smoke is not None
     assert result.rollback.smoke.status is Status.FAILED
     assert "its smoke FAILED at step 2/2 reports — HTTP 404" in result.summary, result.summary
