@@ -6,6 +6,9 @@ and by the version label relgate stamps on its containers. The last-known-good r
 the engine cannot say — the effective compose configuration that ran (its snapshot) — when it
 describes exactly what runs. Nothing running and nothing recorded is the one case with nowhere to
 go back to: the deploy then stops only what it started, never a stack that was running.
+
+Once the rollback is healthy, how it is judged (:func:`rollback_verdict`) and the smoke against the
+version it brought back (:func:`smoke_after`, ``rollback.smoke_after``) live here too.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from types import FrameType
 from typing import Literal
 
 from relgate.config import RelgateConfig
+from relgate.deploy.context import DeployContext
 from relgate.deploy.models import LastGood, Outcome, RollbackRecord, RollbackSmoke, RunningStack
 from relgate.deploy.state import snapshot_path
 from relgate.deploy.target import Target
@@ -33,6 +37,7 @@ __all__ = [
     "finish_first",
     "rollback_target",
     "rollback_verdict",
+    "smoke_after",
     "target_of_record",
 ]
 
@@ -124,6 +129,16 @@ def rollback_verdict(why: str, back: str, record: RollbackRecord) -> tuple[Outco
         f"{why}; rolled back to {back} (healthy) but its smoke could not run "
         f"({smoke.status.value}): {smoke.summary}",
     )
+
+
+def smoke_after(ctx: DeployContext, smoke: SmokeAfterRollback, version: str) -> RollbackSmoke:
+    """The smoke against the version just brought back (its report under the rollback's area).
+    Not under the held signals: it changes nothing, so a signal may stop it (exit 3)."""
+    ctx.run.reporter.line(f"smoke after the rollback, against {version}")
+    ran = smoke(version, ctx.area)
+    show = ctx.run.reporter.ok if ran.status is Status.PASSED else ctx.run.reporter.error
+    show(f"smoke after the rollback to {version}: {ran.summary}")
+    return ran
 
 
 def _describes(last: LastGood, before: RunningStack) -> bool:

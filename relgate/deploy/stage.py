@@ -19,6 +19,7 @@ from relgate.deploy.back import (
     finish_first,
     rollback_target,
     rollback_verdict,
+    smoke_after,
     target_of_record,
 )
 from relgate.deploy.context import DeployContext, check_version
@@ -31,7 +32,6 @@ from relgate.deploy.models import (
     LastGood,
     Outcome,
     RollbackRecord,
-    RollbackSmoke,
     RunningStack,
     ServiceImage,
 )
@@ -398,21 +398,11 @@ def _after_failure(  # noqa: PLR0917 - one call site, reads in order
         result.rolled_back_to = target.version
         _re_record(rctx, driver, back, going)
         if live.smoke_after is not None and record.interrupted_by is None:
-            record.smoke = _smoke_after(rctx, live.smoke_after, target.version)
+            record.smoke = smoke_after(rctx, live.smoke_after, target.version)
     _conclude(result, *rollback_verdict(why, back.description, record))
     # true only for a rollback that worked: healthy, checks passed, and its smoke too when run
     result.rolled_back = result.outcome == Outcome.ROLLED_BACK.value
     _raise_deferred(record, result.summary)
-
-
-def _smoke_after(ctx: DeployContext, smoke: SmokeAfterRollback, version: str) -> RollbackSmoke:
-    """The smoke against the version just brought back (its report under the rollback's area).
-    Not under the held signals: it changes nothing, so a signal may stop it (exit 3)."""
-    ctx.run.reporter.line(f"smoke after the rollback, against {version}")
-    ran = smoke(version, ctx.area)
-    show = ctx.run.reporter.ok if ran.status is Status.PASSED else ctx.run.reporter.error
-    show(f"smoke after the rollback to {version}: {ran.summary}")
-    return ran
 
 
 def _raise_deferred(record: RollbackRecord, summary: str) -> None:
