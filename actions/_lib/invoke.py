@@ -75,7 +75,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], tuple[Flag, ...]]] = {
         ),
     ),
     "archive": (("archive",), ()),
-    "ops": (("ops",), ()),
+    "ops": (("ops",), (Flag("wait-lock", "--wait-lock"),)),
     "notes": (
         ("notes",),
         (

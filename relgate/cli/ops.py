@@ -9,6 +9,7 @@ from relgate.cli._app import App
 
 EXAMPLES = """\
   relgate --env production ops
+  relgate --env production ops --wait-lock 15m   # wait for a deploy in progress to finish
   GITHUB_TOKEN=… relgate --env production --json ops    # also opens/updates/closes the incident issue
 """
 
@@ -26,8 +27,16 @@ def register(
             "Run each ops.checks command in the running stack; a failing check with a recovery "
             "command gets it once and is checked again. Results go to results/ops.json. With a "
             "GitHub token, one incident issue per environment is opened or updated while a check "
-            "fails, and closed with a comment when all pass again. Exit 1 when a check still fails."
+            "fails, and closed with a comment when all pass again. Exit 1 when a check still fails. "
+            "It holds the environment's lock (as deploy and rollback do), so a check or a "
+            "recovery command never runs against a stack being deployed; exit 3 when the lock "
+            "stays busy longer than --wait-lock."
         ),
+    )
+    parser.add_argument(
+        "--wait-lock",
+        metavar="DURATION",
+        help="wait this long for the environment lock (e.g. 15m; default: lock.wait)",
     )
     parser.set_defaults(handler=handle)
 
@@ -38,6 +47,10 @@ def handle(app: App, args: argparse.Namespace) -> int:
     config = app.config()
     environment, _ = config.environment(app.env_name)
     run = app.open_run(config, environment)
-    result = ops(config, run, environment=environment)
+    wait = app.duration("--wait-lock", args.wait_lock, config.lock.wait)
+    with app.environment_lock(
+        config, run, environment=environment, version=None, command="ops", wait=wait
+    ):
+        result = ops(config, run, environment=environment)
     app.emit(result)
     return result.exit_code
