@@ -134,6 +134,8 @@ def rollback(
         try:
             result.target_version = _target(result, app, to_version, allow_unrecorded)
             result.version = result.target_version
+            if mode == "full":  # a missing database section is bad input (exit 2), restore or not
+                connect(config, name, run.env, run.secrets, version=result.target_version)
             if mode == "full" and _check_migrations(config, run, result, app, restore):
                 _database(config, run, name, result, app=app, backup=backup, runner=runner)
                 result.restored = True
