@@ -143,3 +143,44 @@ def test_the_gate_says_what_the_smoke_tested_after_an_automatic_rollback(
     smoke_json = json.loads((run.dir / "results/smoke.json").read_text())
     assert smoke_json["status"] == "skipped"
     assert headline(run.dir).state == "rolled back to v1, healthy, smoke passed against it"
+
+
+@pytest.mark.docker
+def test_the_gate_s_rollback_smoke_does_not_overwrite_the_failed_smoke(
+    compose_stack: Stack,
+) -> None:
+    """v2 deploys healthy but fails the smoke; the gate rolls back to v1, whose smoke passes.
+    results/smoke.json must stay v2's failed smoke (it once became v1's passing one)."""
+    from relgate.gate import default_stages, gate
+    from relgate.job_summary import headline
+    from relgate.results.smoke import SmokeReport
+
+    path = compose_stack.dir / "scenario.yml"
+    path.write_text(SERVES.replace("version {{ run.version }}", "version v1"))
+    compose_stack.extra = {"smoke": {"scenario": str(path)}, "rollback": {"smoke_after": True}}
+    assert compose_stack.deploy("v1").outcome == "deployed"
+    config = compose_stack.config()
+    run = compose_stack.open_run("gate-smoke")
+    own = default_stages(environment="staging", version="v2")
+    stages = {name: own[name] for name in ("deploy", "smoke", "rollback")}
+
+    result = gate(
+        config, run, environment="staging", version="v2",
+        wait_lock=timedelta(0), stages=stages, notes=False,
+    )  # fmt: skip
+
+    assert (result.exit_code, result.failed_stage) == (1, "smoke"), result.verdict
+    rows = {row.stage: row for row in result.stages}
+    assert rows["rollback"].status is Status.PASSED, rows["rollback"].summary
+    smoke = SmokeReport.model_validate_json((run.dir / "results/smoke.json").read_bytes())
+    assert (smoke.status, smoke.version) == (Status.FAILED, "v2"), smoke.summary
+    after = SmokeReport.model_validate_json(
+        (run.dir / "artifacts/rollback/smoke.json").read_bytes()
+    )
+    assert after.status is Status.PASSED
+    assert run.version == "v2"  # the rollback's smoke did not rename the run's version
+    assert compose_stack.get() == "version v1"
+    assert (
+        headline(run.dir).state
+        == "rolled back to v1, healthy, smoke passed (after the failed smoke)"
+    )
