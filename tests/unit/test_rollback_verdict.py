@@ -5,6 +5,7 @@ version (``rollback.smoke_after``). The Docker tests are tests/deploy/test_rollb
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +94,34 @@ def test_smoke_record_names_the_failing_step(failed: FailedStep | None, expected
 def test_own_places_are_the_smoke_stage_s() -> None:
     assert Places().own and not Places.under("rollback").own
     assert Places.under("rollback").artifacts == "artifacts/rollback/smoke"
+
+
+def test_smoke_after_without_a_scenario_is_an_error_never_a_pass(tmp_path: Path) -> None:
+    """``rollback.smoke_after`` on, no ``smoke.scenario``: the rollback was asked to be
+    smoke-verified and cannot be, so its smoke ends ``error`` (the verdict: rollback_failed)."""
+    import io
+
+    from relgate.config import load_config
+    from relgate.gha import Reporter
+    from relgate.run import Run
+    from relgate.secrets import SecretRegistry
+    from relgate.smoke.after_rollback import smoke_after_rollback
+
+    path = tmp_path / "relgate.yml"
+    path.write_text(
+        "project: {name: t}\nenvironments:\n  staging:\n    base_url: https://s.example.com\n"
+        "    stack: {driver: compose, files: [compose.yml]}\nrollback: {smoke_after: true}\n"
+    )
+    config = load_config(path, env={})
+    reporter = Reporter(io.StringIO(), {}, SecretRegistry())
+    run = Run.open(env={}, reporter=reporter, run_dir=tmp_path / "run")
+    run.version = "v2"
+    check = smoke_after_rollback(config, run, environment="staging")
+    assert check is not None
+    got = check("v1", "deploy/rollback")
+    assert (got.version, got.status) == ("v1", Status.ERROR)
+    assert "smoke.scenario" in got.summary
+    assert run.version == "v2"  # the check of another version leaves the run's own alone
+    assert not (tmp_path / "run" / "results" / "smoke.json").exists()
+    outcome, _ = rollback_verdict("x", "v1", _record(True, got))
+    assert outcome is Outcome.ROLLBACK_FAILED
