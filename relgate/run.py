@@ -219,33 +219,63 @@ class Run:
         return meta
 
 
-def run_stage(run: Run, name: StageName, fn: Callable[[], R]) -> R:
+def run_stage(
+    run: Run,
+    name: StageName,
+    fn: Callable[[], R],
+    *,
+    partial: Callable[[BaseException], R] | None = None,
+) -> R:
     """Run one stage body and make sure ``results/<name>.json`` says how it ended.
 
     The stage's own result is written when it returns (unless it wrote one itself meanwhile). When
-    it raises, a fallback result records the exception — failed (a gate said no), error (bad input,
-    could not run, crash) or interrupted — unless the stage recorded its own end first, which says
-    more than the fallback could. The exception is then re-raised: what it means (an exit code, a
-    gate going on to archive) is the caller's business. So a stage that fails, crashes or is
-    interrupted is never silently absent from the evidence.
+    it raises, ``partial`` (the stage's hook, if it has one) turns the exception into the stage's
+    own result — what was done so far, in its own model — and that is written. Without a hook, or
+    when the hook raises, returns another stage's result or cannot be written, a generic fallback
+    records the exception — failed (a gate said no), error (bad input, could not run, crash) or
+    interrupted — so the result is never lost to a bug in the hook. A result the stage recorded
+    itself first is kept: it says more than either. The exception is then re-raised: what it means
+    (an exit code, a gate going on to archive) is the caller's business. So a stage that fails,
+    crashes or is interrupted is never silently absent from the evidence.
     """
     started = run.clock()
     try:
         result = fn()
     except BaseException as exc:
         if not _recorded_since(run, name, started):
-            _keep_unreadable(run, name)
-            status, exit_code = _status_of(exc)
-            fallback = StageResult(
-                stage=name.value, status=status, exit_code=exit_code, started_at=started
-            )
-            fallback.error = run.secrets.redact(_describe(exc))
-            fallback.summary = f"{name.value} {status.value}: {fallback.error}"
-            run.write_result(fallback)
+            _record_end(run, name, started, exc, partial)
         raise
     if not _recorded_since(run, name, started):
         run.write_result(result)
     return result
+
+
+def _record_end(
+    run: Run,
+    name: StageName,
+    started: datetime,
+    exc: BaseException,
+    partial: Callable[[BaseException], R] | None,
+) -> None:
+    """Write the stage's own partial result, or the generic fallback when there is none."""
+    _keep_unreadable(run, name)
+    lost = None
+    if partial is not None:
+        try:
+            own = partial(exc)
+            if own.stage != name.value:
+                raise TypeError(f"the hook returned a {own.stage!r} result")
+            run.write_result(own)
+            return
+        except BaseException as problem:  # interrupt-safe: exc, re-raised by run_stage, ends it
+            lost = _describe(problem)
+    status, exit_code = _status_of(exc)
+    fallback = StageResult(stage=name.value, status=status, exit_code=exit_code, started_at=started)
+    fallback.error = run.secrets.redact(_describe(exc))
+    fallback.summary = f"{name.value} {status.value}: {fallback.error}"
+    if lost is not None:
+        fallback.error += f"; its own partial result was lost: {run.secrets.redact(lost)}"
+    run.write_result(fallback)
 
 
 def _keep_unreadable(run: Run, name: StageName) -> None:

@@ -155,3 +155,112 @@ def test_stage_keeps_an_unreadable_result_beside_the_fallback(tmp_path: Path) ->
     assert run.read_result(DeployResult).get().status is Status.INTERRUPTED
     kept = run.dir / "artifacts" / "deploy" / "unreadable-result.json"
     assert '"outcome_detail"' in kept.read_text()
+
+
+# -- the stage's own partial result (run_stage's ``partial`` hook) -------------------------------
+def _interrupted_body() -> DeployResult:
+    raise Interrupted("interrupted by SIGTERM")
+
+
+def test_stage_writes_its_own_partial_result_when_the_body_raises(tmp_path: Path) -> None:
+    """The hook turns the exception into the stage's own, richer model (what was done so far)."""
+    run = open_run(tmp_path)
+    seen: list[BaseException] = []
+
+    def partial(exc: BaseException) -> DeployResult:
+        seen.append(exc)
+        return DeployResult(
+            status=Status.INTERRUPTED, exit_code=3, target_version="v2", previous_version="v1"
+        )
+
+    with pytest.raises(Interrupted):
+        run_stage(run, StageName.DEPLOY, _interrupted_body, partial=partial)
+    got = run.read_result(DeployResult).get()
+    assert (got.status, got.exit_code, got.previous_version) == (Status.INTERRUPTED, 3, "v1")
+    assert got.run_id == run.id and got.finished_at is not None
+    assert len(seen) == 1 and isinstance(seen[0], Interrupted)
+
+
+def _raising_hook(exc: BaseException) -> DeployResult:
+    raise ValueError("bug in the hook")
+
+
+def _foreign_hook(exc: BaseException) -> DeployResult:
+    return SmokeReport(status=Status.INTERRUPTED)  # type: ignore[return-value]
+
+
+def _second_signal_hook(exc: BaseException) -> DeployResult:
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(
+    ("hook", "why"),
+    [
+        pytest.param(_raising_hook, "ValueError: bug in the hook", id="hook-raises"),
+        pytest.param(
+            _foreign_hook, "TypeError: the hook returned a 'smoke' result", id="other-stage"
+        ),
+        pytest.param(_second_signal_hook, "interrupted (SIGINT)", id="second-signal"),
+    ],
+)
+def test_a_failing_hook_never_costs_the_result(tmp_path: Path, hook: object, why: str) -> None:
+    """The generic fallback still records how the stage ended, says the partial result was lost
+    and why, and the body's exception (not the hook's) goes on."""
+    run = open_run(tmp_path)
+    with pytest.raises(Interrupted):
+        run_stage(run, StageName.DEPLOY, _interrupted_body, partial=hook)  # type: ignore[arg-type]
+    got = run.read_result(StageName.DEPLOY).get()
+    assert (got.stage, got.status, got.exit_code) == ("deploy", Status.INTERRUPTED, 3)
+    assert got.error is not None and got.error.startswith("interrupted by SIGTERM")
+    assert f"its own partial result was lost: {why}" in got.error
+    assert not (run.dir / "results" / "smoke.json").exists()
+
+
+def test_the_hook_is_not_asked_when_the_body_returns_or_recorded_its_end(tmp_path: Path) -> None:
+    run = open_run(tmp_path)
+
+    def never(exc: BaseException) -> DeployResult:
+        raise AssertionError("the hook ran")
+
+    returned = run_stage(
+        run, StageName.DEPLOY, lambda: DeployResult(status=Status.PASSED), partial=never
+    )
+    assert run.read_result(DeployResult).get() == returned
+
+    def records_then_raises() -> DeployResult:
+        run.write_result(DeployResult(status=Status.FAILED, outcome="rolled_back"))
+        raise Interrupted("late signal")
+
+    with pytest.raises(Interrupted):
+        run_stage(run, StageName.DEPLOY, records_then_raises, partial=never)
+    assert run.read_result(DeployResult).get().outcome == "rolled_back"
+
+
+def test_nested_stages_write_the_inner_partial_result_once(tmp_path: Path) -> None:
+    """The gate runs deploy (itself a run_stage with a hook) inside its own run_stage: the
+    deploy's own partial result is written once, and the outer fallback leaves it alone."""
+    writes: list[str] = []
+
+    class Counting(Run):
+        def write_result(self, result: StageResult) -> Path:
+            writes.append(f"{result.stage}:{result.status.value}")
+            return super().write_result(result)
+
+    plain = open_run(tmp_path)
+    run = Counting(plain.id, plain.dir, env={}, secrets=plain.secrets, reporter=plain.reporter,
+                   clock=plain.clock)  # fmt: skip
+
+    def deploy() -> DeployResult:
+        return run_stage(
+            run,
+            StageName.DEPLOY,
+            _interrupted_body,
+            partial=lambda exc: DeployResult(
+                status=Status.INTERRUPTED, exit_code=3, rolled_back=True
+            ),
+        )
+
+    with pytest.raises(Interrupted):
+        run_stage(run, StageName.DEPLOY, deploy)
+    assert writes == ["deploy:interrupted"]
+    assert run.read_result(DeployResult).get().rolled_back is True
