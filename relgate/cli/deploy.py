@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+import contextlib
 
 from relgate.cli import command_parser
 from relgate.cli._app import App
 from relgate.errors import LockHeld
-
-if TYPE_CHECKING:
-    pass
 
 EXAMPLES = """\
   relgate --env staging deploy --version v1.2.0
@@ -73,19 +70,21 @@ def handle(app: App, args: argparse.Namespace) -> int:
     version = app.version(args.version) or ""
     wait = app.duration("--wait-lock", args.wait_lock, config.lock.wait)
     run = app.open_run(config, environment)
-    # No run.stage() wrapper: deploy() writes results/deploy.json itself on every path (errors and
-    # signals included), with the outcome a fallback result could not know.
-    try:
-        with app.environment_lock(
-            config, run, environment=environment, version=version, command="deploy", wait=wait
-        ):
-            result = deploy(
-                config, run, environment=environment, version=version,
-                rollback=not args.no_rollback,
-                smoke_after_rollback=smoke_after_rollback(config, run, environment=environment),
-            )  # fmt: skip
-    except LockHeld as exc:
-        app.emit(lock_busy(run, environment=environment, version=version, message=exc.message))
-        raise
+    # No fallback here: deploy() writes results/deploy.json itself on every path (errors and
+    # signals included, through run_stage and its own partial result). Only a lock that could not
+    # be taken is lock_busy: a LockHeld from inside the deploy must not overwrite its result.
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(app.environment_lock(
+                config, run, environment=environment, version=version, command="deploy", wait=wait
+            ))  # fmt: skip
+        except LockHeld as exc:
+            app.emit(lock_busy(run, environment=environment, version=version, message=exc.message))
+            raise
+        result = deploy(
+            config, run, environment=environment, version=version,
+            rollback=not args.no_rollback,
+            smoke_after_rollback=smoke_after_rollback(config, run, environment=environment),
+        )  # fmt: skip
     app.emit(result)
     return result.exit_code

@@ -47,8 +47,8 @@ from relgate.deploy.state import (
 )
 from relgate.deploy.target import Target
 from relgate.errors import ConfigError, Interrupted, RelgateError
-from relgate.results import Status
-from relgate.run import Run
+from relgate.results import StageName, Status
+from relgate.run import Run, run_stage
 
 __all__ = ["deploy", "lock_busy", "read_last_good", "redeploy_last_good"]
 
@@ -65,6 +65,7 @@ class _Live:
     github: GitHubRecord | None = None
     last: LastGood | None = None
     smoke_after: SmokeAfterRollback | None = None
+    closed: bool = False
 
 
 def deploy(
@@ -79,25 +80,53 @@ def deploy(
     """``relgate deploy``: outcome deployed | rolled_back | rollback_failed | no_previous_version.
 
     The result is written on every path — success, gate failure, bad input, crash or signal — before
-    any exception propagates, so callers need no fallback of their own. ``smoke_after_rollback``
-    (``rollback.smoke_after``; built by the caller, a layer above smoke) runs against the version
-    an automatic rollback brought back, and decides that rollback's verdict.
+    any exception propagates, so callers need no fallback of their own: ``run_stage`` writes it,
+    and on an exception the :func:`_partial` hook makes it the deploy's own (what was done so far),
+    not a generic one. The driver is closed and GitHub told on every path, before the write.
+    ``smoke_after_rollback`` (``rollback.smoke_after``; built by the caller, a layer above smoke)
+    runs against the version an automatic rollback brought back, and decides that rollback's verdict.
     """
     result = DeployResult(
         status=Status.ERROR, target_version=version or None, started_at=run.clock()
     )
     result.environment = environment
     live = _Live(smoke_after=smoke_after_rollback)
-    try:
+
+    def body() -> DeployResult:
         _deploy(config, run, result, live, version=version, rollback=rollback)
-    except BaseException as exc:
-        _record_error(result, exc, live)
-        if isinstance(exc, Interrupted | KeyboardInterrupt):
-            _capture_quietly(live, result)
-        raise
+        _close(result, live)
+        return result
+
+    try:
+        return run_stage(
+            run, StageName.DEPLOY, body, partial=lambda exc: _partial(result, live, exc)
+        )
     finally:
-        _close(run, result, live)
+        report(run, result)
+
+
+def _partial(result: DeployResult, live: _Live, exc: BaseException) -> DeployResult:
+    """The deploy's own result when it raised: the error (or signal) and what was done so far. An
+    exception from the cleanup of a complete deploy changes nothing: the deploy itself ended. A
+    second signal only cuts the capture or the cleanup short; it never costs the result."""
+    try:
+        if not live.closed:
+            _record_error(result, exc, live)
+            if isinstance(exc, Interrupted | KeyboardInterrupt):
+                _capture_quietly(live, result)
+    except (Interrupted, KeyboardInterrupt) as again:  # interrupt-safe: run_stage re-raises exc
+        result.warnings.append(f"capture cut short: {_said(again)}")
+    try:
+        _close(result, live)
+    except BaseException as problem:  # interrupt-safe: run_stage re-raises exc, which ends the run
+        result.warnings.append(f"cleanup cut short: {_said(problem)}")
     return result
+
+
+def _said(exc: BaseException) -> str:
+    if isinstance(exc, RelgateError):
+        return exc.message
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _capture_quietly(live: _Live, result: DeployResult) -> None:
@@ -190,7 +219,11 @@ def _backup_first(ctx: DeployContext, data_version: str, deploying: str) -> str 
     return record.path
 
 
-def _close(run: Run, result: DeployResult, live: _Live) -> None:
+def _close(result: DeployResult, live: _Live) -> None:
+    """Close the driver, tell GitHub how it ended, keep the commands run: once, on every path."""
+    if live.closed:
+        return
+    live.closed = True
     try:
         if live.driver is not None:
             live.driver.close()
@@ -200,8 +233,6 @@ def _close(run: Run, result: DeployResult, live: _Live) -> None:
     finally:
         if live.ctx is not None:
             result.commands = list(live.ctx.executor.records)
-        run.write_result(result)
-        report(run, result)
 
 
 def lock_busy(run: Run, *, environment: str, version: str | None, message: str) -> DeployResult:
@@ -267,7 +298,8 @@ def _record_error(result: DeployResult, exc: BaseException, live: _Live) -> None
         _take_attempt(result, live.attempt)
     if isinstance(exc, Interrupted | KeyboardInterrupt):
         result.status, result.exit_code = Status.INTERRUPTED, 3
-        result.error = str(exc) or "interrupted"
+        # KeyboardInterrupt says nothing itself: name the signal, as the CLI does
+        result.error = str(exc) or "interrupted by SIGINT"
         result.summary = f"deploy of {result.target_version} interrupted: {result.error}"
         return
     if isinstance(exc, ConfigError):

@@ -245,3 +245,23 @@ def process_stack(tmp_path: Path) -> Iterator[ProcessStack]:
         yield stack
     finally:
         stack.stop_all()
+
+
+GATE_WAITS = "app: running"  # the gate's first progress line: the attempt has started
+
+
+class EndsAt(io.StringIO):
+    """A reporter stream that raises ``exc`` once, when a write contains ``text``: a signal or a
+    crash at a known point of a real deploy, through a seam relgate already has (the stream)."""
+
+    def __init__(self, text: str, exc: BaseException) -> None:
+        super().__init__()
+        self.text, self.exc = text, exc
+        self.raised = False
+
+    def write(self, s: str) -> int:
+        n = super().write(s)
+        if not self.raised and self.text in s:
+            self.raised = True
+            raise self.exc
+        return n

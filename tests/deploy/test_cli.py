@@ -75,10 +75,20 @@ def test_missing_version_is_usage_error(process_stack: ProcessStack) -> None:
     assert "--version" in out + err
 
 
-@pytest.mark.parametrize("driver", ["process", pytest.param("compose", marks=pytest.mark.docker)])
-def test_sigterm_during_the_gate_still_writes_result_and_logs(
-    driver: str, request: pytest.FixtureRequest
+@pytest.mark.parametrize(
+    ("driver", "sig"),
+    [
+        pytest.param("process", signal.SIGTERM, id="process-sigterm"),
+        pytest.param("process", signal.SIGINT, id="process-sigint"),
+        pytest.param("compose", signal.SIGTERM, marks=pytest.mark.docker, id="compose-sigterm"),
+        pytest.param("compose", signal.SIGINT, marks=pytest.mark.docker, id="compose-sigint"),
+    ],
+)
+def test_a_signal_during_the_gate_still_writes_result_and_logs(
+    driver: str, sig: signal.Signals, request: pytest.FixtureRequest
 ) -> None:
+    """SIGTERM (Interrupted) and SIGINT (KeyboardInterrupt) alike: exit 3, and results/deploy.json
+    is the deploy's own partial result — interrupted, naming the signal, with what the gate saw."""
     stack: Stack = request.getfixturevalue(f"{driver}_stack")
     stack.deploy_cfg = {"timeout": "60s"}
     if driver == "compose":
@@ -92,16 +102,23 @@ def test_sigterm_during_the_gate_still_writes_result_and_logs(
     try:
         _wait_for(stack.dir / "cli-run" / marker, "" if driver == "process" else "Started")
         time.sleep(1.0)  # well inside the gate's wait
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 3, out + err
     result = _result(stack)
-    assert result["status"] == "interrupted"
-    assert "SIGTERM" in str(result["error"])
-    assert result["services"], "what the gate saw is kept"
+    assert (result["status"], result["exit_code"]) == ("interrupted", 3)
+    assert sig.name in str(result["error"])
+    assert result["target_version"] == version and result["driver"] == driver
+    attempted = [s["name"] for s in result["services"]]  # type: ignore[attr-defined]
+    assert attempted == (["web"] if driver == "compose" else ["app"]), "what the gate saw is kept"
+    assert "runs now:" in str(result["summary"]), "what runs now is recorded"
+    assert (
+        f"Deploy {version} to staging: interrupted"
+        in (stack.dir / "cli-run/summary.md").read_text()
+    )
     assert any((stack.dir / "cli-run/logs/deploy").iterdir())
 
 

@@ -10,7 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.deploy.conftest import ProcessStack
+from relgate.errors import Interrupted
+from relgate.results import DeployResult
+from tests.deploy.conftest import GATE_WAITS, EndsAt, ProcessStack
 from tests.github_fake._fake import FakeGitHub
 
 TOKEN = "ghp_fake0000000000000000000000000000000000"
@@ -107,3 +109,26 @@ def test_github_trouble_is_a_warning_never_a_failed_deploy(
 def test_outside_actions_nothing_is_recorded(process_stack: ProcessStack, fake: FakeGitHub) -> None:
     assert process_stack.deploy("v1").outcome == "deployed"
     assert fake.state.deployments == []
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        pytest.param(Interrupted("interrupted by SIGTERM"), id="sigterm"),
+        pytest.param(KeyboardInterrupt(), id="sigint"),
+        pytest.param(ZeroDivisionError("bug"), id="crash"),
+    ],
+)
+def test_a_deploy_cut_short_still_finishes_its_deployment(
+    process_stack: ProcessStack, fake: FakeGitHub, exc: BaseException
+) -> None:
+    """The cleanup runs on every path, before the result is written: the deployment does not stay
+    in_progress, and the result keeps its id."""
+    _in_actions(process_stack, fake)
+    process_stack.deploy_cfg = {"timeout": "60s"}
+    process_stack.output = EndsAt(GATE_WAITS, exc)
+    with pytest.raises(type(exc)):
+        process_stack.deploy("hang-v1")
+    assert _states(fake) == [("hang-v1", "deploy", ["in_progress", "error"])]
+    got = process_stack.last_run.read_result(DeployResult).get()
+    assert got.github_deployment == fake.state.deployments[0].id
