@@ -101,6 +101,7 @@ COMMANDS: dict[str, tuple[tuple[str, ...], tuple[Flag, ...]]] = {
             Flag("mode", "--mode", "choice", ("quick", "full")),
             Flag("to-version", "--to"),
             Flag("backup", "--backup"),
+            Flag("restore", "--restore", "choice", ("auto", "always")),
             Flag("smoke", "--smoke", "bool", off="--no-smoke"),
             Flag("allow-unrecorded", "--allow-unrecorded", "bool"),
             Flag("wait-lock", "--wait-lock"),

@@ -69,6 +69,12 @@ def test_build_argv_keeps_values_whole(invoke: ModuleType) -> None:
             "must be one of quick, full",
             id="bad-choice",
         ),
+        pytest.param(
+            "rollback",
+            {"RELGATE_INPUT_RESTORE": "never"},
+            "must be one of auto, always",
+            id="bad-restore",
+        ),
         pytest.param("nope", {}, "unknown relgate action command", id="unknown-command"),
     ],
 )
@@ -199,6 +205,12 @@ def test_main_runs_relgate_keeps_summary_and_maps_outputs(
             id="rollback-smoke-false-is-explicit",
         ),
         pytest.param("rollback", {"smoke": ""}, [], id="rollback-smoke-empty-uses-relgate-yml"),
+        pytest.param(
+            "rollback",
+            {"mode": "full", "restore": "always"},
+            ["--mode=full", "--restore=always"],
+            id="rollback-restore-always",
+        ),
     ],
 )
 def test_release_and_rollback_flags(
