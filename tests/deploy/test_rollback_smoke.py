@@ -96,6 +96,12 @@ def test_a_failing_smoke_after_the_rollback_fails_the_rollback(compose_stack: St
     recorded = json.loads((run_dir / "results/deploy.json").read_text())
     assert recorded["outcome"] == "rollback_failed"
     assert recorded["rollback"]["smoke"]["failed_step"] == "step 2/2 reports — HTTP 404"
+    from relgate.job_summary import headline
+
+    assert headline(run_dir).state == (
+        "rolled back to v1, healthy, but its smoke failed (step 2/2 reports — HTTP 404): "
+        "the environment needs a person now"
+    )
 
 
 @pytest.mark.docker
@@ -184,3 +190,30 @@ def test_the_gate_s_rollback_smoke_does_not_overwrite_the_failed_smoke(
         headline(run.dir).state
         == "rolled back to v1, healthy, smoke passed (after the failed smoke)"
     )
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_relgate_deploy_runs_the_smoke_after_its_rollback(compose_stack: Stack) -> None:
+    """The command composes the smoke too (not only the gate): exit 1, the verdict names it."""
+    import subprocess
+    import sys
+
+    path = compose_stack.dir / "scenario.yml"
+    path.write_text(NEEDS_REPORTS)
+    compose_stack.extra = {"smoke": {"scenario": str(path)}, "rollback": {"smoke_after": True}}
+    assert compose_stack.deploy("v1").outcome == "deployed"
+    compose_stack.write_config()
+    done = subprocess.run(
+        [sys.executable, "-m", "relgate", "--config", str(compose_stack.config_path),
+         "--env", "staging", "--run-dir", str(compose_stack.dir / "cli-run"), "--json",
+         "deploy", "--version", "v3-unhealthy"],
+        capture_output=True, text=True, env=compose_stack.full_env(), timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    out = json.loads(done.stdout)
+    assert out["outcome"] == "rollback_failed", out["summary"]
+    assert out["rollback"]["smoke"]["failed_step"] == "step 2/2 reports — HTTP 404"
+    assert "its smoke FAILED at step 2/2 reports" in done.stderr + done.stdout
+    log = compose_stack.dir / "cli-run/logs/deploy/rollback/smoke.log"
+    assert "reports" in log.read_text()
