@@ -27,9 +27,8 @@ runs, the schema is read again and must be the recorded one, or the rollback fai
 Quick is (e), (f) and (g). The application is driven through :class:`AppControl`, whose default is the
 deploy stage; tests and the embedded demo may pass their own.
 
-Why this module is longer than ~500 lines: the steps and the default :class:`AppControl`
-(:class:`DeployMachinery`) read together; the restore decision itself is in
-:mod:`relgate.deploy.schema`.
+The default :class:`AppControl` is :class:`relgate.deploy.control.DeployMachinery`; the restore
+decision itself is in :mod:`relgate.deploy.schema`.
 """
 
 from __future__ import annotations
@@ -37,7 +36,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, Protocol
 
@@ -57,10 +55,11 @@ from relgate.database import (
     server_version,
     take_backup,
 )
+from relgate.deploy.control import DeployMachinery
 from relgate.errors import Interrupted, RelgateError
 from relgate.results import StageName, StageResult, Status
 from relgate.results.rollback import Mode, RestorePolicy, RollbackResult, RollbackStep
-from relgate.run import run_stage
+from relgate.run import describe_end, ended_by, run_stage
 
 if TYPE_CHECKING:
     from relgate.config import DatabaseConfig, RelgateConfig
@@ -128,9 +127,12 @@ def rollback(
     name, _ = config.environment(environment)
     app = app or DeployMachinery(config, run, name)
 
+    results: list[RollbackResult] = []
+
     def body() -> RollbackResult:
         # created inside the stage: run_stage keeps a result that started after it did
         result = RollbackResult(status=Status.ERROR, mode=mode, started_at=run.clock())
+        results.append(result)
         try:
             result.target_version = _target(result, app, to_version, allow_unrecorded)
             result.version = result.target_version
@@ -149,12 +151,16 @@ def rollback(
             _conclude(result, "rolled_back", _passed_summary(result))
         except _Failed:
             pass
-        except Interrupted as exc:  # keep the steps done so far in the evidence, then stop
-            _interrupted(run, result, exc)
-            raise
         return result
 
-    result = run_stage(run, StageName.ROLLBACK, body)
+    def partial(exc: BaseException) -> RollbackResult:
+        """Interrupted or crashed: the steps done so far (and the safety dump's way back) stay in
+        the evidence, in the rollback's own result."""
+        if not results:
+            raise exc  # nothing of the rollback's own yet: the generic fallback says it all
+        return _ended_early(results[0], exc)
+
+    result = run_stage(run, StageName.ROLLBACK, body, partial=partial)
     _report(run, result)
     return result
 
@@ -435,15 +441,22 @@ def _smoke(
             raise _Refused(f"smoke after rollback failed: {result.smoke_verdict}")
 
 
-def _interrupted(run: Run, result: RollbackResult, exc: Interrupted) -> None:
+def _ended_early(result: RollbackResult, exc: BaseException) -> RollbackResult:
+    """A signal (exit 3, interrupted), bad input (exit 2) or a crash (exit 3) during a step: that
+    step is marked, the result says where it stopped and how to undo a restore that had begun."""
     where = result.steps[-1].name if result.steps else "start"
-    if result.steps:
-        result.steps[-1].status = Status.INTERRUPTED
-    result.status, result.exit_code, result.outcome = Status.INTERRUPTED, 3, "interrupted"
-    result.summary = result.error = f"rollback interrupted during {where}: {exc.message}"
+    status, exit_code = ended_by(exc)
+    what = "interrupted" if status is Status.INTERRUPTED else "could not finish"
+    if result.steps and (status is Status.INTERRUPTED or result.steps[-1].status is Status.PASSED):
+        result.steps[-1].status = status
+    result.status, result.exit_code = status, exit_code
+    result.outcome = {Status.INTERRUPTED: "interrupted", Status.FAILED: "rollback_failed"}.get(
+        status, "bad_config" if exit_code == 2 else "could_not_run"
+    )
+    result.summary = result.error = f"rollback {what} during {where}: {describe_end(exc)}"
     if result.safety_dump is not None:
         result.error += f"; safety dump: {result.safety_dump.path} ({result.restore_command})"
-    run.write_result(result)
+    return result
 
 
 def _record(run: Run, result: RollbackResult, app: AppControl) -> None:
@@ -489,140 +502,3 @@ def _report(run: Run, result: RollbackResult) -> None:
     if result.warnings:
         summary.bullets(result.warnings)
     run.reporter.write_summary(summary)
-
-
-# -- the default AppControl: the deploy stage --------------------------------------------------
-@dataclass
-class DeployMachinery:
-    """:class:`AppControl` through :mod:`relgate.deploy` (imported lazily: Docker is heavy)."""
-
-    config: RelgateConfig
-    run: Run
-    environment: str
-    why: str | None = None
-    _quick: str | None = None
-
-    def recorded(self, version: str | None) -> str | None:
-        """``version`` if recorded; without one, the last-known-good *before* the version running
-        now (an operator's "previous stable images"): a release that passed and later turned out
-        bad is never redeployed by a plain quick rollback, nor is a version rolled away from."""
-        from relgate.deploy.state import find_in_history, read_history, read_last_good
-
-        if version:
-            record = find_in_history(self.config, self.environment, version)
-            return str(record.version) if record else None
-        running = self._running_version()
-        current = read_last_good(self.config, self.environment)
-        candidates = [current, *read_history(self.config, self.environment)]
-        for found in candidates:
-            if found is None or found.judged_bad or found.version == running:
-                continue
-            self._quick = found.version
-            self.why = (
-                f"going back to {found.version}: the last-known-good before {running}, "
-                "which runs now"
-                if running
-                else f"going back to {found.version}: the last-known-good (nothing runs now)"
-            )
-            return found.version
-        self.why = (
-            f"no last-known-good before {running} (which runs now) is recorded: nothing to go "
-            "back to; pass --to VERSION to pin a recorded version"
-            if running
-            else "no last-known-good version recorded on this host"
-        )
-        return None
-
-    def _running_version(self) -> str | None:
-        """What the engine says runs now (the version label), else what the record says."""
-        from relgate.deploy.context import DeployContext
-        from relgate.deploy.driver import open_driver
-        from relgate.deploy.state import read_last_good
-        from relgate.errors import ServiceUnreachable
-
-        name, env_config = self.config.environment(self.environment)
-        ctx = DeployContext(self.config, self.run, name, env_config, area="rollback")
-        driver = open_driver(ctx)
-        try:
-            version = driver.running_stack().version
-        except ServiceUnreachable:  # the engine is down: the record says what ran
-            version = None
-        finally:
-            driver.close()
-        if version is None:
-            last = read_last_good(self.config, self.environment)
-            version = last.version if last else None
-        return version
-
-    def schema_now(self, when: str) -> str | None:
-        from relgate.deploy.context import DeployContext
-        from relgate.deploy.driver import open_driver
-        from relgate.deploy.schema import read_schema
-        from relgate.deploy.target import Target
-
-        name, env_config = self.config.environment(self.environment)
-        ctx = DeployContext(self.config, self.run, name, env_config, area="rollback")
-        try:
-            running = self._running_version() or "unknown"
-            driver = open_driver(ctx)
-            try:
-                driver.prepare(Target(running))  # the variables compose exec needs
-                return read_schema(ctx, driver, when)
-            finally:
-                driver.close()
-        except Interrupted:
-            raise
-        except RelgateError as exc:  # the engine is down, the stack cannot be read: unknown
-            self.run.reporter.warning(f"schema version {when}: {exc.message}")
-            return None
-
-    def recorded_schema(self, version: str) -> str | None:
-        from relgate.deploy.state import find_in_history
-
-        record = find_in_history(self.config, self.environment, version)
-        return record.database_schema if record else None
-
-    def stop(self, keep: Sequence[str]) -> str:
-        from relgate.deploy.context import DeployContext
-        from relgate.deploy.driver import open_driver
-        from relgate.deploy.target import Target
-
-        name, env_config = self.config.environment(self.environment)
-        ctx = DeployContext(self.config, self.run, name, env_config, area="rollback")
-        driver = open_driver(ctx)
-        try:
-            version = self.recorded(None) or "stopped"
-            services = [s for s in driver.prepare(Target(version)).services if s not in keep]
-            driver.stop(services)
-        finally:
-            driver.close()
-        return f"stopped {', '.join(services) or 'the application'}"
-
-    def record(self, version: str) -> str:
-        from relgate.deploy.state import (
-            find_in_history,
-            read_last_good,
-            write_last_good,
-        )
-
-        current = read_last_good(self.config, self.environment)
-        if current is not None and current.version == version:
-            return f"{version} already is the last-known-good"
-        previous = find_in_history(self.config, self.environment, version)
-        if previous is None:
-            kept = current.version if current is not None else "nothing"
-            return f"{version} has no record to restore (deployed by tag); the record still names {kept}"
-        restored = previous.model_copy(
-            update={"recorded_at": self.run.clock(), "run_id": self.run.id}
-        )
-        write_last_good(self.config, restored, demote_previous=True)
-        was = current.version if current is not None else "nothing"
-        return f"last-known-good is {version} again (was {was})"
-
-    def redeploy(self, version: str | None) -> StageResult:
-        from relgate.deploy.stage import redeploy_last_good
-
-        result: StageResult = redeploy_last_good(
-            self.config, self.run, environment=self.environment, to_version=version or self._quick
-        )
-        return result

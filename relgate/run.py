@@ -268,10 +268,10 @@ def _record_end(
             run.write_result(own)
             return
         except BaseException as problem:  # interrupt-safe: exc, re-raised by run_stage, ends it
-            lost = _describe(problem)
-    status, exit_code = _status_of(exc)
+            lost = describe_end(problem)
+    status, exit_code = ended_by(exc)
     fallback = StageResult(stage=name.value, status=status, exit_code=exit_code, started_at=started)
-    fallback.error = run.secrets.redact(_describe(exc))
+    fallback.error = run.secrets.redact(describe_end(exc))
     fallback.summary = f"{name.value} {status.value}: {fallback.error}"
     if lost is not None:
         fallback.error += f"; its own partial result was lost: {run.secrets.redact(lost)}"
@@ -314,7 +314,9 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {first['msg']}"
 
 
-def _status_of(exc: BaseException) -> tuple[Status, int]:
+def ended_by(exc: BaseException) -> tuple[Status, int]:
+    """The status and exit code a stage that raised ``exc`` ends with (the one rule for every
+    stage's fallback and partial result)."""
     if isinstance(exc, Interrupted | KeyboardInterrupt):
         return Status.INTERRUPTED, 3
     if isinstance(exc, GateFailed):
@@ -324,7 +326,8 @@ def _status_of(exc: BaseException) -> tuple[Status, int]:
     return Status.ERROR, 3
 
 
-def _describe(exc: BaseException) -> str:
+def describe_end(exc: BaseException) -> str:
+    """What ``exc`` says, for a result's ``error``."""
     if isinstance(exc, RelgateError):
         return exc.message
     if isinstance(exc, KeyboardInterrupt):

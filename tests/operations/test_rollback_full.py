@@ -9,7 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -292,25 +292,47 @@ def test_quick_rollback_target(
     assert not any(c[0] == "stop" for c in app.calls)
 
 
-@pytest.mark.postgres
-def test_interrupted_rollback_keeps_its_steps_in_the_evidence(
-    db_workspace: Workspace, pg_cluster: Cluster, database: str
-) -> None:
+def _sigterm() -> BaseException:
     from relgate.errors import Interrupted
 
+    return Interrupted("interrupted by SIGTERM")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("raised", "status", "outcome", "said"),
+    [
+        (_sigterm, Status.INTERRUPTED, "interrupted", "rollback interrupted"),
+        (KeyboardInterrupt, Status.INTERRUPTED, "interrupted", "rollback interrupted"),
+        (lambda: RuntimeError("boom"), Status.ERROR, "could_not_run", "rollback could not finish"),
+    ],
+    ids=["sigterm", "ctrl-c", "crash"],
+)
+def test_a_rollback_cut_short_keeps_its_steps_in_the_evidence(
+    db_workspace: Workspace,
+    pg_cluster: Cluster,
+    database: str,
+    raised: Callable[[], BaseException],
+    status: Status,
+    outcome: str,
+    said: str,
+) -> None:
+    """Issue 11: the rollback's own partial result (through run_stage's hook), whatever cut it
+    short — a Ctrl-C or a crash used to leave only the generic fallback, its steps lost."""
     _backup(db_workspace)
+    exc = raised()
 
     class Cancelled(App):
         def redeploy(self, version: str | None) -> StageResult:
-            raise Interrupted("interrupted by SIGTERM")
+            raise exc
 
     run = db_workspace.run()
-    with pytest.raises(Interrupted):
+    with pytest.raises(type(exc)):
         rollback(db_workspace.config(), run, environment="staging", mode="full",
                  app=Cancelled(pg_cluster, database))  # fmt: skip
     saved = RollbackResult.model_validate_json((run.dir / "results" / "rollback.json").read_bytes())
-    assert (saved.status, saved.exit_code, saved.outcome) == (Status.INTERRUPTED, 3, "interrupted")
-    assert [s.status for s in saved.steps][-2:] == [Status.PASSED, Status.INTERRUPTED]
+    assert (saved.status, saved.exit_code, saved.outcome) == (status, 3, outcome)
+    assert [s.status for s in saved.steps][-2:] == [Status.PASSED, status]
     assert saved.steps[-1].name == "redeploy last-known-good"
-    assert "rollback interrupted during redeploy last-known-good" in (saved.error or "")
+    assert f"{said} during redeploy last-known-good" in (saved.error or "")
     assert saved.safety_dump is not None and saved.safety_dump.path in (saved.error or "")
