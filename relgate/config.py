@@ -524,7 +524,9 @@ class ReleaseConfig(Model):
 
 class RollbackConfig(Model):
     default_mode: Literal["quick", "full"] = "quick"
-    smoke_after: bool = Field(False, description="Run the smoke scenario after a rollback.")
+    smoke_after: bool = Field(
+        False, description="Run the smoke scenario after a rollback (needs smoke.scenario)."
+    )
     keep_running: list[str] = Field(
         default_factory=list,
         description="Services a full rollback never stops (a database or cache in the stack).",
@@ -733,6 +735,12 @@ def load_config(
             )
         del loaded.data["$schema"]
     config = validate_model(RelgateConfig, loaded, problems)
+    if config.rollback.smoke_after and config.smoke.scenario is None:
+        # caught here, not at 2 a.m. when a rollback asked to be smoke-verified cannot be
+        raise ConfigError([Problem(
+            str(path), loaded.line_of(("rollback", "smoke_after")), "rollback.smoke_after",
+            "true needs smoke.scenario (the scenario every rollback is then verified with)",
+        )])  # fmt: skip
     config._source = p.resolve()
     config._digest = hashlib.sha256(p.read_bytes()).hexdigest()
     config._env_refs = frozenset(loaded.env_refs)

@@ -96,8 +96,28 @@ def test_own_places_are_the_smoke_stage_s() -> None:
     assert Places.under("rollback").artifacts == "artifacts/rollback/smoke"
 
 
-def test_smoke_after_without_a_scenario_is_an_error_never_a_pass(tmp_path: Path) -> None:
-    """``rollback.smoke_after`` on, no ``smoke.scenario``: the rollback was asked to be
+def test_smoke_after_without_a_scenario_is_refused_at_config_check(tmp_path: Path) -> None:
+    """``rollback.smoke_after`` on, no ``smoke.scenario``: bad input (exit 2) at load, naming the
+    line — not a rollback that cannot be verified, found at 2 a.m."""
+    from relgate.config import load_config
+    from relgate.errors import ConfigError
+
+    path = tmp_path / "relgate.yml"
+    path.write_text(
+        "project: {name: t}\nenvironments:\n  staging:\n    base_url: https://s.example.com\n"
+        "    stack: {driver: compose, files: [compose.yml]}\nrollback:\n  smoke_after: true\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, env={})
+    assert int(caught.value.exit_code) == 2
+    assert str(caught.value) == (
+        f"{path}:7 rollback.smoke_after: true needs smoke.scenario (the scenario every rollback "
+        "is then verified with)"
+    )
+
+
+def test_smoke_after_whose_scenario_cannot_run_is_an_error_never_a_pass(tmp_path: Path) -> None:
+    """``rollback.smoke_after`` on and its scenario gone: the rollback was asked to be
     smoke-verified and cannot be, so its smoke ends ``error`` (the verdict: rollback_failed)."""
     import io
 
@@ -111,6 +131,7 @@ def test_smoke_after_without_a_scenario_is_an_error_never_a_pass(tmp_path: Path)
     path.write_text(
         "project: {name: t}\nenvironments:\n  staging:\n    base_url: https://s.example.com\n"
         "    stack: {driver: compose, files: [compose.yml]}\nrollback: {smoke_after: true}\n"
+        "smoke: {scenario: gone.yml}\n"
     )
     config = load_config(path, env={})
     reporter = Reporter(io.StringIO(), {}, SecretRegistry())
@@ -120,7 +141,7 @@ def test_smoke_after_without_a_scenario_is_an_error_never_a_pass(tmp_path: Path)
     assert check is not None
     got = check("v1", "deploy/rollback")
     assert (got.version, got.status) == ("v1", Status.ERROR)
-    assert "smoke.scenario" in got.summary
+    assert "gone.yml" in got.summary, got.summary
     assert run.version == "v2"  # the check of another version leaves the run's own alone
     assert not (tmp_path / "run" / "results" / "smoke.json").exists()
     outcome, _ = rollback_verdict("x", "v1", _record(True, got))
