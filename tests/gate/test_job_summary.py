@@ -169,3 +169,47 @@ def test_deferred_sections_follow_the_headline_redacted(passing: Path, tmp_path:
 def test_gate_result_json_verdict_is_what_the_summary_says(passing: Path) -> None:
     gate = json.loads((passing / "results" / "gate.json").read_text(encoding="utf-8"))
     assert headline(passing).verdict == gate["verdict"]
+
+
+@pytest.mark.parametrize(
+    ("smoke", "mode", "decision", "state"),
+    [
+        (None, "quick", None, "rolled back to v1, healthy (quick rollback)"),
+        (
+            None,
+            "full",
+            "no migration since v1 (schema unchanged: 0001): the database needs no restore",
+            "rolled back to v1, healthy (full rollback); no migration since v1 (schema unchanged: "
+            "0001): the database needs no restore",
+        ),
+        ("failed", "quick", None, "rolled back to v1, healthy (after the failed smoke)"),
+    ],
+    ids=["operator-quick", "operator-full-says-the-database", "gate-after-failed-smoke"],
+)
+def test_the_state_after_a_rollback_says_why_it_ran(
+    tmp_path: Path, smoke: str | None, mode: str, decision: str | None, state: str
+) -> None:
+    """An operator's rollback (rollback.yml's summary step) is not "after the failed smoke"; a full
+    one says what it decided about the database."""
+    import io
+
+    from relgate.gha import Reporter
+    from relgate.results import StageResult, Status
+    from relgate.results.rollback import RollbackResult
+    from relgate.run import Run
+
+    run = Run.open(env={}, reporter=Reporter(io.StringIO(), {}, SecretRegistry()),
+                   run_dir=tmp_path / "run", environment="staging")  # fmt: skip
+    if smoke is not None:
+        run.write_result(StageResult(stage="smoke", status=Status(smoke), summary="x"))
+    run.write_result(
+        RollbackResult(
+            status=Status.PASSED,
+            mode=mode,  # type: ignore[arg-type]
+            rolled_back_to="v1",
+            target_version="v1",
+            restore_decision=decision,
+            summary="v1 redeployed and healthy",
+        )
+    )
+    assert headline(run.dir).state == state
