@@ -200,7 +200,9 @@ def _environment_state(records: dict[str, Recorded[StageResult]]) -> str | None:
     if isinstance(rollback, RollbackResult):
         if rollback.status is Status.PASSED and rollback.rolled_back_to:
             smoked = ", smoke passed" if rollback.smoke_verdict else ""
-            why = "after the failed smoke" if records["smoke"].failed else f"{rollback.mode} rollback"
+            why = (
+                "after the failed smoke" if records["smoke"].failed else f"{rollback.mode} rollback"
+            )
             database = f"; {rollback.restore_decision}" if rollback.restore_decision else ""
             return f"rolled back to {rollback.rolled_back_to}, healthy{smoked} ({why}){database}"
         if rollback.status is not Status.PASSED:
