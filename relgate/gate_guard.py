@@ -80,7 +80,11 @@ def signals_held() -> Iterator[Held]:
     def remember(signum: int, frame: FrameType | None) -> None:
         held.signal = True
 
-    previous = {s: signal.signal(s, remember) for s in (signal.SIGTERM, signal.SIGINT)}
+    previous = {  # a signal the parent ignores (nohup, a background job) stays ignored
+        s: signal.signal(s, remember)
+        for s in (signal.SIGTERM, signal.SIGINT)
+        if signal.getsignal(s) != signal.SIG_IGN
+    }
     try:
         yield held
     finally:

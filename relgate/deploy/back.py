@@ -176,7 +176,11 @@ def finish_first(on_first: Callable[[str], None]) -> Iterator[Deferred]:
         held.signal = name
         on_first(name)
 
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    previous = {  # a signal the parent ignores (nohup, a background job) stays ignored
+        s: signal.signal(s, handler)
+        for s in (signal.SIGTERM, signal.SIGINT)
+        if signal.getsignal(s) != signal.SIG_IGN
+    }
     try:
         yield held
     finally:

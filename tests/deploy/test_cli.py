@@ -23,7 +23,15 @@ def _relgate(stack: Stack, *args: str, env: dict[str, str] | None = None) -> sub
          "--run-dir", str(stack.dir / "cli-run"), *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**stack.full_env(), **(env or {})},
+        preexec_fn=_as_from_a_terminal,
     )  # fmt: skip
+
+
+def _as_from_a_terminal() -> None:
+    """relgate as an operator starts it: Ctrl-C is SIGINT's default. A suite started in the
+    background (nohup, ``cmd &`` in a script, some CI runners) ignores SIGINT, and that
+    disposition is inherited, so the SIGINT tests would wait for a relgate that rightly ignores it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _result(stack: Stack) -> dict[str, object]:
