@@ -33,11 +33,12 @@ HOLDERS: list[Any] = [
 
 @pytest.mark.parametrize("holder", HOLDERS)
 def test_an_ignored_sigint_stays_ignored(holder: Callable[[], AbstractContextManager[Any]]) -> None:
-    with _disposition(signal.SIGINT, signal.SIG_IGN), holder() as held:
+    with _disposition(signal.SIGINT, signal.SIG_IGN):
+        with holder() as held:
+            assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGINT)  # ignored: nothing remembered, nothing raised
+            assert not held.signal
         assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
-        os.kill(os.getpid(), signal.SIGINT)  # ignored: nothing remembered, nothing raised
-        assert not held.signal
-    assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
 
 
 @pytest.mark.parametrize("holder", HOLDERS)
