@@ -231,6 +231,16 @@ def command_parser(
     )
 
 
+def wait_lock_option(parser: argparse.ArgumentParser) -> None:
+    """``--wait-lock``: the same option on every command that takes the environment's lock."""
+    parser.add_argument(
+        "--wait-lock",
+        metavar="DURATION",
+        help="wait this long for the environment's lock, held by another deploy, rollback, gate "
+        "or ops run (e.g. 10m; default: lock.wait)",
+    )
+
+
 def _on_signal(signum: int, frame: FrameType | None) -> None:
     raise Interrupted(f"interrupted by {signal.Signals(signum).name}")
 

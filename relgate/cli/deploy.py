@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 
-from relgate.cli import command_parser
+from relgate.cli import command_parser, wait_lock_option
 from relgate.cli._app import App
 from relgate.errors import LockHeld
 
@@ -53,11 +53,7 @@ def register(
         action="store_true",
         help="on failure, leave the failed stack running for debugging (never in CI)",
     )
-    parser.add_argument(
-        "--wait-lock",
-        metavar="DURATION",
-        help="wait this long for the environment's lock (e.g. 10m; default: lock.wait)",
-    )
+    wait_lock_option(parser)
     parser.set_defaults(handler=handle)
 
 

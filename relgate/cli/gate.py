@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from relgate.cli import command_parser
+from relgate.cli import command_parser, wait_lock_option
 from relgate.cli._app import App
 
 EXAMPLES = """\
@@ -32,11 +32,7 @@ def register(
     parser.add_argument(
         "--version", metavar="VERSION", help="version to deploy (or RELGATE_VERSION)"
     )
-    parser.add_argument(
-        "--wait-lock",
-        metavar="DURATION",
-        help="wait this long for another gate on the environment (e.g. 10m; default: lock.wait)",
-    )
+    wait_lock_option(parser)
     parser.add_argument(
         "--no-notes", action="store_true", help="do not render release notes after a pass"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from relgate.cli import command_parser
+from relgate.cli import command_parser, wait_lock_option
 from relgate.cli._app import App
 
 EXAMPLES = """\
@@ -33,11 +33,7 @@ def register(
             "stays busy longer than --wait-lock."
         ),
     )
-    parser.add_argument(
-        "--wait-lock",
-        metavar="DURATION",
-        help="wait this long for the environment lock (e.g. 15m; default: lock.wait)",
-    )
+    wait_lock_option(parser)
     parser.set_defaults(handler=handle)
 
 

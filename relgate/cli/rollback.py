@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from relgate.cli import command_parser
+from relgate.cli import command_parser, wait_lock_option
 from relgate.cli._app import App
 
 if TYPE_CHECKING:
@@ -66,11 +66,7 @@ def register(
         help="full: auto (default) restores only when migrations were involved or that is "
         "unknown; always restores even when the schema is unchanged",
     )
-    parser.add_argument(
-        "--wait-lock",
-        metavar="DURATION",
-        help="wait this long for the environment lock (e.g. 10m; default: lock.wait)",
-    )
+    wait_lock_option(parser)
     smoke = parser.add_mutually_exclusive_group()
     smoke.add_argument("--smoke", dest="smoke", action="store_true", default=None)
     smoke.add_argument("--no-smoke", dest="smoke", action="store_false")
