@@ -26,7 +26,8 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -80,6 +81,11 @@ __all__ = [
 
 DEFAULT_CONFIG = "relgate.yml"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _duplicates(values: Iterable[str]) -> list[str]:
+    """The values that occur more than once, sorted (for "must be unique" errors)."""
+    return sorted(v for v, n in Counter(values).items() if n > 1)
 
 
 class Model(BaseModel):
@@ -335,8 +341,7 @@ class PreflightConfig(Model):
     @field_validator("checks")
     @classmethod
     def _unique_checks(cls, v: list[ReleaseCheck]) -> list[ReleaseCheck]:
-        names = [c.name for c in v]
-        if dupes := sorted({n for n in names if names.count(n) > 1}):
+        if dupes := _duplicates(c.name for c in v):
             raise ValueError(f"release check names must be unique: {', '.join(dupes)}")
         return v
 
@@ -492,9 +497,7 @@ class EvidenceConfig(Model):
     @classmethod
     def _unique(cls, v: list[PublicKeyConfig]) -> list[PublicKeyConfig]:
         for attr in ("id", "public_key"):
-            values = [getattr(k, attr) for k in v]
-            dupes = sorted({x for x in values if values.count(x) > 1})
-            if dupes:
+            if dupes := _duplicates(getattr(k, attr) for k in v):
                 raise ValueError(f"duplicate key {attr}: {', '.join(dupes)}")
         return v
 
@@ -582,8 +585,7 @@ class OpsConfig(Model):
     @field_validator("checks")
     @classmethod
     def _unique(cls, v: list[OpsCheck]) -> list[OpsCheck]:
-        names = [c.name for c in v]
-        if dupes := sorted({n for n in names if names.count(n) > 1}):
+        if dupes := _duplicates(c.name for c in v):
             raise ValueError(f"ops check names must be unique: {', '.join(dupes)}")
         return v
 

@@ -306,3 +306,21 @@ def test_credentials_in_config_urls_are_registered(tmp_path: Path) -> None:
     secrets = SecretRegistry()
     load_config(path, env={"STAGING_URL": "https://u:Pa55-w0rd@s.example.com"}, secrets=secrets)
     assert secrets.redact("login Pa55-w0rd") == "login ***"
+
+
+@pytest.mark.parametrize(
+    ("section", "said"),
+    [
+        ("preflight:\n  checks:\n", "release check names must be unique: audit, lint"),
+        ("ops:\n  checks:\n", "ops check names must be unique: audit, lint"),
+    ],
+    ids=["release-checks", "ops-checks"],
+)
+def test_check_names_must_be_unique(tmp_path: Path, section: str, said: str) -> None:
+    checks = "".join(
+        f'    - {{name: {n}, command: ["true"]}}\n'
+        for n in ("lint", "audit", "lint", "audit", "ok")
+    )
+    text = GOOD.replace("project:", section + checks + "project:", 1)
+    with pytest.raises(ConfigError, match=said):
+        load_config(write(tmp_path, text), env={"SMOKE_PASS": "pw-123456"})
