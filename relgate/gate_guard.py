@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -10,6 +9,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from relgate.results.gate import GateResult
+from relgate.signals import routed
 
 if TYPE_CHECKING:
     from relgate.config import RelgateConfig
@@ -70,23 +70,10 @@ class Held:
 @contextmanager
 def signals_held() -> Iterator[Held]:
     """Hold SIGTERM/SIGINT while the bundle is written: evidence half-packed is no evidence."""
-    import threading
-
     held = Held()
-    if threading.current_thread() is not threading.main_thread():
-        yield held
-        return
 
     def remember(signum: int, frame: FrameType | None) -> None:
         held.signal = True
 
-    previous = {  # a signal the parent ignores (nohup, a background job) stays ignored
-        s: signal.signal(s, remember)
-        for s in (signal.SIGTERM, signal.SIGINT)
-        if signal.getsignal(s) != signal.SIG_IGN
-    }
-    try:
+    with routed(remember):
         yield held
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)

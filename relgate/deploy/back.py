@@ -14,7 +14,6 @@ version it brought back (:func:`smoke_after`, ``rollback.smoke_after``) live her
 from __future__ import annotations
 
 import signal
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from relgate.deploy.target import Target
 from relgate.errors import Interrupted
 from relgate.images import repository
 from relgate.results import Status
+from relgate.signals import routed
 
 __all__ = [
     "Deferred",
@@ -165,9 +165,6 @@ def finish_first(on_first: Callable[[str], None]) -> Iterator[Deferred]:
     is worse than either version. A second signal aborts (:class:`Interrupted`). The caller raises
     the remembered one once the rollback is done, so the run still ends interrupted (exit 3)."""
     held = Deferred()
-    if threading.current_thread() is not threading.main_thread():
-        yield held
-        return
 
     def handler(signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
@@ -176,13 +173,5 @@ def finish_first(on_first: Callable[[str], None]) -> Iterator[Deferred]:
         held.signal = name
         on_first(name)
 
-    previous = {  # a signal the parent ignores (nohup, a background job) stays ignored
-        s: signal.signal(s, handler)
-        for s in (signal.SIGTERM, signal.SIGINT)
-        if signal.getsignal(s) != signal.SIG_IGN
-    }
-    try:
+    with routed(handler):
         yield held
-    finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
