@@ -48,7 +48,7 @@ from relgate.deploy.state import (
 from relgate.deploy.target import Target
 from relgate.errors import ConfigError, Interrupted, RelgateError
 from relgate.results import StageName, Status
-from relgate.run import Run, run_stage
+from relgate.run import Run, describe_end, ended_by, run_stage
 
 __all__ = ["deploy", "lock_busy", "read_last_good", "redeploy_last_good"]
 
@@ -296,17 +296,15 @@ def redeploy_last_good(
 def _record_error(result: DeployResult, exc: BaseException, live: _Live) -> None:
     if live.attempt is not None and not result.services:
         _take_attempt(result, live.attempt)
-    if isinstance(exc, Interrupted | KeyboardInterrupt):
-        result.status, result.exit_code = Status.INTERRUPTED, 3
+    result.status, result.exit_code = ended_by(exc)
+    if result.status is Status.INTERRUPTED:
         # KeyboardInterrupt says nothing itself: name the signal, as the CLI does
         result.error = str(exc) or "interrupted by SIGINT"
         result.summary = f"deploy of {result.target_version} interrupted: {result.error}"
         return
     if isinstance(exc, ConfigError):
         result.outcome = Outcome.BAD_CONFIG.value
-    result.status = Status.ERROR
-    result.exit_code = int(exc.exit_code) if isinstance(exc, RelgateError) else 3
-    result.error = exc.message if isinstance(exc, RelgateError) else f"{type(exc).__name__}: {exc}"
+    result.error = describe_end(exc)
     result.summary = f"deploy of {result.target_version} could not run: {result.error}"
 
 
